@@ -1,0 +1,77 @@
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
+import { PGliteDialect } from './pglite-dialect.js';
+import type { Database } from './schema.js';
+
+export interface DatabaseHandle {
+  db: Kysely<Database>;
+  /** `'postgres'` for a server, `'pglite'` for the embedded database. */
+  kind: 'postgres' | 'pglite';
+  /** Closes the pool or the embedded database and releases the data-folder lock. */
+  close(): Promise<void>;
+  /** The data-folder lock, for the embedded database only. */
+  lock?: DataDirLock;
+}
+
+export interface OpenDatabaseOptions {
+  databaseUrl: string | null;
+  dataDir: string;
+  /** Pool size for PostgreSQL. */
+  poolSize?: number;
+}
+
+// int8 (bigint) as a JS number: our counters fit in 2^53.
+pg.types.setTypeParser(20, (value) => Number(value));
+
+/**
+ * Opens PostgreSQL through a `pg` Pool when a URL is given, else embedded PGlite persisted under
+ * `dataDir`. PGlite does not lock its folder itself, and a second process opening it silently loses
+ * writes, so this takes an exclusive lock first and refuses a second opener.
+ */
+export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
+  if (options.databaseUrl) {
+    const pool = new pg.Pool({
+      connectionString: options.databaseUrl,
+      max: options.poolSize ?? 10,
+      // Bounded waits, so that an unreachable database answers 503 instead of hanging requests.
+      connectionTimeoutMillis: 3000,
+      query_timeout: 10_000,
+      idleTimeoutMillis: 30_000,
+    });
+    // An idle client losing its connection must not crash the process; the pool replaces it.
+    pool.on('error', () => {});
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return { db, kind: 'postgres', close: () => db.destroy() };
+  }
+  const lock = await lockDataDir(options.dataDir);
+  try {
+    const pglite = await PGlite.create(path.join(options.dataDir, 'pgdata'));
+    const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
+    return {
+      db,
+      kind: 'pglite',
+      lock,
+      close: async () => {
+        await db.destroy();
+        if (!pglite.closed) await pglite.close();
+        await lock.release();
+      },
+    };
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+}
+
+/** True when the database answers a trivial query. */
+export async function pingDatabase(db: Kysely<Database>): Promise<boolean> {
+  try {
+    await sql`select 1`.execute(db);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,40 @@
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
+
+/** The repository's `migrations/` folder. */
+export const migrationsFolder = fileURLToPath(new URL('../../migrations/', import.meta.url));
+
+/**
+ * Forward-only `.sql` migrations, one file each, applied in file-name order. Each file runs as one
+ * multi-statement query inside the Migrator's transaction, so a failing file leaves nothing behind.
+ */
+export class SqlFileMigrationProvider implements MigrationProvider {
+  constructor(private readonly folder: string = migrationsFolder) {}
+
+  async getMigrations(): Promise<Record<string, Migration>> {
+    const migrations: Record<string, Migration> = {};
+    for (const file of (await readdir(this.folder)).sort()) {
+      if (!file.endsWith('.sql')) continue;
+      const text = await readFile(path.join(this.folder, file), 'utf8');
+      migrations[file.slice(0, -'.sql'.length)] = {
+        up: async (db) => {
+          await sql.raw(text).execute(db);
+        },
+      };
+    }
+    return migrations;
+  }
+}
+
+/** Applies every pending migration; throws (with the failing migration's name) if one fails. */
+export async function migrateToLatest(db: Kysely<any>, folder?: string): Promise<MigrationResultSet> {
+  const migrator = new Migrator({ db, provider: new SqlFileMigrationProvider(folder) });
+  const result = await migrator.migrateToLatest();
+  if (result.error) {
+    const failed = result.results?.find((r) => r.status === 'Error');
+    throw new Error(`Migration ${failed?.migrationName ?? ''} failed`, { cause: result.error });
+  }
+  return result;
+}

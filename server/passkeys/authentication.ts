@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto';
+import {
+  generateAuthenticationOptions,
+  verifyAuthenticationResponse,
+  type PublicKeyCredentialRequestOptionsJSON,
+} from '@simplewebauthn/server';
+import { bytesEqual, fromBase64url, toBase64url } from '../crypto.js';
+import type { Deps } from '../deps.js';
+import { AuthError } from '../errors.js';
+import { createSession, type Session, type SessionContext } from '../sessions/service.js';
+import { toUser, type User } from '../users/user.js';
+import { consumeChallenge, storeChallenge } from './challenges.js';
+import { findPasskeyWithOwner, recordCounterRegression, recordPasskeyUse, type PasskeyWithOwner } from './repository.js';
+import { parseAuthenticationResponse } from './validation.js';
+
+/**
+ * Begins a sign-in: request options with an empty `allowCredentials` (every passkey here is
+ * discoverable), so the answer is the same whoever asks and reveals no account.
+ */
+export async function startAuthentication(deps: Deps): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  const { db, config, clock } = deps;
+  const options = await generateAuthenticationOptions({
+    rpID: config.rpId,
+    allowCredentials: [],
+    userVerification: config.userVerification,
+    challenge: randomBytes(32),
+    timeout: config.challengeTtl * 1000,
+  });
+  await storeChallenge(db, options.challenge, { purpose: 'authentication' }, clock.now(), config.challengeTtl);
+  return options;
+}
+
+/**
+ * Verifies an assertion for a challenge of the given purpose and returns the passkey and its owner.
+ * The challenge is consumed first (so concurrent copies of one assertion get one result, and a
+ * failed attempt burns it); the credential is looked up by ID; the user handle must name the
+ * credential's owner; a signature counter that went backwards is recorded on the passkey and refused.
+ */
+export async function verifyAssertion(
+  deps: Deps,
+  body: unknown,
+  purpose: 'authentication' | 'reauthentication',
+  now: Date,
+): Promise<PasskeyWithOwner & { counter: number; backedUp: boolean }> {
+  const { db, config, logger } = deps;
+  const { response, challenge, crossOrigin, credentialId, userHandle } = parseAuthenticationResponse(body);
+  const pending = await consumeChallenge(db, challenge, purpose, now);
+  // This server is never embedded in another site's frame; the library alone would accept it.
+  if (crossOrigin) throw new AuthError('verification_failed', 'The ceremony ran in a cross-origin frame.');
+
+  const found = await findPasskeyWithOwner(db, credentialId);
+  if (!found) throw new AuthError('unknown_credential');
+  const { passkey, owner } = found;
+  if (pending.user_id !== null && pending.user_id !== owner.id) {
+    throw new AuthError('verification_failed', 'This passkey belongs to another account.');
+  }
+  const handle = userHandle === null ? null : fromBase64url(userHandle);
+  if (purpose === 'authentication' && (handle === null || !bytesEqual(handle, owner.webauthn_user_id))) {
+    throw new AuthError('verification_failed', 'The user handle does not match the passkey.');
+  }
+  if (purpose === 'reauthentication' && handle !== null && !bytesEqual(handle, owner.webauthn_user_id)) {
+    throw new AuthError('verification_failed', 'The user handle does not match the passkey.');
+  }
+
+  const storedCounter = Number(passkey.counter);
+  let verification;
+  try {
+    verification = await verifyAuthenticationResponse({
+      response,
+      expectedChallenge: challenge,
+      expectedOrigin: config.origins,
+      expectedRPID: config.rpId,
+      // The counter is checked below, so that a regression can be recorded rather than only refused.
+      credential: {
+        id: toBase64url(passkey.credential_id),
+        publicKey: new Uint8Array(passkey.public_key),
+        counter: 0,
+        transports: passkey.transports,
+      },
+      requireUserVerification: purpose === 'reauthentication' || config.userVerification === 'required',
+    });
+  } catch (error) {
+    logger.info({ err: error, userId: owner.id }, 'assertion rejected');
+    throw new AuthError('verification_failed', undefined, { cause: error });
+  }
+  if (!verification.verified) throw new AuthError('verification_failed');
+
+  const { newCounter, credentialBackedUp } = verification.authenticationInfo;
+  if ((newCounter > 0 || storedCounter > 0) && newCounter <= storedCounter) {
+    await recordCounterRegression(db, passkey.credential_id, now);
+    logger.warn({ userId: owner.id, storedCounter, newCounter }, 'signature counter regression: possible cloned authenticator');
+    throw new AuthError('verification_failed', 'The passkey signature counter went backwards.');
+  }
+  return { passkey, owner, counter: newCounter, backedUp: credentialBackedUp };
+}
+
+/**
+ * Finishes a usernameless sign-in: verifies the assertion, then records the passkey's use and
+ * creates a new session (a new token at every login: no session fixation) in one transaction.
+ */
+export async function finishAuthentication(
+  deps: Deps,
+  body: unknown,
+  context: Omit<SessionContext, 'passkeyId'>,
+): Promise<{ user: User; token: string; session: Session }> {
+  const { db, config, clock, logger } = deps;
+  const now = clock.now();
+  const { passkey, owner, counter, backedUp } = await verifyAssertion(deps, body, 'authentication', now);
+  if (owner.disabled_at !== null) throw new AuthError('account_disabled');
+
+  return db.transaction().execute(async (trx) => {
+    await recordPasskeyUse(trx, passkey.credential_id, { counter, backedUp, now });
+    const { token, session } = await createSession(trx, config.session, owner.id, { ...context, passkeyId: passkey.credential_id }, now);
+    logger.info({ userId: owner.id }, 'user signed in');
+    return { user: toUser(owner), token, session };
+  });
+}

@@ -1,0 +1,119 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { generateRegistrationOptions, verifyRegistrationResponse, type PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server';
+import type { Deps } from '../deps.js';
+import { AuthError } from '../errors.js';
+import { createSession, type Session, type SessionContext } from '../sessions/service.js';
+import { findUserByUsername, insertUser } from '../users/repository.js';
+import { normalizeDisplayName, normalizeUsername } from '../users/username.js';
+import { toUser, type User } from '../users/user.js';
+import { consumeChallenge, storeChallenge } from './challenges.js';
+import { insertPasskey } from './repository.js';
+import { parseRegistrationResponse } from './validation.js';
+
+/** EdDSA, ES256, RS256: offered at registration and required at verification, the same list. */
+export const supportedAlgorithmIDs = [-8, -7, -257];
+
+/**
+ * Begins a sign-up: creation options for a discoverable credential, with a fresh random 32-byte
+ * WebAuthn user handle (never derived from the username), remembered with the challenge.
+ */
+export async function startRegistration(
+  deps: Deps,
+  input: { username: unknown; displayName?: unknown },
+): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  const { db, config, clock } = deps;
+  const username = normalizeUsername(input.username);
+  const displayName = normalizeDisplayName(input.displayName, username);
+  if (await findUserByUsername(db, username)) throw new AuthError('username_taken');
+
+  const webauthnUserId = randomBytes(32);
+  const options = await generateRegistrationOptions({
+    rpName: config.rpName,
+    rpID: config.rpId,
+    userName: username,
+    userDisplayName: displayName,
+    userID: webauthnUserId,
+    challenge: randomBytes(32),
+    timeout: config.challengeTtl * 1000,
+    attestationType: config.attestation,
+    authenticatorSelection: {
+      residentKey: 'required',
+      requireResidentKey: true,
+      userVerification: config.userVerification,
+    },
+    supportedAlgorithmIDs,
+  });
+  await storeChallenge(
+    db,
+    options.challenge,
+    { purpose: 'registration', webauthn_user_id: webauthnUserId, username, display_name: displayName },
+    clock.now(),
+    config.challengeTtl,
+  );
+  return options;
+}
+
+/**
+ * Finishes a sign-up: consumes the challenge, verifies the attestation with @simplewebauthn/server,
+ * then writes the user, the passkey and the first session in one transaction, so a failure at any
+ * step leaves nothing behind.
+ */
+export async function finishRegistration(
+  deps: Deps,
+  body: unknown,
+  context: Omit<SessionContext, 'passkeyId'>,
+): Promise<{ user: User; token: string; session: Session }> {
+  const { db, config, clock, logger } = deps;
+  const { response, challenge, crossOrigin, credentialId } = parseRegistrationResponse(body);
+  const now = clock.now();
+  const pending = await consumeChallenge(db, challenge, 'registration', now);
+  if (!pending.webauthn_user_id || !pending.username || !pending.display_name) throw new AuthError('invalid_challenge');
+  // This server is never embedded in another site's frame; the library alone would accept it.
+  if (crossOrigin) throw new AuthError('registration_failed', 'The ceremony ran in a cross-origin frame.');
+
+  let verification;
+  try {
+    verification = await verifyRegistrationResponse({
+      response,
+      expectedChallenge: challenge,
+      expectedOrigin: config.origins,
+      expectedRPID: config.rpId,
+      requireUserPresence: true,
+      requireUserVerification: config.userVerification === 'required',
+      supportedAlgorithmIDs,
+    });
+  } catch (error) {
+    logger.info({ err: error }, 'registration response rejected');
+    throw new AuthError('registration_failed', undefined, { cause: error });
+  }
+  if (!verification.verified) throw new AuthError('registration_failed');
+  const info = verification.registrationInfo;
+  if (info.credential.id !== response.id) throw new AuthError('registration_failed', 'The credential ID does not match the attested one.');
+
+  const { username, display_name: displayName, webauthn_user_id: webauthnUserId } = pending;
+  return db.transaction().execute(async (trx) => {
+    const user = await insertUser(trx, {
+      id: randomUUID(),
+      webauthn_user_id: webauthnUserId,
+      username,
+      display_name: displayName,
+      created_at: now,
+    });
+    if (!user) throw new AuthError('username_taken');
+    const passkey = await insertPasskey(trx, {
+      credential_id: credentialId,
+      user_id: user.id,
+      public_key: info.credential.publicKey,
+      counter: info.credential.counter,
+      transports: info.credential.transports ?? [],
+      aaguid: info.aaguid,
+      device_type: info.credentialDeviceType,
+      backed_up: info.credentialBackedUp,
+      created_at: now,
+    });
+    if (!passkey) throw new AuthError('credential_exists');
+    const { token, session } = await createSession(trx, config.session, user.id, { ...context, passkeyId: credentialId }, now);
+    logger.info({ userId: user.id }, 'user registered');
+    return { user: toUser(user), token, session };
+  });
+}

@@ -1,0 +1,42 @@
+import { Hono, type Context } from 'hono';
+import type { Deps } from '../deps.js';
+import { bodyObject, jsonBody } from '../http/body.js';
+import { requestContext } from '../http/client-address.js';
+import { setSessionCookie } from '../sessions/cookie.js';
+import { finishAuthentication, startAuthentication } from './authentication.js';
+import { finishRegistration, startRegistration } from './registration.js';
+
+/** Sign-up and sign-in ceremonies: `/auth/register/*` and `/auth/login/*`. */
+export function ceremonyRoutes(deps: Deps) {
+  const { config, clock } = deps;
+  const cookie = { name: config.session.cookieName };
+  const app = new Hono<{ Variables: { body: unknown } }>();
+  const body = jsonBody({ origins: config.origins });
+  const context = (c: Context<any>) => requestContext(c, config.trustedProxies);
+
+  app.post('/auth/register/options', body, async (c) => {
+    const input = bodyObject(c.var.body);
+    return c.json(await startRegistration(deps, { username: input.username, displayName: input.displayName }));
+  });
+
+  app.post('/auth/register/verify', body, async (c) => {
+    const { user, token, session } = await finishRegistration(deps, c.var.body, context(c));
+    setSessionCookie(c, cookie, token, session.expiresAt, clock.now());
+    return c.json({ user }, 201);
+  });
+
+  app.post('/auth/login/options', body, async (c) => {
+    const input = bodyObject(c.var.body);
+    // A username changes nothing in the answer (every passkey is discoverable), so it reveals nothing.
+    if (input.username !== undefined && typeof input.username !== 'string') bodyObject(null);
+    return c.json(await startAuthentication(deps));
+  });
+
+  app.post('/auth/login/verify', body, async (c) => {
+    const { user, token, session } = await finishAuthentication(deps, c.var.body, context(c));
+    setSessionCookie(c, cookie, token, session.expiresAt, clock.now());
+    return c.json({ user });
+  });
+
+  return app;
+}

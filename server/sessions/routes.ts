@@ -1,0 +1,35 @@
+import { Hono } from 'hono';
+import type { Deps } from '../deps.js';
+import { jsonBody } from '../http/body.js';
+import { requireSession, type SessionVariables } from '../http/session.js';
+import { clearSessionCookie, readSessionCookie } from './cookie.js';
+import { revokeSession, validateSessionToken } from './service.js';
+
+/** `GET /auth/session` and `POST /auth/logout`. */
+export function sessionRoutes(deps: Deps) {
+  const { db, config, clock } = deps;
+  const cookie = { name: config.session.cookieName };
+  const app = new Hono<{ Variables: SessionVariables & { body: unknown } }>();
+
+  app.get('/auth/session', requireSession(deps), (c) => {
+    const { user, session } = c.var;
+    return c.json({
+      user,
+      session: { id: session.id, createdAt: session.createdAt.toISOString(), expiresAt: session.expiresAt.toISOString() },
+    });
+  });
+
+  // Logging out always succeeds and clears the cookie; a live session behind it is revoked at once.
+  app.post('/auth/logout', jsonBody({ origins: config.origins }), async (c) => {
+    const token = readSessionCookie(c, cookie);
+    if (token !== null) {
+      const now = clock.now();
+      const validated = await validateSessionToken(db, config.session, token, now);
+      if (validated) await revokeSession(db, validated.session.id, now);
+    }
+    clearSessionCookie(c, cookie);
+    return c.body(null, 204);
+  });
+
+  return app;
+}

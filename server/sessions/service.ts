@@ -1,0 +1,118 @@
+import type { Kysely } from 'kysely';
+import type { Config } from '../config.js';
+import { bytesEqual, randomBase64url, sha256 } from '../crypto.js';
+import type { Database } from '../db/schema.js';
+import type { User } from '../users/user.js';
+import { findActiveSession, insertSession, revokeSessionById, touchSession } from './repository.js';
+
+export type SessionConfig = Config['session'];
+
+/** A live session as the rest of the server sees it. */
+export interface Session {
+  id: string;
+  userId: string;
+  createdAt: Date;
+  lastSeenAt: Date;
+  /** The earlier of the absolute expiry and the idle expiry. */
+  expiresAt: Date;
+  /** When the user last proved presence with a passkey on this session (login or step-up). */
+  verifiedAt: Date;
+}
+
+export interface SessionContext {
+  passkeyId: Uint8Array | null;
+  userAgent: string | null;
+  ipAddress: string | null;
+}
+
+/**
+ * Creates a session and returns its token `id.secret`. The id is 120 random bits, the secret 256
+ * random bits; only SHA-256 of the secret is stored, so a leaked table yields no usable token.
+ */
+export async function createSession(
+  db: Kysely<Database>,
+  config: SessionConfig,
+  userId: string,
+  context: SessionContext,
+  now: Date,
+): Promise<{ token: string; session: Session }> {
+  const id = randomBase64url(15);
+  const secret = randomBase64url(32);
+  const expiresAt = new Date(now.getTime() + config.absoluteLifetime * 1000);
+  await insertSession(db, {
+    id,
+    secret_hash: sha256(secret),
+    user_id: userId,
+    passkey_id: context.passkeyId,
+    created_at: now,
+    last_seen_at: now,
+    expires_at: expiresAt,
+    verified_at: now,
+    user_agent: context.userAgent,
+    ip_address: context.ipAddress,
+  });
+  const session: Session = {
+    id,
+    userId,
+    createdAt: now,
+    lastSeenAt: now,
+    expiresAt: earliest(expiresAt, new Date(now.getTime() + config.idleTimeout * 1000)),
+    verifiedAt: now,
+  };
+  return { token: `${id}.${secret}`, session };
+}
+
+export interface ValidatedSession {
+  session: Session;
+  user: User;
+  /** True when this validation extended the idle expiry, so the cookie should be sent again. */
+  refreshed: boolean;
+}
+
+/**
+ * Validates a session token: one query for the session and its user, a constant-time comparison of
+ * the secret's hash, and a `last_seen_at` write at most once per `touchInterval` (most requests do no
+ * write). `null` for an unknown, tampered, expired, revoked or disabled-user session.
+ */
+export async function validateSessionToken(
+  db: Kysely<Database>,
+  config: SessionConfig,
+  token: string,
+  now: Date,
+): Promise<ValidatedSession | null> {
+  const dot = token.indexOf('.');
+  if (dot <= 0) return null;
+  const id = token.slice(0, dot);
+  const secret = token.slice(dot + 1);
+  const idleMs = config.idleTimeout * 1000;
+  const row = await findActiveSession(db, id, now, new Date(now.getTime() - idleMs));
+  if (row === null || !bytesEqual(sha256(secret), row.secret_hash)) return null;
+
+  let lastSeenAt = row.last_seen_at;
+  const refreshed = now.getTime() - lastSeenAt.getTime() >= config.touchInterval * 1000;
+  if (refreshed) {
+    await touchSession(db, id, now);
+    lastSeenAt = now;
+  }
+  return {
+    session: {
+      id: row.id,
+      userId: row.user_id,
+      createdAt: row.created_at,
+      lastSeenAt,
+      expiresAt: earliest(row.expires_at, new Date(lastSeenAt.getTime() + idleMs)),
+      verifiedAt: row.verified_at,
+    },
+    user: { id: row.user_id, username: row.username, displayName: row.display_name },
+    refreshed,
+  };
+}
+
+/** Revokes a session at once; every instance refuses it from the next request on. */
+export async function revokeSession(db: Kysely<Database>, sessionId: string, now: Date): Promise<boolean> {
+  return revokeSessionById(db, sessionId, now);
+}
+
+function earliest(a: Date, b: Date): Date {
+  return a.getTime() <= b.getTime() ? a : b;
+}

@@ -1,0 +1,62 @@
+import { randomBytes } from 'node:crypto';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import '../../server/db/database.js';
+import { migrateToLatest } from '../../server/db/migrate.js';
+import { PGliteDialect } from '../../server/db/pglite-dialect.js';
+import type { Database } from '../../server/db/schema.js';
+
+export interface TestDatabase {
+  db: Kysely<Database>;
+  kind: 'pglite' | 'postgres';
+  /** For PostgreSQL: the URL of this test's own database. */
+  url: string | null;
+  /** Drops the database (PostgreSQL) or closes the in-memory one (PGlite). */
+  destroy(): Promise<void>;
+}
+
+/**
+ * A fresh, migrated database of its own for one test file: an in-memory PGlite by default, or a new
+ * database on the PostgreSQL server named by `DATABASE_URL`, dropped again by `destroy()`.
+ */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) {
+    const pglite = await PGlite.create();
+    const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
+    await migrateToLatest(db);
+    return {
+      db,
+      kind: 'pglite',
+      url: null,
+      destroy: async () => {
+        await db.destroy();
+        if (!pglite.closed) await pglite.close();
+      },
+    };
+  }
+  const name = `auth_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url.toString(), max: 10 }) }) });
+  await migrateToLatest(db);
+  return {
+    db,
+    kind: 'postgres',
+    url: url.toString(),
+    destroy: async () => {
+      await db.destroy();
+      const cleanup = new pg.Client({ connectionString: adminUrl });
+      await cleanup.connect();
+      await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await cleanup.end();
+    },
+  };
+}
+
+export { sql };
