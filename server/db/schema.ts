@@ -55,12 +55,29 @@ export interface WebauthnChallengeTable {
   expires_at: Date;
 }
 
+export interface AuditEventTable {
+  id: string;
+  user_id: string | null;
+  type: string;
+  actor: string;
+  reason: string | null;
+  session_id: string | null;
+  passkey_id: string | null;
+  ip_address: string | null;
+  user_agent: string | null;
+  risk: string | null;
+  /** jsonb: written as a JSON string, read back parsed. */
+  details: ColumnType<Record<string, unknown>, string, string>;
+  created_at: Date;
+}
+
 /** The Kysely view of the schema in migrations/. */
 export interface Database {
   app_user: AppUserTable;
   passkey: PasskeyTable;
   session: SessionTable;
   webauthn_challenge: WebauthnChallengeTable;
+  audit_event: AuditEventTable;
 }
 
 export type AppUserRow = Selectable<AppUserTable>;
@@ -68,3 +85,4 @@ export type PasskeyRow = Selectable<PasskeyTable>;
 export type SessionRow = Selectable<SessionTable>;
 export type ChallengeRow = Selectable<WebauthnChallengeTable>;
 export type NewChallenge = Insertable<WebauthnChallengeTable>;
+export type AuditEventRow = Selectable<AuditEventTable>;

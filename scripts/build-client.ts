@@ -1,0 +1,52 @@
+import { copyFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build, type BuildOptions } from 'esbuild';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Options for {@link buildClient}. */
+export interface BuildClientOptions {
+  /** Where to write the bundles and the demo page; defaults to `client/dist`. */
+  outdir?: string;
+}
+
+/**
+ * Bundle the browser client (`auth-client.js`) and the demo page (`demo.js`, `index.html`,
+ * `demo.css`) into `outdir`. Returns the paths written.
+ *
+ * @example
+ * await buildClient({ outdir: 'test-artifacts/client' });
+ */
+export async function buildClient({ outdir = path.join(root, 'client/dist') }: BuildClientOptions = {}): Promise<string[]> {
+  const common: BuildOptions = {
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    sourcemap: true,
+    logLevel: 'warning',
+  };
+  const outputs = {
+    client: path.join(outdir, 'auth-client.js'),
+    demo: path.join(outdir, 'demo.js'),
+    html: path.join(outdir, 'index.html'),
+    css: path.join(outdir, 'demo.css'),
+  };
+  await mkdir(outdir, { recursive: true });
+  await Promise.all([
+    build({ ...common, entryPoints: [path.join(root, 'client/src/index.ts')], outfile: outputs.client }),
+    build({ ...common, entryPoints: [path.join(root, 'client/demo/demo.ts')], outfile: outputs.demo }),
+    copyFile(path.join(root, 'client/demo/index.html'), outputs.html),
+    copyFile(path.join(root, 'client/demo/demo.css'), outputs.css),
+  ]);
+  return Object.values(outputs);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  const started = performance.now();
+  const written = await buildClient();
+  const ms = Math.round(performance.now() - started);
+  console.log(`built ${written.map((file) => path.relative(process.cwd(), file)).join(', ')} in ${ms} ms`);
+}
