@@ -7,6 +7,13 @@ import { errorResponse, handleError } from './http/errors.js';
 import { staticRoutes } from './http/static.js';
 import { ceremonyRoutes } from './passkeys/routes.js';
 import { sessionRoutes } from './sessions/routes.js';
+import { tokenRoutes } from './tokens/routes.js';
+import { activityRoutes } from './audit/routes.js';
+import { passkeyManagementRoutes } from './passkeys/manage-routes.js';
+import { reauthRoutes } from './reauth/routes.js';
+import { recoveryRoutes } from './recovery/routes.js';
+import { sessionManagementRoutes } from './sessions/manage-routes.js';
+import { userRoutes } from './users/routes.js';
 
 export interface AppOptions {
   /** Folder of the built client and demo page (default `client/dist`). */
@@ -30,6 +37,13 @@ export function createApp(deps: Deps, options: AppOptions = {}): Hono {
 
   app.route('/', ceremonyRoutes(deps));
   app.route('/', sessionRoutes(deps));
+  app.route('/', tokenRoutes(deps));
+  app.route('/', sessionManagementRoutes(deps));
+  app.route('/', passkeyManagementRoutes(deps));
+  app.route('/', reauthRoutes(deps));
+  app.route('/', recoveryRoutes(deps));
+  app.route('/', activityRoutes(deps));
+  app.route('/', userRoutes(deps));
   app.route('/', staticRoutes({ dir: options.staticDir }));
 
   app.get('/healthz', async (c) => {

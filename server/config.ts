@@ -19,6 +19,27 @@ export interface Config {
     absoluteLifetime: number;
     /** `last_seen_at` is written at most this often, in seconds. */
     touchInterval: number;
+    /** Minting an access token rotates a session secret older than this, in seconds. */
+    secretRotationAge: number;
+    /** How long the secret before a rotation stays valid, in seconds; after it, presenting it revokes the session. */
+    secretRotationGrace: number;
+  };
+  /** Access tokens (server/tokens/, docs/tokens.md). */
+  tokens: {
+    /** The `aud` claim; defaults to the issuer (the first origin). */
+    audience: string;
+    /** Lifetime of an access token, in seconds (at most 300). */
+    lifetime: number;
+    /** Algorithm of newly created signing keys. */
+    algorithm: 'ES256' | 'EdDSA';
+    /** `Cache-Control: max-age` of the JWKS, in seconds; a new key signs only after this (plus `keyRefreshInterval`). */
+    jwksMaxAge: number;
+    /** How often an instance re-reads the signing keys from the database, in seconds. */
+    keyRefreshInterval: number;
+    /** 32 bytes that seal the private signing keys in the database (AES-256-GCM), or null to store them unsealed. */
+    keyEncryptionKey: Uint8Array | null;
+    /** The secret services present to `POST /auth/introspect`; null turns introspection off. */
+    introspectionSecret: string | null;
   };
   /** How long a challenge lives, in seconds (at most 300). */
   challengeTtl: number;
@@ -27,6 +48,42 @@ export interface Config {
   /** Number of reverse proxies in front of the server whose `X-Forwarded-For` is trusted. */
   trustedProxies: number;
   logLevel: string;
+  /**
+   * Rate limits, counted in the database so every instance shares them. Each ceremony family
+   * (`register`, `login`, `reauth`, `recovery`…) has its own counters; a limit of 0 turns it off.
+   */
+  rateLimits: {
+    /** Length of the fixed window, in seconds. */
+    windowSeconds: number;
+    /** Requests per window from one client address (IPv6 grouped by /64), per ceremony family. */
+    perAddress: number;
+    /** Requests per window naming one username or credential ID, per ceremony family. */
+    perIdentifier: number;
+    /** Challenges one client address may have issued within one challenge lifetime. */
+    challengesPerAddress: number;
+  };
+  /** The periodic deletion of expired challenges, sessions and counters. */
+  sweep: {
+    /** Seconds between runs; 0 turns the sweep off. */
+    interval: number;
+    /** How long an expired or revoked session is kept before it is deleted, in seconds. */
+    sessionRetention: number;
+  };
+  /** Security events delivered to a webhook (server/events/, docs/events.md). */
+  webhook: {
+    /** Where events are POSTed, or null to deliver none (they are still written, then pruned). */
+    url: string | null;
+    /** The HMAC-SHA256 key of the `Webhook-Signature` header; set exactly when `url` is. */
+    secret: string | null;
+    /** Bound on one delivery attempt, in seconds. */
+    timeout: number;
+    /** Attempts before an event is given up (kept with `failed_at`). */
+    maxAttempts: number;
+    /** Seconds between dispatcher runs. */
+    interval: number;
+    /** How long delivered and given-up events are kept, in seconds. */
+    retention: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -88,14 +145,50 @@ export function loadConfig(env: Env = {}): Config {
       idleTimeout,
       absoluteLifetime,
       touchInterval: read('SESSION_TOUCH_INTERVAL', 60, integer(1, 86400), 'seconds (1 to 86400)'),
+      secretRotationAge: read('SESSION_SECRET_ROTATION_AGE', 900, integer(60, 86400), 'seconds (60 to 86400)'),
+      secretRotationGrace: read('SESSION_SECRET_GRACE', 30, integer(0, 300), 'seconds (0 to 300)'),
+    },
+    tokens: {
+      audience: read('TOKEN_AUDIENCE', origins[0] ?? '', (raw) => (raw.length <= 256 && !/[\u0000-\u001f\u007f\s,]/.test(raw) ? raw : undefined), 'one audience (at most 256 characters, no spaces or commas)'),
+      lifetime: read('TOKEN_LIFETIME', 300, integer(10, 300), 'seconds (10 to 300)'),
+      algorithm: read('TOKEN_ALGORITHM', 'ES256', oneOf('ES256', 'EdDSA'), 'ES256 or EdDSA'),
+      jwksMaxAge: read('JWKS_MAX_AGE', 300, integer(0, 3600), 'seconds (0 to 3600)'),
+      keyRefreshInterval: read('SIGNING_KEY_REFRESH_INTERVAL', 60, integer(1, 300), 'seconds (1 to 300)'),
+      keyEncryptionKey: read('TOKEN_KEY_ENCRYPTION_KEY', null as Uint8Array | null, parseKeyEncryptionKey, '32 bytes in base64 (openssl rand -base64 32)'),
+      introspectionSecret: read('INTROSPECTION_SECRET', null as string | null, (raw) => (raw.length >= 32 && raw.length <= 512 && /^[\x21-\x7e]+$/.test(raw) ? raw : undefined), '32 to 512 printable characters without spaces'),
     },
     challengeTtl: read('CHALLENGE_TTL', 300, integer(10, 300), 'seconds (10 to 300)'),
     reauthWindow: read('REAUTH_WINDOW', 300, integer(10, 86400), 'seconds (10 to 86400)'),
     trustedProxies: read('TRUSTED_PROXIES', 0, integer(0, 10), 'a count of proxies (0 to 10)'),
     logLevel: read('LOG_LEVEL', 'info', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'fatal, error, warn, info, debug, trace or silent'),
+    rateLimits: {
+      windowSeconds: read('RATE_LIMIT_WINDOW', 60, integer(1, 86400), 'seconds (1 to 86400)'),
+      perAddress: read('RATE_LIMIT_PER_ADDRESS', 60, integer(0, 1_000_000), 'a count (0 turns it off)'),
+      perIdentifier: read('RATE_LIMIT_PER_IDENTIFIER', 30, integer(0, 1_000_000), 'a count (0 turns it off)'),
+      challengesPerAddress: read('RATE_LIMIT_CHALLENGES_PER_ADDRESS', 100, integer(0, 1_000_000), 'a count (0 turns it off)'),
+    },
+    sweep: {
+      interval: read('SWEEP_INTERVAL', 60, integer(0, 86400), 'seconds (0 turns it off, at most 86400)'),
+      sessionRetention: read('SESSION_RETENTION', 7 * 86400, integer(0, 365 * 86400), 'seconds (0 to 31536000)'),
+    },
+    webhook: {
+      url: read('WEBHOOK_URL', null as string | null, parseWebhookUrl, 'an http:// or https:// URL without credentials'),
+      secret: read('WEBHOOK_SECRET', null as string | null, (raw) => (raw.length >= 32 && raw.length <= 512 && /^[\x21-\x7e]+$/.test(raw) ? raw : undefined), '32 to 512 printable characters without spaces'),
+      timeout: read('WEBHOOK_TIMEOUT', 10, integer(1, 60), 'seconds (1 to 60)'),
+      maxAttempts: read('WEBHOOK_MAX_ATTEMPTS', 12, integer(1, 50), 'a count (1 to 50)'),
+      interval: read('WEBHOOK_INTERVAL', 5, integer(1, 3600), 'seconds (1 to 3600)'),
+      retention: read('WEBHOOK_RETENTION', 7 * 86400, integer(3600, 365 * 86400), 'seconds (3600 to 31536000)'),
+    },
   };
+  if ((config.webhook.url === null) !== (config.webhook.secret === null)) errors.push('WEBHOOK_URL and WEBHOOK_SECRET must be set together');
   if (errors.length > 0) throw new ConfigError(`Invalid configuration:\n  ${errors.join('\n  ')}`);
   return config;
+}
+
+function parseKeyEncryptionKey(raw: string): Uint8Array | undefined {
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(raw)) return undefined;
+  const bytes = Buffer.from(raw, 'base64');
+  return bytes.byteLength === 32 ? new Uint8Array(bytes) : undefined;
 }
 
 function parseOrigins(raw: string): string[] | undefined {
@@ -113,4 +206,16 @@ function parseOrigins(raw: string): string[] | undefined {
     origins.push(url.origin);
   }
   return origins.length > 0 ? origins : undefined;
+}
+
+function parseWebhookUrl(raw: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return undefined;
+  }
+  // Credentials in the URL would end up in logs; the signature authenticates the sender instead.
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username !== '' || url.password !== '') return undefined;
+  return url.toString();
 }

@@ -4,7 +4,10 @@ import { systemClock } from './clock.js';
 import { ConfigError, loadConfig } from './config.js';
 import { openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { startAdminChannel } from './admin/channel.js';
 import { createLogger } from './logger.js';
+import { startSweeper } from './maintenance/sweep.js';
+import { startEventDispatcher } from './events/dispatcher.js';
 
 // The only file that reads process.env.
 async function main(): Promise<void> {
@@ -29,7 +32,16 @@ async function main(): Promise<void> {
   }
   await migrateToLatest(database.db);
 
-  const app = createApp({ db: database.db, config, clock: systemClock, logger });
+  const deps = { db: database.db, config, clock: systemClock, logger };
+  const app = createApp(deps);
+  // Benchmark-only routes (bench/routes.ts), never mounted unless BENCH_ROUTES=1.
+  if (process.env.BENCH_ROUTES === '1') app.route('/', (await import('../bench/routes.js')).benchRoutes(deps));
+  // The local admin channel for `npm run admin` while this server holds the PGlite folder.
+  if (database.lock) await startAdminChannel(database.lock, deps);
+  // Deletes expired challenges, old sessions and spent counters; safe on several instances at once.
+  const sweeper = startSweeper(deps);
+  // Delivers security events from the outbox to WEBHOOK_URL; safe on several instances at once.
+  const dispatcher = startEventDispatcher(deps);
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     logger.info(
       { port: info.port, database: database.kind === 'pglite' ? `pglite:${config.dataDir}` : 'postgres', origins: config.origins, rpId: config.rpId },
@@ -42,8 +54,12 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping: finishing requests in flight');
+    const sweepStopped = sweeper.stop();
+    const dispatchStopped = dispatcher.stop();
     // Stop accepting, let requests in flight finish, then close the pool.
     server.close(async () => {
+      await sweepStopped;
+      await dispatchStopped;
       await database.close();
       logger.info('stopped');
       process.exit(0);

@@ -234,7 +234,7 @@ async function verifyLogin(
 }
 
 /** Take the turn and end any pending ceremony (an autofill sign-in, say) right away. */
-function beginCeremony(): void {
+export function beginCeremony(): void {
   latestTurn++;
   WebAuthnAbortService.cancelCeremony();
 }

@@ -6,7 +6,7 @@ export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 /** One JSON call to the auth server, with the error handling every call shares. */
 export interface Requester {
   /** Resolves the parsed JSON body (or `undefined` for 204); rejects with an {@link AuthClientError}. */
-  (method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<unknown>;
+  (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown, signal?: AbortSignal): Promise<unknown>;
 }
 
 export function createRequester(baseUrl: string, fetchImpl: FetchLike): Requester {
@@ -16,8 +16,8 @@ export function createRequester(baseUrl: string, fetchImpl: FetchLike): Requeste
       method,
       // The session cookie is HttpOnly; the browser only sends and stores it with credentials.
       credentials: 'include',
-      headers: method === 'POST' ? { 'Content-Type': 'application/json' } : {},
-      ...(method === 'POST' ? { body: JSON.stringify(body ?? {}) } : {}),
+      headers: method !== 'GET' ? { 'Content-Type': 'application/json' } : {},
+      ...(method !== 'GET' ? { body: JSON.stringify(body ?? {}) } : {}),
       ...(signal ? { signal } : {}),
     };
     let response: Response;

@@ -13,6 +13,17 @@ import {
 } from '@simplewebauthn/browser';
 import { createAuthClient, type AutofillOptions, type RegisterOptions, type SignedIn } from './client.js';
 import type { SessionInfo } from './types.js';
+import {
+  createAccountClient,
+  type ActivityOptions,
+  type ActivityPage,
+  type Passkey,
+  type Recovered,
+  type RecoveryCodeStatus,
+  type SessionSummary,
+} from './account.js';
+import type { User } from './types.js';
+import { clearAccessToken } from './tokens.js';
 
 export { createAuthClient } from './client.js';
 export type { AuthClient, AuthClientOptions, AutofillOptions, RegisterOptions, SignedIn } from './client.js';
@@ -20,6 +31,19 @@ export { AuthClientError, describeError } from './errors.js';
 export type { AuthErrorCode, ClientErrorCode, ServerErrorCode } from './errors.js';
 export type { FetchLike } from './http.js';
 export type { Session, SessionInfo, User } from './types.js';
+export { createAccountClient } from './account.js';
+export type {
+  AccountClient,
+  ActivityEvent,
+  ActivityOptions,
+  ActivityPage,
+  Passkey,
+  Recovered,
+  RecoveryCodeStatus,
+  SessionSummary,
+} from './account.js';
+export { authFetch, clearAccessToken, createTokenClient, getAccessToken } from './tokens.js';
+export type { GetAccessTokenOptions, TokenClient, TokenClientOptions } from './tokens.js';
 
 const defaultClient = createAuthClient();
 
@@ -73,7 +97,8 @@ export function signInWithAutofill(options?: AutofillOptions): Promise<SignedIn 
  * await signOut();
  */
 export function signOut(): Promise<void> {
-  return defaultClient.signOut();
+  // The access token in memory belongs to the session that ends here.
+  return defaultClient.signOut().finally(clearAccessToken);
 }
 
 /**
@@ -107,4 +132,152 @@ export function browserSupportsWebAuthn(): boolean {
  */
 export function browserSupportsWebAuthnAutofill(): Promise<boolean> {
   return supportsWebAuthnAutofill();
+}
+
+// Account management on this page's origin: the functions below use this one client.
+const defaultAccount = createAccountClient();
+
+/**
+ * The signed-in user's live sessions, newest first; `current` marks this browser's.
+ *
+ * @example
+ * import { listSessions } from '/auth-client.js';
+ * const sessions = await listSessions();
+ */
+export function listSessions(): Promise<SessionSummary[]> {
+  return defaultAccount.listSessions();
+}
+
+/**
+ * Ends one of the user's sessions at once (by id; the current one signs this browser out).
+ *
+ * @example
+ * import { revokeSession } from '/auth-client.js';
+ * await revokeSession(sessionId);
+ */
+export function revokeSession(id: string): Promise<void> {
+  return defaultAccount.revokeSession(id);
+}
+
+/**
+ * Signs out everywhere else; asks for a passkey first when needed. Resolves the number ended.
+ *
+ * @example
+ * import { revokeOtherSessions } from '/auth-client.js';
+ * const ended = await revokeOtherSessions();
+ */
+export function revokeOtherSessions(): Promise<number> {
+  return defaultAccount.revokeOtherSessions();
+}
+
+/**
+ * The signed-in user's passkeys with human names (their own, else the authenticator's).
+ *
+ * @example
+ * import { listPasskeys } from '/auth-client.js';
+ * const passkeys = await listPasskeys();
+ */
+export function listPasskeys(): Promise<Passkey[]> {
+  return defaultAccount.listPasskeys();
+}
+
+/**
+ * Creates another passkey for the signed-in user (or completes an account recovery).
+ *
+ * @example
+ * import { addPasskey } from '/auth-client.js';
+ * const passkey = await addPasskey();
+ */
+export function addPasskey(): Promise<Passkey> {
+  return defaultAccount.addPasskey();
+}
+
+/**
+ * Renames a passkey (1 to 64 characters); `null` restores the authenticator's name.
+ *
+ * @example
+ * import { renamePasskey } from '/auth-client.js';
+ * await renamePasskey(passkey.id, 'Work laptop');
+ */
+export function renamePasskey(id: string, name: string | null): Promise<Passkey> {
+  return defaultAccount.renamePasskey(id, name);
+}
+
+/**
+ * Deletes a passkey, ends the sessions it created, and signals the still-accepted passkeys to the
+ * browser where the Signal API exists.
+ *
+ * @example
+ * import { deletePasskey } from '/auth-client.js';
+ * await deletePasskey(passkey.id);
+ */
+export function deletePasskey(id: string): Promise<void> {
+  return defaultAccount.deletePasskey(id);
+}
+
+/**
+ * Step-up: confirms the user with one of their passkeys, without a new session.
+ *
+ * @example
+ * import { reauthenticate } from '/auth-client.js';
+ * await reauthenticate();
+ */
+export function reauthenticate(): Promise<{ verifiedAt: string }> {
+  return defaultAccount.reauthenticate();
+}
+
+/**
+ * Creates 10 new single-use recovery codes (replacing the old ones); show them once.
+ *
+ * @example
+ * import { createRecoveryCodes } from '/auth-client.js';
+ * const codes = await createRecoveryCodes();
+ */
+export function createRecoveryCodes(): Promise<string[]> {
+  return defaultAccount.createRecoveryCodes();
+}
+
+/**
+ * How many recovery codes the user has left.
+ *
+ * @example
+ * import { getRecoveryCodeStatus } from '/auth-client.js';
+ * const { remaining } = await getRecoveryCodeStatus();
+ */
+export function getRecoveryCodeStatus(): Promise<RecoveryCodeStatus> {
+  return defaultAccount.getRecoveryCodeStatus();
+}
+
+/**
+ * Uses a recovery code; the restricted session it opens may only add a passkey or sign out.
+ *
+ * @example
+ * import { addPasskey, recover } from '/auth-client.js';
+ * await recover({ username: 'ann', code: '7k2m-q9xd-4fpa-hc3e' });
+ * await addPasskey();
+ */
+export function recover(options: { username: string; code: string }): Promise<Recovered> {
+  return defaultAccount.recover(options);
+}
+
+/**
+ * The signed-in user's own account activity, newest first, a page at a time.
+ *
+ * @example
+ * import { getActivity } from '/auth-client.js';
+ * const { events, nextCursor } = await getActivity({ limit: 20 });
+ */
+export function getActivity(options?: ActivityOptions): Promise<ActivityPage> {
+  return defaultAccount.getActivity(options);
+}
+
+/**
+ * Changes the display name and tells the browser's passkey providers (Signal API, where supported).
+ *
+ * @example
+ * import { updateDisplayName } from '/auth-client.js';
+ * const user = await updateDisplayName('Ann Lee');
+ */
+export function updateDisplayName(displayName: string): Promise<User> {
+  return defaultAccount.updateDisplayName(displayName);
 }

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { AuditEventRow, Database } from '../db/schema.js';
+import { enqueueSecurityEvent } from '../events/outbox.js';
+import { isSecurityEventType } from '../events/types.js';
 
 export type NewAuditEvent = {
   type: string;
@@ -18,9 +20,13 @@ export type NewAuditEvent = {
 /**
  * Appends one event to the audit trail. Pass the transaction of the change it records, so that the
  * event exists if and only if the change does. Never put a secret, token or challenge in it.
+ * A security-relevant event (server/events/types.ts) also goes to the webhook outbox, in the same
+ * transaction.
  */
 export async function recordAuditEvent(db: Kysely<Database>, event: NewAuditEvent, now: Date): Promise<AuditEventRow> {
-  return db
+  // The audit row and its outbox row commit together; a caller outside a transaction gets one here.
+  if (!db.isTransaction && isSecurityEventType(event.type)) return db.transaction().execute((trx) => recordAuditEvent(trx, event, now));
+  const row = await db
     .insertInto('audit_event')
     .values({
       id: randomUUID(),
@@ -38,4 +44,23 @@ export async function recordAuditEvent(db: Kysely<Database>, event: NewAuditEven
     })
     .returningAll()
     .executeTakeFirstOrThrow();
+  await enqueueSecurityEvent(db, row);
+  return row;
+}
+
+/**
+ * One page of a user's events, newest first, by keyset: only events strictly before `before` in
+ * (created_at, id) order, so pages stay stable while new events arrive.
+ */
+export async function listAuditEventsOfUser(
+  db: Kysely<Database>,
+  userId: string,
+  options: { before: { createdAt: Date; id: string } | null; limit: number },
+): Promise<AuditEventRow[]> {
+  let query = db.selectFrom('audit_event').selectAll().where('user_id', '=', userId);
+  if (options.before) {
+    const { createdAt, id } = options.before;
+    query = query.where(sql<boolean>`(created_at, id) < (${createdAt}, ${id}::uuid)`);
+  }
+  return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(options.limit).execute();
 }

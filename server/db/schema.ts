@@ -1,4 +1,4 @@
-import type { ColumnType, Insertable, Selectable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 
 /** PostgreSQL `bigint` arrives as a string from `pg`; callers convert with Number(). */
 type Int8 = ColumnType<string | number | bigint, number | bigint, number | bigint>;
@@ -39,6 +39,21 @@ export interface SessionTable {
   revoked_at: Date | null;
   user_agent: string | null;
   ip_address: string | null;
+  /** `recovery`: the restricted session a recovery code buys (it may only add a passkey and sign out). */
+  kind: Generated<SessionKind>;
+  /** The secret before the last rotation (server/sessions/secret-rotation.ts), accepted for a short grace. */
+  previous_secret_hash: Uint8Array | null;
+  /** When the current secret was issued; `null` means at `created_at`. */
+  secret_rotated_at: Date | null;
+}
+
+export type SessionKind = 'full' | 'recovery';
+
+/** One unused recovery code: only SHA-256 of it. */
+export interface RecoveryCodeTable {
+  user_id: string;
+  code_hash: Uint8Array;
+  created_at: Date;
 }
 
 export type ChallengePurpose = 'registration' | 'authentication' | 'reauthentication' | 'passkey_registration';
@@ -71,6 +86,44 @@ export interface AuditEventTable {
   created_at: Date;
 }
 
+/** A fixed-window rate-limit counter; `key` is SHA-256 of the limited address or identifier. */
+export interface RateLimitTable {
+  bucket: string;
+  key: Uint8Array;
+  hits: number;
+  window_start: Date;
+  expires_at: Date;
+}
+
+/** A key that signs access tokens (server/tokens/keys.ts); every instance shares the set. */
+export interface SigningKeyTable {
+  kid: string;
+  alg: 'ES256' | 'EdDSA';
+  /** jsonb: written as a JSON string, read back parsed. */
+  public_jwk: ColumnType<Record<string, unknown>, string, string>;
+  private_key: Uint8Array;
+  private_key_encryption: 'none' | 'aes-256-gcm';
+  created_at: Date;
+  activates_at: Date;
+  retires_at: Date | null;
+}
+
+/** A security event on its way to the webhook (server/events/outbox.ts). */
+export interface EventOutboxTable {
+  id: string;
+  type: string;
+  user_id: string | null;
+  /** The exact JSON body every attempt sends. */
+  body: string;
+  occurred_at: Date;
+  attempts: Generated<number>;
+  next_attempt_at: Date;
+  locked_until: Date | null;
+  last_error: string | null;
+  delivered_at: Date | null;
+  failed_at: Date | null;
+}
+
 /** The Kysely view of the schema in migrations/. */
 export interface Database {
   app_user: AppUserTable;
@@ -78,6 +131,10 @@ export interface Database {
   session: SessionTable;
   webauthn_challenge: WebauthnChallengeTable;
   audit_event: AuditEventTable;
+  recovery_code: RecoveryCodeTable;
+  rate_limit: RateLimitTable;
+  signing_key: SigningKeyTable;
+  event_outbox: EventOutboxTable;
 }
 
 export type AppUserRow = Selectable<AppUserTable>;
@@ -86,3 +143,5 @@ export type SessionRow = Selectable<SessionTable>;
 export type ChallengeRow = Selectable<WebauthnChallengeTable>;
 export type NewChallenge = Insertable<WebauthnChallengeTable>;
 export type AuditEventRow = Selectable<AuditEventTable>;
+export type SigningKeyRow = Selectable<SigningKeyTable>;
+export type EventOutboxRow = Selectable<EventOutboxTable>;

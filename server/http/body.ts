@@ -42,7 +42,8 @@ export function jsonBody(options: { origins: readonly string[] }): MiddlewareHan
   };
 }
 
-async function readLimited(stream: ReadableStream<Uint8Array> | null): Promise<Uint8Array> {
+/** Reads a request body, refusing it (413) as soon as it passes {@link maxBodyBytes}. */
+export async function readLimited(stream: ReadableStream<Uint8Array> | null): Promise<Uint8Array> {
   if (stream === null) return new Uint8Array();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -60,7 +61,8 @@ async function readLimited(stream: ReadableStream<Uint8Array> | null): Promise<U
   return chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks);
 }
 
-function checkJson(value: unknown, depth: number): void {
+/** Refuses (400) JSON nested too deeply, with control characters, or with prototype keys. */
+export function checkJson(value: unknown, depth: number): void {
   if (depth > maxDepth) throw new AuthError('invalid_request', 'The body is nested too deeply.');
   if (typeof value === 'string') {
     if (controlCharacter.test(value)) throw new AuthError('invalid_request', 'Strings must not contain control characters.');

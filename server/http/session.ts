@@ -3,6 +3,7 @@ import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { clearSessionCookie, hasSessionCookie, readSessionCookie, setSessionCookie } from '../sessions/cookie.js';
 import { validateSessionToken, type Session } from '../sessions/service.js';
+import type { SessionSecretState } from '../sessions/secret-rotation.js';
 import type { User } from '../users/user.js';
 
 /** What {@link requireSession} puts in `c.var`. */
@@ -10,18 +11,30 @@ export interface SessionVariables {
   user: User;
   session: Session;
   sessionToken: string;
+  /** Which of the session's secrets the cookie carried (for rotation when minting access tokens). */
+  sessionSecret: SessionSecretState;
+}
+
+export interface RequireSessionOptions {
+  /** Admit the restricted session of an account recovery too (only the add-a-passkey routes do). */
+  allowRecovery?: boolean;
 }
 
 /**
  * Middleware that admits only requests with a live session cookie and puts the signed-in `user` and
  * `session` in `c.var`. A missing, tampered, unknown, expired or revoked session answers 401
- * `unauthenticated` and clears the cookie. Use it on your own routes:
+ * `unauthenticated` and clears the cookie; a restricted recovery session answers 403
+ * `reauthentication_required` unless `allowRecovery` is set. Use it on your own routes:
  *
  * @example
  * const app = createApp(deps);
  * app.get('/api/me', requireSession(deps), (c) => c.json({ hello: c.var.user.username }));
  */
-export function requireSession(deps: Pick<Deps, 'db' | 'config' | 'clock'>): MiddlewareHandler<{ Variables: SessionVariables }> {
+export function requireSession(
+  deps: Pick<Deps, 'db' | 'config' | 'clock'>,
+  options: RequireSessionOptions = {},
+): MiddlewareHandler<{ Variables: SessionVariables }> {
+  const { allowRecovery = false } = options;
   const cookie = { name: deps.config.session.cookieName };
   return async (c, next) => {
     const token = readSessionCookie(c, cookie);
@@ -32,9 +45,14 @@ export function requireSession(deps: Pick<Deps, 'db' | 'config' | 'clock'>): Mid
       throw new AuthError('unauthenticated');
     }
     if (validated.refreshed) setSessionCookie(c, cookie, token, validated.session.expiresAt, now);
+    // A recovery session may only add a passkey and sign out (docs/lifecycle.md): 403 elsewhere.
+    if (validated.session.kind === 'recovery' && !allowRecovery) {
+      throw new AuthError('reauthentication_required', 'This recovery session can only add a passkey or sign out.');
+    }
     c.set('user', validated.user);
     c.set('session', validated.session);
     c.set('sessionToken', token);
+    c.set('sessionSecret', validated.secret);
     await next();
   };
 }

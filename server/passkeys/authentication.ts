@@ -4,7 +4,10 @@ import {
   verifyAuthenticationResponse,
   type PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/server';
+import { recordAssertionFailure } from '../audit/failures.js';
+import { recordAuditEvent } from '../audit/repository.js';
 import { bytesEqual, fromBase64url, toBase64url } from '../crypto.js';
+import type { ChallengeRow } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { createSession, type Session, type SessionContext } from '../sessions/service.js';
@@ -41,7 +44,7 @@ export async function verifyAssertion(
   body: unknown,
   purpose: 'authentication' | 'reauthentication',
   now: Date,
-): Promise<PasskeyWithOwner & { counter: number; backedUp: boolean }> {
+): Promise<PasskeyWithOwner & { counter: number; backedUp: boolean; challenge: ChallengeRow }> {
   const { db, config, logger } = deps;
   const { response, challenge, crossOrigin, credentialId, userHandle } = parseAuthenticationResponse(body);
   const pending = await consumeChallenge(db, challenge, purpose, now);
@@ -87,11 +90,18 @@ export async function verifyAssertion(
 
   const { newCounter, credentialBackedUp } = verification.authenticationInfo;
   if ((newCounter > 0 || storedCounter > 0) && newCounter <= storedCounter) {
-    await recordCounterRegression(db, passkey.credential_id, now);
+    await db.transaction().execute(async (trx) => {
+      await recordCounterRegression(trx, passkey.credential_id, now);
+      await recordAuditEvent(
+        trx,
+        { type: 'counter_regression', userId: owner.id, actor: 'system', passkeyId: toBase64url(passkey.credential_id), risk: 'high', details: { storedCounter, newCounter, purpose } },
+        now,
+      );
+    });
     logger.warn({ userId: owner.id, storedCounter, newCounter }, 'signature counter regression: possible cloned authenticator');
     throw new AuthError('verification_failed', 'The passkey signature counter went backwards.');
   }
-  return { passkey, owner, counter: newCounter, backedUp: credentialBackedUp };
+  return { passkey, owner, counter: newCounter, backedUp: credentialBackedUp, challenge: pending };
 }
 
 /**
@@ -105,12 +115,24 @@ export async function finishAuthentication(
 ): Promise<{ user: User; token: string; session: Session }> {
   const { db, config, clock, logger } = deps;
   const now = clock.now();
-  const { passkey, owner, counter, backedUp } = await verifyAssertion(deps, body, 'authentication', now);
-  if (owner.disabled_at !== null) throw new AuthError('account_disabled');
+  let verified;
+  try {
+    verified = await verifyAssertion(deps, body, 'authentication', now);
+    if (verified.owner.disabled_at !== null) throw new AuthError('account_disabled');
+  } catch (error) {
+    await recordAssertionFailure(deps, 'login_failed', body, error, { context });
+    throw error;
+  }
+  const { passkey, owner, counter, backedUp } = verified;
 
   return db.transaction().execute(async (trx) => {
     await recordPasskeyUse(trx, passkey.credential_id, { counter, backedUp, now });
     const { token, session } = await createSession(trx, config.session, owner.id, { ...context, passkeyId: passkey.credential_id }, now);
+    await recordAuditEvent(
+      trx,
+      { type: 'login_succeeded', userId: owner.id, sessionId: session.id, passkeyId: toBase64url(passkey.credential_id), ...context },
+      now,
+    );
     logger.info({ userId: owner.id }, 'user signed in');
     return { user: toUser(owner), token, session };
   });

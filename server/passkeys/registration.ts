@@ -1,5 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { generateRegistrationOptions, verifyRegistrationResponse, type PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server';
+import { recordAuditEvent } from '../audit/repository.js';
+import { toBase64url } from '../crypto.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { createSession, type Session, type SessionContext } from '../sessions/service.js';
@@ -113,6 +115,11 @@ export async function finishRegistration(
     });
     if (!passkey) throw new AuthError('credential_exists');
     const { token, session } = await createSession(trx, config.session, user.id, { ...context, passkeyId: credentialId }, now);
+    await recordAuditEvent(
+      trx,
+      { type: 'user_registered', userId: user.id, sessionId: session.id, passkeyId: toBase64url(credentialId), ...context, details: { aaguid: info.aaguid } },
+      now,
+    );
     logger.info({ userId: user.id }, 'user registered');
     return { user: toUser(user), token, session };
   });

@@ -3,7 +3,9 @@ import type { Deps } from '../deps.js';
 import { jsonBody } from '../http/body.js';
 import { requireSession, type SessionVariables } from '../http/session.js';
 import { clearSessionCookie, readSessionCookie } from './cookie.js';
-import { revokeSession, validateSessionToken } from './service.js';
+import { requestContext } from '../http/client-address.js';
+import { logout } from './management.js';
+import { validateSessionToken } from './service.js';
 
 /** `GET /auth/session` and `POST /auth/logout`. */
 export function sessionRoutes(deps: Deps) {
@@ -25,7 +27,7 @@ export function sessionRoutes(deps: Deps) {
     if (token !== null) {
       const now = clock.now();
       const validated = await validateSessionToken(db, config.session, token, now);
-      if (validated) await revokeSession(db, validated.session.id, now);
+      if (validated) await logout(db, validated.session, requestContext(c, config.trustedProxies), now);
     }
     clearSessionCookie(c, cookie);
     return c.body(null, 204);

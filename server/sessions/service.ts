@@ -1,8 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import { bytesEqual, randomBase64url, sha256 } from '../crypto.js';
-import type { Database } from '../db/schema.js';
+import type { Database, SessionKind } from '../db/schema.js';
 import type { User } from '../users/user.js';
+import { revokeSessionForSecretReuse, type SessionSecretState } from './secret-rotation.js';
 import { findActiveSession, insertSession, revokeSessionById, touchSession } from './repository.js';
 
 export type SessionConfig = Config['session'];
@@ -17,6 +18,8 @@ export interface Session {
   expiresAt: Date;
   /** When the user last proved presence with a passkey on this session (login or step-up). */
   verifiedAt: Date;
+  /** `recovery`: a restricted session from a recovery code, which may only add a passkey and sign out. */
+  kind: SessionKind;
 }
 
 export interface SessionContext {
@@ -35,10 +38,11 @@ export async function createSession(
   userId: string,
   context: SessionContext,
   now: Date,
+  { kind = 'full', lifetime = config.absoluteLifetime }: { kind?: SessionKind; lifetime?: number } = {},
 ): Promise<{ token: string; session: Session }> {
   const id = randomBase64url(15);
   const secret = randomBase64url(32);
-  const expiresAt = new Date(now.getTime() + config.absoluteLifetime * 1000);
+  const expiresAt = new Date(now.getTime() + Math.min(lifetime, config.absoluteLifetime) * 1000);
   await insertSession(db, {
     id,
     secret_hash: sha256(secret),
@@ -50,6 +54,7 @@ export async function createSession(
     verified_at: now,
     user_agent: context.userAgent,
     ip_address: context.ipAddress,
+    kind,
   });
   const session: Session = {
     id,
@@ -58,6 +63,7 @@ export async function createSession(
     lastSeenAt: now,
     expiresAt: earliest(expiresAt, new Date(now.getTime() + config.idleTimeout * 1000)),
     verifiedAt: now,
+    kind,
   };
   return { token: `${id}.${secret}`, session };
 }
@@ -67,6 +73,8 @@ export interface ValidatedSession {
   user: User;
   /** True when this validation extended the idle expiry, so the cookie should be sent again. */
   refreshed: boolean;
+  /** Which secret the token carried (current, or previous within its grace) and when the current one was issued. */
+  secret: SessionSecretState;
 }
 
 /**
@@ -86,14 +94,27 @@ export async function validateSessionToken(
   const secret = token.slice(dot + 1);
   const idleMs = config.idleTimeout * 1000;
   const row = await findActiveSession(db, id, now, new Date(now.getTime() - idleMs));
-  if (row === null || !bytesEqual(sha256(secret), row.secret_hash)) return null;
+  if (row === null) return null;
+  // Both comparisons always run, in constant time; the previous secret (docs/tokens.md) counts only
+  // within its grace, and after it, replaying it revokes the session.
+  const hash = sha256(secret);
+  const current = bytesEqual(hash, row.secret_hash);
+  const previous = row.previous_secret_hash !== null && bytesEqual(hash, row.previous_secret_hash);
+  if (!current && !previous) return null;
+  const issuedAt = row.secret_rotated_at ?? row.created_at;
+  if (!current && now.getTime() >= issuedAt.getTime() + config.secretRotationGrace * 1000) {
+    await revokeSessionForSecretReuse(db, { id: row.id, userId: row.user_id }, hash, now);
+    return null;
+  }
 
   let lastSeenAt = row.last_seen_at;
-  const refreshed = now.getTime() - lastSeenAt.getTime() >= config.touchInterval * 1000;
-  if (refreshed) {
+  const touched = now.getTime() - lastSeenAt.getTime() >= config.touchInterval * 1000;
+  if (touched) {
     await touchSession(db, id, now);
     lastSeenAt = now;
   }
+  // A retired secret is never sent back in a cookie: the browser already holds its successor.
+  const refreshed = touched && current;
   return {
     session: {
       id: row.id,
@@ -102,9 +123,11 @@ export async function validateSessionToken(
       lastSeenAt,
       expiresAt: earliest(row.expires_at, new Date(lastSeenAt.getTime() + idleMs)),
       verifiedAt: row.verified_at,
+      kind: row.kind,
     },
     user: { id: row.user_id, username: row.username, displayName: row.display_name },
     refreshed,
+    secret: { current, issuedAt },
   };
 }
 

@@ -27,3 +27,8 @@ export function normalizeDisplayName(input: unknown, username: string): string {
   if (forbidden.test(displayName)) throw new AuthError('invalid_request', 'displayName must not contain control characters.');
   return displayName === '' ? username : displayName;
 }
+
+/** True when text holds a character no name may hold: controls, line separators, bidi overrides. */
+export function hasForbiddenCharacters(text: string): boolean {
+  return forbidden.test(text);
+}

@@ -1,0 +1,135 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+
+export interface ServerProcess {
+  /** `http://localhost:PORT` (the WebAuthn origin; rpId `localhost`). */
+  origin: string;
+  /** `http://127.0.0.1:PORT`, what the load generator connects to (loopback, no name lookup). */
+  url: string;
+  pid: number;
+  child: ChildProcess;
+  output: string[];
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts the real server (`node --import tsx server/main.ts`, as `npm start` does) on a free
+ * loopback port and waits until `/healthz` answers 200.
+ */
+export async function startServerProcess(env: Record<string, string>, nodeFlags: string[] = []): Promise<ServerProcess> {
+  const port = await freePort();
+  const origin = `http://localhost:${port}`;
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', 'server/main.ts'], {
+    cwd: root,
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ORIGIN: origin, RP_ID: 'localhost', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  child.stdout!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}:\n${output.join('')}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`server did not answer /healthz within 60 s:\n${output.join('')}`);
+    }
+    try {
+      const response = await fetch(`${url}/healthz`);
+      if (response.status === 200) break;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    origin,
+    url,
+    pid: child.pid!,
+    child,
+    output,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export interface ProcessSampler {
+  /** Highest resident set size seen, in MB. */
+  peakRssMb(): number;
+  /** CPU time the process used since the sampler started, as a share of one core (1.0 = one core busy). */
+  cpuCores(): number;
+  stop(): void;
+}
+
+/** Samples a process's RSS (`VmRSS` in /proc/<pid>/status) and CPU time while a scenario runs. */
+export function sampleProcess(pid: number, everyMs = 200): ProcessSampler {
+  const startedAt = performance.now();
+  const startCpu = cpuTicks(pid);
+  let peak = rssMb(pid);
+  let endCpu = startCpu;
+  let endedAt = startedAt;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, rssMb(pid));
+  }, everyMs);
+  let stopped = false;
+  return {
+    peakRssMb: () => peak,
+    cpuCores: () => {
+      const ticksPerSecond = 100; // USER_HZ on Linux
+      const seconds = (endedAt - startedAt) / 1000;
+      return seconds > 0 ? (endCpu - startCpu) / ticksPerSecond / seconds : 0;
+    },
+    stop: () => {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(timer);
+      peak = Math.max(peak, rssMb(pid));
+      endCpu = cpuTicks(pid);
+      endedAt = performance.now();
+    },
+  };
+}
+
+function rssMb(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const match = /VmRSS:\s+(\d+) kB/.exec(status);
+    return match ? Number(match[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function cpuTicks(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
+}

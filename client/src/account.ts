@@ -1,0 +1,385 @@
+import {
+  sendSignal,
+  startAuthentication,
+  startRegistration,
+  type PublicKeyCredentialCreationOptionsJSON,
+  type PublicKeyCredentialRequestOptionsJSON,
+} from '@simplewebauthn/browser';
+import { beginCeremony, type AuthClientOptions } from './client.js';
+import { AuthClientError, errorFromWebAuthn } from './errors.js';
+import { createRequester, type FetchLike, type Requester } from './http.js';
+import type { User } from './types.js';
+
+/** One of the signed-in user's sessions (`GET /auth/sessions`). Times are ISO 8601 strings in UTC. */
+export interface SessionSummary {
+  id: string;
+  createdAt: string;
+  lastSeenAt: string;
+  expiresAt: string;
+  userAgent: string | null;
+  ipAddress: string | null;
+  /** The credential ID of the passkey that created the session, if it still exists. */
+  passkeyId: string | null;
+  /** True for a restricted session from a recovery code. */
+  restricted: boolean;
+  /** True for the session of this browser. */
+  current: boolean;
+}
+
+/** One of the signed-in user's passkeys (`GET /auth/passkeys`). */
+export interface Passkey {
+  /** The credential ID, base64url. */
+  id: string;
+  /** The user's own name for it, else its authenticator's name, else "Passkey". */
+  name: string;
+  /** True when `name` is the user's own. */
+  customName: boolean;
+  /** The name of the authenticator (from its AAGUID), or `null` when unknown. */
+  authenticatorName: string | null;
+  createdAt: string;
+  lastUsedAt: string | null;
+  backedUp: boolean;
+  deviceType: 'singleDevice' | 'multiDevice';
+  transports: string[];
+  aaguid: string;
+}
+
+/** An entry of the signed-in user's activity (`GET /auth/activity`). */
+export interface ActivityEvent {
+  id: string;
+  /** `login_succeeded`, `passkey_added`, `session_revoked`, … */
+  type: string;
+  /** Who made the change: `user`, `admin` or `system`. */
+  actor: string;
+  /** For failures: the error code. */
+  reason: string | null;
+  createdAt: string;
+  sessionId: string | null;
+  passkeyId: string | null;
+  ipAddress: string | null;
+  userAgent: string | null;
+  details: Record<string, unknown>;
+}
+
+/** A page of activity; pass `nextCursor` back to get the next, older page (`null`: no more). */
+export interface ActivityPage {
+  events: ActivityEvent[];
+  nextCursor: string | null;
+}
+
+/** Options for `getActivity()`. */
+export interface ActivityOptions {
+  /** The `nextCursor` of the previous page. */
+  cursor?: string;
+  /** Events per page, 1 to 100 (default 20). */
+  limit?: number;
+}
+
+/** The result of `recover()`: signed in with a restricted session that may only add a passkey. */
+export interface Recovered {
+  user: User;
+  /** Recovery codes left after this one. */
+  remaining: number;
+}
+
+/** The signed-in user's recovery code status. */
+export interface RecoveryCodeStatus {
+  remaining: number;
+  /** When the current set was created, or `null` if there is none. */
+  createdAt: string | null;
+}
+
+/** Account management for the signed-in user: sessions, passkeys, step-up, recovery, activity. */
+export interface AccountClient {
+  /**
+   * The signed-in user's live sessions, newest first; `current` marks this browser's.
+   *
+   * @example
+   * const sessions = await account.listSessions();
+   * for (const s of sessions) console.log(s.userAgent, s.current ? '(this device)' : '');
+   */
+  listSessions(): Promise<SessionSummary[]>;
+  /**
+   * Ends one of the user's sessions at once. Ending the current one signs this browser out.
+   *
+   * @example
+   * await account.revokeSession(session.id);
+   */
+  revokeSession(id: string): Promise<void>;
+  /**
+   * Signs out everywhere else: ends every session but this one. Asks for the passkey first when the
+   * last verification is too old (step-up). Resolves the number of sessions ended.
+   *
+   * @example
+   * const ended = await account.revokeOtherSessions();
+   */
+  revokeOtherSessions(): Promise<number>;
+  /**
+   * The user's passkeys, oldest first, with human names.
+   *
+   * @example
+   * const passkeys = await account.listPasskeys();
+   * console.log(passkeys.map((p) => p.name).join(', '));
+   */
+  listPasskeys(): Promise<Passkey[]>;
+  /**
+   * Creates another passkey for the signed-in user (or, in a recovery session, the passkey that
+   * completes the recovery and turns it into a normal session). Asks for an existing passkey first
+   * when needed (step-up).
+   *
+   * @example
+   * const passkey = await account.addPasskey();
+   * console.log('Added', passkey.name);
+   */
+  addPasskey(): Promise<Passkey>;
+  /**
+   * Renames a passkey (1 to 64 characters); `null` goes back to the authenticator's name.
+   *
+   * @example
+   * await account.renamePasskey(passkey.id, 'Work laptop');
+   */
+  renamePasskey(id: string, name: string | null): Promise<Passkey>;
+  /**
+   * Deletes a passkey (not the only one: `last_passkey`), ends the sessions it created, and tells the
+   * browser's passkey providers which passkeys are still valid (Signal API, where supported). Asks
+   * for a passkey first when needed (step-up).
+   *
+   * @example
+   * await account.deletePasskey(passkey.id);
+   */
+  deletePasskey(id: string): Promise<void>;
+  /**
+   * Step-up: confirms it is still the user with one of their passkeys (user verification required),
+   * which lets sensitive actions through for the next few minutes. No new session.
+   *
+   * @example
+   * const { verifiedAt } = await account.reauthenticate();
+   */
+  reauthenticate(): Promise<{ verifiedAt: string }>;
+  /**
+   * Creates 10 new single-use recovery codes, replacing any earlier ones. Show them once: the server
+   * keeps only hashes. Asks for a passkey first when needed (step-up).
+   *
+   * @example
+   * const codes = await account.createRecoveryCodes();
+   * showOnce(codes.join('\n'));
+   */
+  createRecoveryCodes(): Promise<string[]>;
+  /**
+   * How many recovery codes the user has left.
+   *
+   * @example
+   * const { remaining } = await account.getRecoveryCodeStatus();
+   */
+  getRecoveryCodeStatus(): Promise<RecoveryCodeStatus>;
+  /**
+   * Uses a recovery code: signs in with a restricted session that may only add a passkey (call
+   * `addPasskey()` next) or sign out. Rejects with `verification_failed` for a wrong code.
+   *
+   * @example
+   * await account.recover({ username: 'ann', code: '7k2m-q9xd-4fpa-hc3e' });
+   * await account.addPasskey();
+   */
+  recover(options: { username: string; code: string }): Promise<Recovered>;
+  /**
+   * The user's own account activity, newest first, one page at a time.
+   *
+   * @example
+   * let page = await account.getActivity({ limit: 20 });
+   * if (page.nextCursor) page = await account.getActivity({ cursor: page.nextCursor });
+   */
+  getActivity(options?: ActivityOptions): Promise<ActivityPage>;
+  /**
+   * Changes the user's display name, and tells the browser's passkey providers (Signal API, where
+   * supported) so that their passkey pickers show the new name.
+   *
+   * @example
+   * const user = await account.updateDisplayName('Ann Lee');
+   */
+  updateDisplayName(displayName: string): Promise<User>;
+}
+
+/**
+ * Create an account client for an auth server (same options as `createAuthClient`).
+ *
+ * @example
+ * const account = createAccountClient({ baseUrl: 'https://auth.example.com' });
+ * const passkeys = await account.listPasskeys();
+ */
+export function createAccountClient({ baseUrl = '', fetch }: AuthClientOptions = {}): AccountClient {
+  const fetchImpl: FetchLike = fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const request = createRequester(baseUrl, fetchImpl);
+
+  const reauthenticate = async (): Promise<{ verifiedAt: string }> => {
+    beginCeremony();
+    const optionsJSON = (await request('POST', '/auth/reauth/options', {})) as PublicKeyCredentialRequestOptionsJSON;
+    let response;
+    try {
+      response = await startAuthentication({ optionsJSON });
+    } catch (err) {
+      throw errorFromWebAuthn(err);
+    }
+    const body = await request('POST', '/auth/reauth/verify', response);
+    if (!isRecord(body) || typeof body.verifiedAt !== 'string') throw unexpectedAnswer();
+    return { verifiedAt: body.verifiedAt };
+  };
+
+  /** Runs a step-up action; if the server wants a fresh verification, does the step-up and tries once more. */
+  const withStepUp = async <T>(action: () => Promise<T>): Promise<T> => {
+    try {
+      return await action();
+    } catch (err) {
+      if (!(err instanceof AuthClientError) || err.code !== 'reauthentication_required') throw err;
+      await reauthenticate();
+      return action();
+    }
+  };
+
+  return {
+    async listSessions() {
+      const body = await request('GET', '/auth/sessions');
+      if (!isRecord(body) || !Array.isArray(body.sessions)) throw unexpectedAnswer();
+      return body.sessions as SessionSummary[];
+    },
+
+    async revokeSession(id) {
+      await request('DELETE', `/auth/sessions/${encodeURIComponent(id)}`);
+    },
+
+    async revokeOtherSessions() {
+      const body = await withStepUp(() => request('POST', '/auth/sessions/revoke-others', {}));
+      if (!isRecord(body) || typeof body.revoked !== 'number') throw unexpectedAnswer();
+      return body.revoked;
+    },
+
+    async listPasskeys() {
+      return (await fetchPasskeys(request)).passkeys;
+    },
+
+    async addPasskey() {
+      const optionsJSON = (await withStepUp(() => request('POST', '/auth/passkeys/options', {}))) as PublicKeyCredentialCreationOptionsJSON;
+      beginCeremony();
+      let response;
+      try {
+        response = await startRegistration({ optionsJSON });
+      } catch (err) {
+        throw errorFromWebAuthn(err);
+      }
+      const body = await request('POST', '/auth/passkeys/verify', response);
+      if (!isRecord(body) || !isRecord(body.passkey)) throw unexpectedAnswer();
+      return body.passkey as unknown as Passkey;
+    },
+
+    async renamePasskey(id, name) {
+      const body = await request('PATCH', `/auth/passkeys/${encodeURIComponent(id)}`, { name });
+      if (!isRecord(body) || !isRecord(body.passkey)) throw unexpectedAnswer();
+      return body.passkey as unknown as Passkey;
+    },
+
+    async deletePasskey(id) {
+      // Read the accepted list first: deleting the passkey that created this session ends the
+      // session too, and then it could no longer be read.
+      const { signal } = await fetchPasskeys(request);
+      await withStepUp(() => request('DELETE', `/auth/passkeys/${encodeURIComponent(id)}`));
+      if (signal) {
+        trySignal(() =>
+          sendSignal({
+            signalName: 'allAcceptedCredentials',
+            rpID: signal.rpId,
+            userID: signal.userId,
+            allAcceptedCredentialIDs: signal.allAcceptedCredentialIds.filter((credentialId) => credentialId !== id),
+          }),
+        );
+      }
+    },
+
+    reauthenticate,
+
+    async createRecoveryCodes() {
+      const body = await withStepUp(() => request('POST', '/auth/recovery-codes', {}));
+      if (!isRecord(body) || !Array.isArray(body.codes)) throw unexpectedAnswer();
+      return body.codes as string[];
+    },
+
+    async getRecoveryCodeStatus() {
+      const body = await request('GET', '/auth/recovery-codes');
+      if (!isRecord(body) || typeof body.remaining !== 'number') throw unexpectedAnswer();
+      return { remaining: body.remaining, createdAt: typeof body.createdAt === 'string' ? body.createdAt : null };
+    },
+
+    async recover({ username, code }) {
+      const body = await request('POST', '/auth/recover', { username, code });
+      if (!isRecord(body) || !isRecord(body.user) || typeof body.remaining !== 'number') throw unexpectedAnswer();
+      return { user: body.user as unknown as User, remaining: body.remaining };
+    },
+
+    async getActivity({ cursor, limit } = {}) {
+      const query = new URLSearchParams();
+      if (cursor !== undefined) query.set('cursor', cursor);
+      if (limit !== undefined) query.set('limit', String(limit));
+      const text = query.toString();
+      const suffix = text === '' ? '' : `?${text}`;
+      const body = await request('GET', `/auth/activity${suffix}`);
+      if (!isRecord(body) || !Array.isArray(body.events)) throw unexpectedAnswer();
+      return { events: body.events as ActivityEvent[], nextCursor: typeof body.nextCursor === 'string' ? body.nextCursor : null };
+    },
+
+    async updateDisplayName(displayName) {
+      const body = await request('PATCH', '/auth/user', { displayName });
+      if (!isRecord(body) || !isRecord(body.user)) throw unexpectedAnswer();
+      const signal = body.signal;
+      if (isRecord(signal) && typeof signal.rpId === 'string' && typeof signal.userId === 'string') {
+        trySignal(() =>
+          sendSignal({
+            signalName: 'currentUserDetails',
+            rpID: signal.rpId as string,
+            userID: signal.userId as string,
+            userName: String(signal.name),
+            userDisplayName: String(signal.displayName),
+          }),
+        );
+      }
+      return body.user as unknown as User;
+    },
+  };
+}
+
+interface SignalDetails {
+  rpId: string;
+  userId: string;
+  allAcceptedCredentialIds: string[];
+}
+
+async function fetchPasskeys(request: Requester): Promise<{ passkeys: Passkey[]; signal: SignalDetails | null }> {
+  const body = await request('GET', '/auth/passkeys');
+  if (!isRecord(body) || !Array.isArray(body.passkeys)) throw unexpectedAnswer();
+  const signal = body.signal;
+  const valid =
+    isRecord(signal) &&
+    typeof signal.rpId === 'string' &&
+    typeof signal.userId === 'string' &&
+    Array.isArray(signal.allAcceptedCredentialIds);
+  return { passkeys: body.passkeys as Passkey[], signal: valid ? (signal as unknown as SignalDetails) : null };
+}
+
+/**
+ * Sends a WebAuthn Signal API message, best effort: browsers without the API (most, for now), or
+ * that refuse it, change nothing and raise nothing.
+ */
+function trySignal(send: () => Promise<unknown>): void {
+  try {
+    const PublicKeyCredential = (globalThis as { PublicKeyCredential?: unknown }).PublicKeyCredential;
+    if (typeof PublicKeyCredential !== 'function') return;
+    send().catch(() => {});
+  } catch {
+    // Feature detection failed in some unexpected way: the signal is optional.
+  }
+}
+
+function unexpectedAnswer(): AuthClientError {
+  return new AuthClientError('internal', 'The server sent an answer of an unexpected shape');
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}

@@ -1,0 +1,67 @@
+import { sql, type Kysely } from 'kysely';
+import type { AuditEventRow, Database, PasskeyRow, SessionRow } from '../db/schema.js';
+
+export interface UserSummaryRow {
+  id: string;
+  username: string;
+  display_name: string;
+  created_at: Date;
+  disabled_at: Date | null;
+  passkey_count: number;
+  session_count: number;
+}
+
+/**
+ * Every user with their passkey count and live session count (not revoked, not past the absolute
+ * expiry, seen within the idle timeout), oldest first.
+ */
+export async function listUsersWithCounts(db: Kysely<Database>, now: Date, idleCutoff: Date, userId?: string): Promise<UserSummaryRow[]> {
+  let query = db
+    .selectFrom('app_user as u')
+    .select(['u.id', 'u.username', 'u.display_name', 'u.created_at', 'u.disabled_at'])
+    .select((eb) => [
+      eb.selectFrom('passkey as p').select(sql<string>`count(*)`.as('n')).whereRef('p.user_id', '=', 'u.id').as('passkey_count'),
+      eb
+        .selectFrom('session as s')
+        .select(sql<string>`count(*)`.as('n'))
+        .whereRef('s.user_id', '=', 'u.id')
+        .where('s.revoked_at', 'is', null)
+        .where('s.expires_at', '>', now)
+        .where('s.last_seen_at', '>', idleCutoff)
+        .as('session_count'),
+    ])
+    .orderBy('u.created_at')
+    .orderBy('u.id');
+  if (userId !== undefined) query = query.where('u.id', '=', userId);
+  const rows = await query.execute();
+  return rows.map((row) => ({ ...row, passkey_count: Number(row.passkey_count ?? 0), session_count: Number(row.session_count ?? 0) }));
+}
+
+export async function listPasskeysOfUser(db: Kysely<Database>, userId: string): Promise<PasskeyRow[]> {
+  return db.selectFrom('passkey').selectAll().where('user_id', '=', userId).orderBy('created_at').execute();
+}
+
+/** The user's live sessions, newest first. */
+export async function listActiveSessionsOfUser(db: Kysely<Database>, userId: string, now: Date, idleCutoff: Date): Promise<SessionRow[]> {
+  return db
+    .selectFrom('session')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now)
+    .where('last_seen_at', '>', idleCutoff)
+    .orderBy('created_at', 'desc')
+    .execute();
+}
+
+/** The user's most recent audit events, newest first. */
+export async function listRecentEventsOfUser(db: Kysely<Database>, userId: string, limit: number): Promise<AuditEventRow[]> {
+  return db
+    .selectFrom('audit_event')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute();
+}

@@ -1,0 +1,44 @@
+import { Hono, type Context } from 'hono';
+import type { Deps } from '../deps.js';
+import { jsonBody } from '../http/body.js';
+import { requestContext } from '../http/client-address.js';
+import { rateLimit } from '../http/rate-limit.js';
+import { requireSession, type SessionVariables } from '../http/session.js';
+import { clearSessionCookie, setSessionCookie } from '../sessions/cookie.js';
+import { deletePasskey, finishPasskeyRegistration, listPasskeys, renamePasskey, startPasskeyRegistration } from './management.js';
+
+/** The signed-in user's passkeys: list, add (also in a recovery session), rename, delete. */
+export function passkeyManagementRoutes(deps: Deps) {
+  const { config, clock } = deps;
+  const cookie = { name: config.session.cookieName };
+  const app = new Hono<{ Variables: SessionVariables & { body: unknown } }>();
+  const body = jsonBody({ origins: config.origins });
+  const session = requireSession(deps);
+  // Adding a passkey is what a recovery session is for.
+  const sessionOrRecovery = requireSession(deps, { allowRecovery: true });
+  const context = (c: Context<any>) => requestContext(c, config.trustedProxies);
+
+  app.get('/auth/passkeys', session, async (c) => c.json(await listPasskeys(deps, c.var.session)));
+
+  app.post('/auth/passkeys/options', body, sessionOrRecovery, rateLimit(deps, { family: 'passkey', issuesChallenge: true }), async (c) =>
+    c.json(await startPasskeyRegistration(deps, c.var.session)),
+  );
+
+  app.post('/auth/passkeys/verify', body, sessionOrRecovery, rateLimit(deps, { family: 'passkey' }), async (c) => {
+    const { passkey, replacement } = await finishPasskeyRegistration(deps, c.var.session, c.var.body, context(c));
+    if (replacement) setSessionCookie(c, cookie, replacement.token, replacement.session.expiresAt, clock.now());
+    return c.json({ passkey }, 201);
+  });
+
+  app.patch('/auth/passkeys/:id', body, session, async (c) =>
+    c.json({ passkey: await renamePasskey(deps, c.var.session, c.req.param('id'), c.var.body, context(c)) }),
+  );
+
+  app.delete('/auth/passkeys/:id', body, session, async (c) => {
+    const { currentSessionRevoked } = await deletePasskey(deps, c.var.session, c.req.param('id'), context(c));
+    if (currentSessionRevoked) clearSessionCookie(c, cookie);
+    return c.body(null, 204);
+  });
+
+  return app;
+}

@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import { generateAuthenticationOptions, type PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
+import type { AuthenticatorTransport } from '@simplewebauthn/server';
+import type { RequestContext } from '../audit/events.js';
+import { recordAssertionFailure } from '../audit/failures.js';
+import { recordAuditEvent } from '../audit/repository.js';
+import type { Config } from '../config.js';
+import { toBase64url } from '../crypto.js';
+import type { Deps } from '../deps.js';
+import { AuthError } from '../errors.js';
+import { verifyAssertion } from '../passkeys/authentication.js';
+import { storeChallenge } from '../passkeys/challenges.js';
+import { recordPasskeyUse } from '../passkeys/repository.js';
+import { listPasskeyRowsOfUser } from '../passkeys/manage-repository.js';
+import type { Session } from '../sessions/service.js';
+import { markSessionVerified } from '../sessions/repository.js';
+
+/**
+ * The step-up rule: the action needs a user-verified assertion on this session younger than
+ * `config.reauthWindow` seconds (login and registration count, as they verify the user too);
+ * otherwise 403 `reauthentication_required`. A restricted recovery session never qualifies.
+ */
+export function requireRecentVerification(session: Session, config: Pick<Config, 'reauthWindow'>, now: Date): void {
+  if (session.kind !== 'full') throw new AuthError('reauthentication_required', 'This recovery session can only add a passkey or sign out.');
+  if (now.getTime() - session.verifiedAt.getTime() >= config.reauthWindow * 1000) throw new AuthError('reauthentication_required');
+}
+
+/**
+ * Begins a step-up: request options naming the signed-in user's own passkeys, with user verification
+ * required, and a challenge bound to this user and this session.
+ */
+export async function startReauthentication(deps: Deps, session: Session): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  const { db, config, clock } = deps;
+  const passkeys = await listPasskeyRowsOfUser(db, session.userId);
+  const options = await generateAuthenticationOptions({
+    rpID: config.rpId,
+    allowCredentials: passkeys.map((p) => ({ id: toBase64url(p.credential_id), transports: p.transports as AuthenticatorTransport[] })),
+    userVerification: 'required',
+    challenge: randomBytes(32),
+    timeout: config.challengeTtl * 1000,
+  });
+  await storeChallenge(db, options.challenge, { purpose: 'reauthentication', user_id: session.userId, session_id: session.id }, clock.now(), config.challengeTtl);
+  return options;
+}
+
+/**
+ * Finishes a step-up: a user-verified assertion by one of the caller's own passkeys, for a challenge
+ * this session asked for, marks the session as verified now. No new session, no new token. A
+ * passkey of another user is `verification_failed` and changes nothing (but the failure is recorded).
+ */
+export async function finishReauthentication(
+  deps: Deps,
+  session: Session,
+  body: unknown,
+  context: RequestContext,
+): Promise<{ verifiedAt: Date }> {
+  const { db, clock } = deps;
+  const now = clock.now();
+  let verified;
+  try {
+    verified = await verifyAssertion(deps, body, 'reauthentication', now);
+    if (verified.owner.id !== session.userId) throw new AuthError('verification_failed', 'This passkey belongs to another account.');
+    if (verified.challenge.session_id !== session.id) throw new AuthError('invalid_challenge');
+  } catch (error) {
+    await recordAssertionFailure(deps, 'reauthentication_failed', body, error, { userId: session.userId, sessionId: session.id, context });
+    throw error;
+  }
+  const { passkey, counter, backedUp } = verified;
+  return db.transaction().execute(async (trx) => {
+    await recordPasskeyUse(trx, passkey.credential_id, { counter, backedUp, now });
+    if (!(await markSessionVerified(trx, session.id, now))) throw new AuthError('unauthenticated');
+    await recordAuditEvent(trx, { type: 'reauthenticated', userId: session.userId, sessionId: session.id, passkeyId: toBase64url(passkey.credential_id), ...context }, now);
+    return { verifiedAt: now };
+  });
+}

@@ -1,0 +1,117 @@
+import type { Kysely } from 'kysely';
+import type { RequestContext } from '../audit/events.js';
+import { recordAuditEvent } from '../audit/repository.js';
+import { toBase64url } from '../crypto.js';
+import type { Database, SessionRow } from '../db/schema.js';
+import type { Deps } from '../deps.js';
+import { AuthError } from '../errors.js';
+import { requireRecentVerification } from '../reauth/service.js';
+import { listLiveSessionsOfUser, revokeSessionById, revokeSessionOfUser, revokeSessionsOfUserExcept } from './repository.js';
+import type { Session, SessionConfig } from './service.js';
+
+/** A session as `GET /auth/sessions` shows it: never its token. */
+export interface SessionView {
+  id: string;
+  createdAt: string;
+  lastSeenAt: string;
+  /** The earlier of the absolute expiry and the idle expiry. */
+  expiresAt: string;
+  userAgent: string | null;
+  ipAddress: string | null;
+  /** The credential ID (base64url) of the passkey that created the session, if it still exists. */
+  passkeyId: string | null;
+  /** True for a restricted session from a recovery code. */
+  restricted: boolean;
+  current: boolean;
+}
+
+/** The signed-in user's live sessions, newest first, marking the one making the request. */
+export async function listSessions(deps: Deps, current: Session): Promise<SessionView[]> {
+  const { db, config, clock } = deps;
+  const now = clock.now();
+  const rows = await listLiveSessionsOfUser(db, current.userId, now, idleCutoff(config.session, now));
+  return rows.map((row) => toSessionView(row, config.session, current.id));
+}
+
+/**
+ * Revokes one of the signed-in user's own live sessions. Any other id, including another user's
+ * session, is `not_found` and changes nothing. Returns whether it was the session making the request
+ * (whose cookie the route then clears).
+ */
+export async function revokeOwnSession(deps: Deps, current: Session, sessionId: string, context: RequestContext): Promise<{ wasCurrent: boolean }> {
+  const { db, config, clock } = deps;
+  const now = clock.now();
+  // Ids are 20 base64url characters; anything else (a NUL byte, say) cannot name a session.
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(sessionId)) throw new AuthError('not_found');
+  return db.transaction().execute(async (trx) => {
+    if (!(await revokeSessionOfUser(trx, current.userId, sessionId, now, idleCutoff(config.session, now)))) throw new AuthError('not_found');
+    await recordAuditEvent(trx, { type: 'session_revoked', userId: current.userId, sessionId, ...context, details: { cause: 'revoked_by_user', fromSession: current.id } }, now);
+    return { wasCurrent: sessionId === current.id };
+  });
+}
+
+/** *Step-up.* Revokes every live session of the signed-in user except the current one. */
+export async function revokeOtherSessions(deps: Deps, current: Session, context: RequestContext): Promise<{ revoked: number }> {
+  const { db, config, clock } = deps;
+  const now = clock.now();
+  requireRecentVerification(current, config, now);
+  return db.transaction().execute(async (trx) => {
+    const revoked = await revokeSessionsOfUserExcept(trx, current.userId, current.id, now, idleCutoff(config.session, now));
+    await recordRevocations(trx, current.userId, revoked, { actor: 'user', cause: 'revoke_others', fromSession: current.id, context }, now);
+    return { revoked: revoked.length };
+  });
+}
+
+/** Ends a session on logout, with its audit event, in one transaction. */
+export async function logout(db: Kysely<Database>, session: Session, context: RequestContext, now: Date): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    if (await revokeSessionById(trx, session.id, now)) {
+      await recordAuditEvent(trx, { type: 'logout', userId: session.userId, sessionId: session.id, ...context }, now);
+    }
+  });
+}
+
+/** One `session_revoked` event per revoked session; pass the transaction of the revocation. */
+export async function recordRevocations(
+  trx: Kysely<Database>,
+  userId: string,
+  sessionIds: string[],
+  how: { actor: 'user' | 'admin' | 'system'; cause: string; fromSession?: string; passkeyId?: string; context?: RequestContext },
+  now: Date,
+): Promise<void> {
+  for (const sessionId of sessionIds) {
+    await recordAuditEvent(
+      trx,
+      {
+        type: 'session_revoked',
+        userId,
+        actor: how.actor,
+        sessionId,
+        passkeyId: how.passkeyId ?? null,
+        ipAddress: how.context?.ipAddress ?? null,
+        userAgent: how.context?.userAgent ?? null,
+        details: { cause: how.cause, ...(how.fromSession ? { fromSession: how.fromSession } : {}) },
+      },
+      now,
+    );
+  }
+}
+
+function idleCutoff(config: SessionConfig, now: Date): Date {
+  return new Date(now.getTime() - config.idleTimeout * 1000);
+}
+
+function toSessionView(row: SessionRow, config: SessionConfig, currentId: string): SessionView {
+  const idleExpiry = row.last_seen_at.getTime() + config.idleTimeout * 1000;
+  return {
+    id: row.id,
+    createdAt: row.created_at.toISOString(),
+    lastSeenAt: row.last_seen_at.toISOString(),
+    expiresAt: new Date(Math.min(row.expires_at.getTime(), idleExpiry)).toISOString(),
+    userAgent: row.user_agent,
+    ipAddress: row.ip_address,
+    passkeyId: row.passkey_id === null ? null : toBase64url(row.passkey_id),
+    restricted: row.kind === 'recovery',
+    current: row.id === currentId,
+  };
+}

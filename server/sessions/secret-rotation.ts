@@ -1,0 +1,69 @@
+import type { Kysely } from 'kysely';
+import { recordAuditEvent } from '../audit/repository.js';
+import { randomBase64url, sha256 } from '../crypto.js';
+import type { Database } from '../db/schema.js';
+import { replaceSessionSecret, revokeSessionByPreviousSecret } from './secret-rotation-repository.js';
+
+/**
+ * Session secret rotation (docs/tokens.md). The cookie is the refresh credential of the access
+ * tokens, so its secret is replaced every so often when a token is minted; the secret it replaces
+ * stays valid for a short grace (tabs with requests in flight), and presenting it after the grace
+ * means two parties hold the session: a stolen cookie. The whole session is then revoked, which
+ * locks out both the thief and the user, who signs in again.
+ */
+
+/** Which of a session's secrets a token carried, and when the current one was issued. */
+export interface SessionSecretState {
+  /** `true` for the current secret, `false` for the previous one within its grace. */
+  current: boolean;
+  /** When the current secret was issued (the session's creation, or its last rotation). */
+  issuedAt: Date;
+}
+
+/**
+ * Rotates the secret of session `sessionId` if the token carries the current secret and it is older
+ * than `rotationAge` seconds. Returns the new token `id.secret`, or `null` when no rotation is due
+ * or another request rotated it first (that request's response carries the successor; this one
+ * keeps working with the old secret during the grace, so there is never a second successor).
+ */
+export async function rotateSessionSecretIfDue(
+  db: Kysely<Database>,
+  sessionToken: string,
+  state: SessionSecretState,
+  rotationAge: number,
+  now: Date,
+): Promise<string | null> {
+  if (!state.current || now.getTime() - state.issuedAt.getTime() < rotationAge * 1000) return null;
+  const dot = sessionToken.indexOf('.');
+  const id = sessionToken.slice(0, dot);
+  const secret = randomBase64url(32);
+  const rotated = await replaceSessionSecret(db, id, sha256(sessionToken.slice(dot + 1)), sha256(secret), now);
+  return rotated ? `${id}.${secret}` : null;
+}
+
+/**
+ * A retired secret came back after its grace: revokes the session and records
+ * `token_reuse_detected`, together, once however many replays arrive at the same time.
+ */
+export async function revokeSessionForSecretReuse(
+  db: Kysely<Database>,
+  session: { id: string; userId: string },
+  previousHash: Uint8Array,
+  now: Date,
+): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    if (!(await revokeSessionByPreviousSecret(trx, session.id, previousHash, now))) return;
+    await recordAuditEvent(
+      trx,
+      {
+        type: 'token_reuse_detected',
+        userId: session.userId,
+        sessionId: session.id,
+        actor: 'system',
+        reason: 'retired_session_secret',
+        risk: 'high',
+      },
+      now,
+    );
+  });
+}

@@ -1,0 +1,91 @@
+import { Hono } from 'hono';
+import type { Deps } from '../deps.js';
+import { AuthError } from '../errors.js';
+import { bodyObject, checkJson, jsonBody, maxBodyBytes, readLimited } from '../http/body.js';
+import { requireSession, type SessionVariables } from '../http/session.js';
+import { setSessionCookie } from '../sessions/cookie.js';
+import { issueAccessToken } from './access-token.js';
+import { introspectToken } from './introspection.js';
+import { createKeyStore, type KeyStore } from './keys.js';
+
+/**
+ * `POST /auth/token`, `GET /.well-known/jwks.json` and `POST /auth/introspect` (docs/tokens.md).
+ * The key store is this instance's cache of the signing keys every instance shares in the database.
+ */
+export function tokenRoutes(deps: Deps, keys: KeyStore = createKeyStore(deps)) {
+  const { config, clock } = deps;
+  const cookie = { name: config.session.cookieName };
+  const app = new Hono<{ Variables: SessionVariables & { body: unknown } }>();
+
+  // The contract's order: CSRF, 413, 415, 400 (the body, which has no fields, must be an object), then the session.
+  app.post('/auth/token', jsonBody({ origins: config.origins }), async (c, next) => {
+    bodyObject(c.var.body);
+    await next();
+  }, requireSession(deps), async (c) => {
+    const issued = await issueAccessToken({ ...deps, keys }, {
+      user: c.var.user,
+      session: c.var.session,
+      sessionToken: c.var.sessionToken,
+      secret: c.var.sessionSecret,
+    });
+    if (issued.rotatedSessionToken !== null) {
+      // The successor replaces whatever cookie requireSession may have refreshed with the old secret.
+      c.header('Set-Cookie', undefined);
+      setSessionCookie(c, cookie, issued.rotatedSessionToken, c.var.session.expiresAt, clock.now());
+    }
+    return c.json({ access_token: issued.accessToken, token_type: 'Bearer', expires_in: issued.expiresIn });
+  });
+
+  app.get('/.well-known/jwks.json', async (c) => {
+    const jwks = await keys.publicJwks();
+    // Bounded, so a verifier learns a new key within this age; rotation waits at least this long.
+    c.header('Cache-Control', `public, max-age=${config.tokens.jwksMaxAge}`);
+    return c.json({ keys: jwks });
+  });
+
+  // Services authenticate with their own secret, so the browser CSRF rule does not apply (contract).
+  app.post('/auth/introspect', async (c) => {
+    const token = await readIntrospectionRequest(c.req.raw);
+    const result = await introspectToken({ ...deps, keys }, { authorization: c.req.header('authorization'), token });
+    return c.json(result);
+  });
+
+  return app;
+}
+
+/**
+ * The `token` of an introspection request, as RFC 7662 sends it (`application/x-www-form-urlencoded`)
+ * or as JSON, with the contract's order of refusals: 413, 415, 400.
+ */
+async function readIntrospectionRequest(request: Request): Promise<string> {
+  const length = request.headers.get('content-length');
+  if (length !== null && Number(length) > maxBodyBytes) throw new AuthError('payload_too_large');
+  const bytes = await readLimited(request.body);
+  const type = request.headers.get('content-type') ?? '';
+  const form = /^application\/x-www-form-urlencoded\s*(;|$)/i.test(type);
+  const json = /^application\/json\s*(;|$)/i.test(type);
+  if (bytes.byteLength > 0 && !form && !json) throw new AuthError('unsupported_media_type', 'The body must be application/x-www-form-urlencoded or application/json.');
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new AuthError('invalid_request', 'The body is not UTF-8.');
+  }
+  let token: unknown;
+  if (form) {
+    token = new URLSearchParams(text).get('token');
+  } else if (bytes.byteLength > 0) {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new AuthError('invalid_request', 'The body is not valid JSON.');
+    }
+    checkJson(value, 0);
+    token = bodyObject(value).token;
+  }
+  if (typeof token !== 'string' || token.length === 0 || token.length > 8192) {
+    throw new AuthError('invalid_request', 'The body needs a `token` of at most 8192 characters.');
+  }
+  return token;
+}

@@ -1,0 +1,122 @@
+import type { Kysely } from 'kysely';
+import { recordAuditEvent } from '../audit/repository.js';
+import type { Database } from '../db/schema.js';
+import type { RequestContext } from '../audit/events.js';
+import { toBase64url } from '../crypto.js';
+import { AuthError } from '../errors.js';
+import { toUser, type User } from './user.js';
+import { normalizeDisplayName } from './username.js';
+
+/** Who made a change, as the audit trail records it. */
+export type Actor = 'user' | 'admin' | 'system';
+
+/** Marks every not-yet-revoked session of a user revoked; returns their ids. Pass the caller's transaction. */
+async function revokeSessionsOfUser(trx: Kysely<Database>, userId: string, now: Date): Promise<string[]> {
+  const rows = await trx
+    .updateTable('session')
+    .set({ revoked_at: now })
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .returning('id')
+    .execute();
+  return rows.map((row) => row.id);
+}
+
+/**
+ * Disables a user and revokes all of their sessions in the same transaction, so that their very next
+ * request answers 401 and new logins answer 403 `account_disabled`. `null` for an unknown user;
+ * `changed: false` when the user was already disabled (nothing written).
+ */
+export async function disableUser(
+  db: Kysely<Database>,
+  userId: string,
+  actor: Actor,
+  now: Date,
+): Promise<{ changed: boolean; revokedSessions: number } | null> {
+  return db.transaction().execute(async (trx) => {
+    const user = await trx.selectFrom('app_user').select(['id', 'disabled_at']).where('id', '=', userId).forUpdate().executeTakeFirst();
+    if (!user) return null;
+    // Revoke even when already disabled: a login racing the first disable may have left a session.
+    const revoked = await revokeSessionsOfUser(trx, userId, now);
+    if (user.disabled_at !== null) return { changed: false, revokedSessions: revoked.length };
+    await trx.updateTable('app_user').set({ disabled_at: now }).where('id', '=', userId).execute();
+    await recordAuditEvent(trx, { type: 'user_disabled', userId, actor, details: { revokedSessions: revoked.length } }, now);
+    return { changed: true, revokedSessions: revoked.length };
+  });
+}
+
+/** Enables a disabled user. `null` for an unknown user; `changed: false` when the user was not disabled. */
+export async function enableUser(db: Kysely<Database>, userId: string, actor: Actor, now: Date): Promise<{ changed: boolean } | null> {
+  return db.transaction().execute(async (trx) => {
+    const user = await trx.selectFrom('app_user').select(['id', 'disabled_at']).where('id', '=', userId).forUpdate().executeTakeFirst();
+    if (!user) return null;
+    if (user.disabled_at === null) return { changed: false };
+    await trx.updateTable('app_user').set({ disabled_at: null }).where('id', '=', userId).execute();
+    await recordAuditEvent(trx, { type: 'user_enabled', userId, actor }, now);
+    return { changed: true };
+  });
+}
+
+/**
+ * Revokes every session of a user at once, with one `session_revoked` event per session. `null` for
+ * an unknown user.
+ */
+export async function revokeAllSessions(db: Kysely<Database>, userId: string, actor: Actor, now: Date): Promise<{ revokedSessions: number } | null> {
+  return db.transaction().execute(async (trx) => {
+    const user = await trx.selectFrom('app_user').select('id').where('id', '=', userId).forUpdate().executeTakeFirst();
+    if (!user) return null;
+    const revoked = await revokeSessionsOfUser(trx, userId, now);
+    for (const sessionId of revoked) {
+      await recordAuditEvent(trx, { type: 'session_revoked', userId, actor, sessionId, details: { all: true } }, now);
+    }
+    return { revokedSessions: revoked.length };
+  });
+}
+
+/**
+ * Deletes a user; their passkeys and sessions go with them (ON DELETE CASCADE), so every session
+ * ends at once. The `user_deleted` event keeps the user id (not the username). `false` for an
+ * unknown user.
+ */
+export async function deleteUser(db: Kysely<Database>, userId: string, actor: Actor, now: Date): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const deleted = await trx.deleteFrom('app_user').where('id', '=', userId).returning('id').executeTakeFirst();
+    if (!deleted) return false;
+    await recordAuditEvent(trx, { type: 'user_deleted', userId, actor }, now);
+    return true;
+  });
+}
+
+/**
+ * Changes the signed-in user's display name (at most 64 characters, no control characters; empty
+ * means the username). Returns the user and what the browser needs to tell its passkey providers
+ * through the Signal API (`signalCurrentUserDetails`): the RP ID and the WebAuthn user handle.
+ */
+export async function changeDisplayName(
+  db: Kysely<Database>,
+  userId: string,
+  input: unknown,
+  options: { rpId: string; sessionId: string; context: RequestContext },
+  now: Date,
+): Promise<{ user: User; signal: { rpId: string; userId: string; name: string; displayName: string } }> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input) || !('displayName' in input)) {
+    throw new AuthError('invalid_request', 'The body must be {"displayName": string}.');
+  }
+  return db.transaction().execute(async (trx) => {
+    const current = await trx.selectFrom('app_user').selectAll().where('id', '=', userId).forUpdate().executeTakeFirst();
+    if (!current) throw new AuthError('unauthenticated');
+    const displayName = normalizeDisplayName((input as { displayName: unknown }).displayName, current.username);
+    const updated = await trx.updateTable('app_user').set({ display_name: displayName }).where('id', '=', userId).returningAll().executeTakeFirstOrThrow();
+    if (displayName !== current.display_name) {
+      await recordAuditEvent(
+        trx,
+        { type: 'display_name_changed', userId, sessionId: options.sessionId, ...options.context, details: { displayName } },
+        now,
+      );
+    }
+    return {
+      user: toUser(updated),
+      signal: { rpId: options.rpId, userId: toBase64url(updated.webauthn_user_id), name: updated.username, displayName: updated.display_name },
+    };
+  });
+}

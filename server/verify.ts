@@ -1,0 +1,203 @@
+/**
+ * Verifying access tokens in another Node service: the small public entry point of the token model
+ * (docs/tokens.md). It depends on `jose` only, so a resource service can import it from this
+ * repository (`import { verifyAccessToken } from '<checkout>/server/verify.js'`) or copy the file.
+ *
+ * @module
+ */
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  decodeProtectedHeader,
+  errors,
+  jwtVerify,
+  type JSONWebKeySet,
+  type JWTVerifyGetKey,
+} from 'jose';
+
+/** The only algorithms an access token may be signed with: asymmetric, as the auth server signs. */
+export const accessTokenAlgorithms = ['ES256', 'EdDSA'] as const;
+
+/** The claims of a verified access token. */
+export interface AccessTokenClaims {
+  /** The issuer: the auth server's canonical origin. */
+  iss: string;
+  /** The user id. */
+  sub: string;
+  aud: string | string[];
+  /** The id of the session that minted the token (for `POST /auth/introspect` and audit). */
+  sid: string;
+  /** Issued at, seconds since the epoch. */
+  iat: number;
+  /** Expiry, seconds since the epoch. */
+  exp: number;
+  /** The token's unique id. */
+  jti: string;
+}
+
+/**
+ * Where the signing keys come from: the auth server's JWKS URL (fetched with a cache, only ever this
+ * URL), a JWKS object, or a key getter such as one from jose's `createRemoteJWKSet`.
+ */
+export type JwksSource = string | URL | JSONWebKeySet | JWTVerifyGetKey;
+
+/** Options of {@link verifyAccessToken} and {@link createAccessTokenVerifier}. */
+export interface VerifyAccessTokenOptions {
+  jwks: JwksSource;
+  /** The auth server's first configured origin, e.g. `https://auth.example.com`. */
+  issuer: string;
+  /** The audience (or audiences) this service accepts; the token's `aud` must name one of them. */
+  audience: string | string[];
+  /** Leeway for `exp`, `nbf` and `iat` against this machine's clock, in seconds (default 5). */
+  clockTolerance?: number;
+  /** The time to verify at (default: now). */
+  currentDate?: Date;
+}
+
+/**
+ * Why a token was refused. `invalid_token` (answer 401 with `WWW-Authenticate: Bearer
+ * error="invalid_token"`) or `jwks_unavailable` (the keys could not be fetched: answer 503).
+ * The jose error, if any, is `cause`; its text is for logs, not for clients.
+ */
+export class AccessTokenError extends Error {
+  override readonly name = 'AccessTokenError';
+  readonly code: 'invalid_token' | 'jwks_unavailable';
+
+  constructor(code: 'invalid_token' | 'jwks_unavailable', message: string, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+  }
+}
+
+const maxTokenLength = 8192;
+const maxLifetime = 300;
+const kidPattern = /^[A-Za-z0-9_-]{1,64}$/;
+// Headers that would let a token name its own key or where to fetch one: never honoured, refused.
+const keyLocatingHeaders = ['jku', 'jwk', 'x5u', 'x5c'];
+
+/**
+ * Returns a function that verifies access tokens against one JWKS, keeping that JWKS cached (for a
+ * URL: up to 5 minutes, re-fetched at most every 30 s when an unknown `kid` appears, which is how a
+ * rotated key is picked up). Prefer this to {@link verifyAccessToken} in a long-running service.
+ *
+ * @example
+ * const verify = createAccessTokenVerifier({
+ *   jwks: 'https://auth.example.com/.well-known/jwks.json',
+ *   issuer: 'https://auth.example.com',
+ *   audience: 'https://auth.example.com',
+ * });
+ * const claims = await verify(bearerToken); // throws AccessTokenError
+ */
+export function createAccessTokenVerifier(options: VerifyAccessTokenOptions): (token: string, currentDate?: Date) => Promise<AccessTokenClaims> {
+  const getKey = keyGetterOf(options.jwks);
+  return (token, currentDate) => verifyWith(getKey, token, { ...options, currentDate: currentDate ?? options.currentDate });
+}
+
+/**
+ * Verifies an access token from the auth server and returns its claims, or throws an
+ * {@link AccessTokenError}. Checks, in order: the compact JWS shape; the header (`alg` ES256 or
+ * EdDSA only, `typ` `at+jwt`, a well-formed `kid`, no `jku`/`jwk`/`x5u`/`x5c`, no `crit`); the
+ * signature with the key of that `kid` from the JWKS; then `iss`, `aud`, `exp`, `nbf`, `iat` (with
+ * a small clock tolerance), the presence of `sub`, `sid` and `jti`, and a lifetime of at most 300 s.
+ * Nothing is fetched except the configured JWKS URL.
+ *
+ * A token stays valid until its `exp` even if its session is revoked; a service that must see a
+ * revocation at once asks `POST /auth/introspect`.
+ *
+ * @example
+ * import { verifyAccessToken } from './server/verify.js';
+ * const claims = await verifyAccessToken(token, {
+ *   jwks: 'https://auth.example.com/.well-known/jwks.json',
+ *   issuer: 'https://auth.example.com',
+ *   audience: 'https://auth.example.com',
+ * });
+ * console.log(claims.sub, claims.sid);
+ */
+export async function verifyAccessToken(token: string, options: VerifyAccessTokenOptions): Promise<AccessTokenClaims> {
+  return verifyWith(sharedKeyGetterOf(options.jwks), token, options);
+}
+
+async function verifyWith(getKey: JWTVerifyGetKey, token: string, options: VerifyAccessTokenOptions): Promise<AccessTokenClaims> {
+  const { issuer, audience, clockTolerance = 5, currentDate } = options;
+  if (typeof token !== 'string' || token.length === 0 || token.length > maxTokenLength) {
+    throw new AccessTokenError('invalid_token', 'The token is missing or too long.');
+  }
+  let header: Record<string, unknown>;
+  try {
+    header = decodeProtectedHeader(token) as Record<string, unknown>;
+  } catch (cause) {
+    throw new AccessTokenError('invalid_token', 'The token is not a JWS.', { cause });
+  }
+  if (token.split('.').length !== 3) throw new AccessTokenError('invalid_token', 'The token is not a compact JWS.');
+  if (!(accessTokenAlgorithms as readonly unknown[]).includes(header.alg)) throw new AccessTokenError('invalid_token', 'The token algorithm is not allowed.');
+  if (typeof header.kid !== 'string' || !kidPattern.test(header.kid)) throw new AccessTokenError('invalid_token', 'The token kid is missing or malformed.');
+  if (keyLocatingHeaders.some((name) => name in header)) throw new AccessTokenError('invalid_token', 'The token names its own key.');
+  if ('crit' in header) throw new AccessTokenError('invalid_token', 'The token has critical header parameters.');
+
+  let payload: Record<string, unknown>;
+  try {
+    ({ payload } = await jwtVerify(token, getKey, {
+      algorithms: [...accessTokenAlgorithms],
+      typ: 'at+jwt',
+      issuer,
+      audience,
+      clockTolerance,
+      requiredClaims: ['iss', 'sub', 'aud', 'sid', 'iat', 'exp', 'jti'],
+      ...(currentDate === undefined ? {} : { currentDate }),
+    }));
+  } catch (cause) {
+    if (isRemote(options.jwks) && isJwksFailure(cause)) throw new AccessTokenError('jwks_unavailable', 'The signing keys could not be fetched.', { cause });
+    throw new AccessTokenError('invalid_token', 'The token did not verify.', { cause });
+  }
+  const { sub, sid, jti, iat, exp } = payload;
+  if (typeof sub !== 'string' || typeof sid !== 'string' || typeof jti !== 'string' || typeof iat !== 'number' || typeof exp !== 'number') {
+    throw new AccessTokenError('invalid_token', 'The token claims have the wrong types.');
+  }
+  if (exp - iat > maxLifetime) throw new AccessTokenError('invalid_token', 'The token lives longer than an access token may.');
+  return payload as unknown as AccessTokenClaims;
+}
+
+function isJwksFailure(error: unknown): boolean {
+  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) return true;
+  if (error instanceof errors.JOSEError) return error.code === 'ERR_JOSE_GENERIC' && /JSON Web Key Set/.test(error.message);
+  // With a remote JWKS, anything but a JOSE error is the key fetch failing (network, DNS).
+  return !(error instanceof errors.JOSEError);
+}
+
+function isRemote(jwks: JwksSource): jwks is string | URL {
+  return typeof jwks === 'string' || jwks instanceof URL;
+}
+
+function keyGetterOf(jwks: JwksSource): JWTVerifyGetKey {
+  if (typeof jwks === 'function') return jwks;
+  if (typeof jwks === 'string' || jwks instanceof URL) {
+    return createRemoteJWKSet(jwksUrl(jwks), { cacheMaxAge: 300_000, cooldownDuration: 30_000, timeoutDuration: 5_000 });
+  }
+  return createLocalJWKSet(jwks);
+}
+
+/** {@link verifyAccessToken} keeps one remote key set per URL (a few at most), so the JWKS is cached between calls. */
+const remoteKeySets = new Map<string, JWTVerifyGetKey>();
+const maxRemoteKeySets = 16;
+
+function sharedKeyGetterOf(jwks: JwksSource): JWTVerifyGetKey {
+  if (typeof jwks !== 'string' && !(jwks instanceof URL)) return keyGetterOf(jwks);
+  const key = jwksUrl(jwks).href;
+  let getter = remoteKeySets.get(key);
+  if (getter === undefined) {
+    if (remoteKeySets.size >= maxRemoteKeySets) remoteKeySets.delete(remoteKeySets.keys().next().value as string);
+    getter = keyGetterOf(jwks);
+    remoteKeySets.set(key, getter);
+  }
+  return getter;
+}
+
+/** The JWKS URL: https, or http only on a loopback address (development and tests). */
+function jwksUrl(value: string | URL): URL {
+  const url = new URL(value);
+  const loopback = url.hostname === 'localhost' || url.hostname === '127.0.0.1' || url.hostname === '[::1]';
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    throw new TypeError('The JWKS URL must be https (http only on localhost)');
+  }
+  return url;
+}
