@@ -125,6 +125,7 @@ describe('POST /auth/recover', () => {
       ['POST', '/auth/recovery-codes', {}],
       ['GET', '/auth/activity'],
       ['PATCH', '/auth/user', { displayName: 'x' }],
+      ['POST', '/auth/token', {}],
     ];
     const before = await snapshot(t);
     for (const [method, path, body] of refused) {
