@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
   generateRegistrationOptions,
-  verifyRegistrationResponse,
   type AuthenticatorTransport,
   type PublicKeyCredentialCreationOptionsJSON,
 } from '@simplewebauthn/server';
@@ -17,7 +16,7 @@ import { revokeSessionById, revokeSessionsOfPasskey } from '../sessions/reposito
 import { createSession, type Session } from '../sessions/service.js';
 import { findUserById } from '../users/repository.js';
 import { hasForbiddenCharacters } from '../users/username.js';
-import { consumeChallenge, storeChallenge } from './challenges.js';
+import { storeChallenge } from './challenges.js';
 import {
   countPasskeysOfUser,
   deletePasskeyOfUser,
@@ -27,9 +26,9 @@ import {
   renamePasskeyOfUser,
 } from './manage-repository.js';
 import { authenticatorName, genericPasskeyName } from './names.js';
-import { supportedAlgorithmIDs } from './registration.js';
+import { supportedAlgorithmIDs, verifyNewCredential } from './registration.js';
 import { insertPasskey } from './repository.js';
-import { maxCredentialIdBytes, parseRegistrationResponse } from './validation.js';
+import { maxCredentialIdBytes } from './validation.js';
 
 /** A passkey as its owner sees it. */
 export interface PasskeyView {
@@ -142,52 +141,21 @@ export async function finishPasskeyRegistration(
   body: unknown,
   context: RequestContext,
 ): Promise<{ passkey: PasskeyView; replacement: { token: string; session: Session } | null }> {
-  const { db, config, clock, logger } = deps;
-  const { response, challenge, crossOrigin, credentialId } = parseRegistrationResponse(body);
+  const { db, config, clock } = deps;
   const now = clock.now();
-  const pending = await consumeChallenge(db, challenge, 'passkey_registration', now);
+  const { pending, credential } = await verifyNewCredential(deps, body, 'passkey_registration', now);
   if (pending.user_id !== session.userId || pending.session_id !== session.id) throw new AuthError('invalid_challenge');
-  // This server is never embedded in another site's frame; the library alone would accept it.
-  if (crossOrigin) throw new AuthError('registration_failed', 'The ceremony ran in a cross-origin frame.');
-
-  let verification;
-  try {
-    verification = await verifyRegistrationResponse({
-      response,
-      expectedChallenge: challenge,
-      expectedOrigin: config.origins,
-      expectedRPID: config.rpId,
-      requireUserPresence: true,
-      requireUserVerification: config.userVerification === 'required',
-      supportedAlgorithmIDs,
-    });
-  } catch (error) {
-    logger.info({ err: error, userId: session.userId }, 'passkey registration response rejected');
-    throw new AuthError('registration_failed', undefined, { cause: error });
-  }
-  if (!verification.verified) throw new AuthError('registration_failed');
-  const info = verification.registrationInfo;
-  if (info.credential.id !== response.id) throw new AuthError('registration_failed', 'The credential ID does not match the attested one.');
+  const credentialId = credential.credential_id;
 
   return db.transaction().execute(async (trx) => {
     if (!(await lockUser(trx, session.userId))) throw new AuthError('unauthenticated');
-    const row = await insertPasskey(trx, {
-      credential_id: credentialId,
-      user_id: session.userId,
-      public_key: info.credential.publicKey,
-      counter: info.credential.counter,
-      transports: info.credential.transports ?? [],
-      aaguid: info.aaguid,
-      device_type: info.credentialDeviceType,
-      backed_up: info.credentialBackedUp,
-      created_at: now,
-    });
+    const row = await insertPasskey(trx, { ...credential, user_id: session.userId });
     if (!row) throw new AuthError('credential_exists');
     const passkeyId = toBase64url(credentialId);
     const recovering = session.kind === 'recovery';
     await recordAuditEvent(
       trx,
-      { type: 'passkey_added', userId: session.userId, sessionId: session.id, passkeyId, ...context, details: { aaguid: info.aaguid, duringRecovery: recovering } },
+      { type: 'passkey_added', userId: session.userId, sessionId: session.id, passkeyId, ...context, details: { aaguid: credential.aaguid, duringRecovery: recovering } },
       now,
     );
     if (!recovering) return { passkey: toPasskeyView(row), replacement: null };

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { generateRegistrationOptions, verifyRegistrationResponse, type PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server';
 import { recordAuditEvent } from '../audit/repository.js';
 import { toBase64url } from '../crypto.js';
+import type { ChallengeRow } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { createSession, type Session, type SessionContext } from '../sessions/service.js';
@@ -9,7 +10,7 @@ import { findUserByUsername, insertUser } from '../users/repository.js';
 import { normalizeDisplayName, normalizeUsername } from '../users/username.js';
 import { toUser, type User } from '../users/user.js';
 import { consumeChallenge, storeChallenge } from './challenges.js';
-import { insertPasskey } from './repository.js';
+import { insertPasskey, type NewPasskeyRow } from './repository.js';
 import { parseRegistrationResponse } from './validation.js';
 
 /** EdDSA, ES256, RS256: offered at registration and required at verification, the same list. */
@@ -66,10 +67,49 @@ export async function finishRegistration(
   context: Omit<SessionContext, 'passkeyId'>,
 ): Promise<{ user: User; token: string; session: Session }> {
   const { db, config, clock, logger } = deps;
-  const { response, challenge, crossOrigin, credentialId } = parseRegistrationResponse(body);
   const now = clock.now();
-  const pending = await consumeChallenge(db, challenge, 'registration', now);
+  const { pending, credential } = await verifyNewCredential(deps, body, 'registration', now);
   if (!pending.webauthn_user_id || !pending.username || !pending.display_name) throw new AuthError('invalid_challenge');
+  const credentialId = credential.credential_id;
+
+  const { username, display_name: displayName, webauthn_user_id: webauthnUserId } = pending;
+  return db.transaction().execute(async (trx) => {
+    const user = await insertUser(trx, {
+      id: randomUUID(),
+      webauthn_user_id: webauthnUserId,
+      username,
+      display_name: displayName,
+      created_at: now,
+    });
+    if (!user) throw new AuthError('username_taken');
+    const passkey = await insertPasskey(trx, { ...credential, user_id: user.id });
+    if (!passkey) throw new AuthError('credential_exists');
+    const { token, session } = await createSession(trx, config.session, user.id, { ...context, passkeyId: credentialId }, now);
+    await recordAuditEvent(
+      trx,
+      { type: 'user_registered', userId: user.id, sessionId: session.id, passkeyId: toBase64url(credentialId), ...context, details: { aaguid: credential.aaguid } },
+      now,
+    );
+    logger.info({ userId: user.id }, 'user registered');
+    return { user: toUser(user), token, session };
+  });
+}
+
+/**
+ * The verification both sign-up and adding a passkey run: parse the response, consume the
+ * challenge of `purpose` (before verifying, so a failed attempt burns it), verify the attestation
+ * with the same algorithm list that was offered and `userVerification` as configured, and return
+ * the new credential as a passkey row without its owner.
+ */
+export async function verifyNewCredential(
+  deps: Deps,
+  body: unknown,
+  purpose: 'registration' | 'passkey_registration',
+  now: Date,
+): Promise<{ pending: ChallengeRow; credential: Omit<NewPasskeyRow, 'user_id'> }> {
+  const { db, config, logger } = deps;
+  const { response, challenge, crossOrigin, credentialId } = parseRegistrationResponse(body);
+  const pending = await consumeChallenge(db, challenge, purpose, now);
   // This server is never embedded in another site's frame; the library alone would accept it.
   if (crossOrigin) throw new AuthError('registration_failed', 'The ceremony ran in a cross-origin frame.');
 
@@ -85,26 +125,16 @@ export async function finishRegistration(
       supportedAlgorithmIDs,
     });
   } catch (error) {
-    logger.info({ err: error }, 'registration response rejected');
+    logger.info({ err: error, purpose }, 'registration response rejected');
     throw new AuthError('registration_failed', undefined, { cause: error });
   }
   if (!verification.verified) throw new AuthError('registration_failed');
   const info = verification.registrationInfo;
   if (info.credential.id !== response.id) throw new AuthError('registration_failed', 'The credential ID does not match the attested one.');
-
-  const { username, display_name: displayName, webauthn_user_id: webauthnUserId } = pending;
-  return db.transaction().execute(async (trx) => {
-    const user = await insertUser(trx, {
-      id: randomUUID(),
-      webauthn_user_id: webauthnUserId,
-      username,
-      display_name: displayName,
-      created_at: now,
-    });
-    if (!user) throw new AuthError('username_taken');
-    const passkey = await insertPasskey(trx, {
+  return {
+    pending,
+    credential: {
       credential_id: credentialId,
-      user_id: user.id,
       public_key: info.credential.publicKey,
       counter: info.credential.counter,
       transports: info.credential.transports ?? [],
@@ -112,15 +142,6 @@ export async function finishRegistration(
       device_type: info.credentialDeviceType,
       backed_up: info.credentialBackedUp,
       created_at: now,
-    });
-    if (!passkey) throw new AuthError('credential_exists');
-    const { token, session } = await createSession(trx, config.session, user.id, { ...context, passkeyId: credentialId }, now);
-    await recordAuditEvent(
-      trx,
-      { type: 'user_registered', userId: user.id, sessionId: session.id, passkeyId: toBase64url(credentialId), ...context, details: { aaguid: info.aaguid } },
-      now,
-    );
-    logger.info({ userId: user.id }, 'user registered');
-    return { user: toUser(user), token, session };
-  });
+    },
+  };
 }
