@@ -49,6 +49,11 @@ export interface Config {
   trustedProxies: number;
   logLevel: string;
   /**
+   * Apply pending migrations at start (default). Turn off where a separate step migrates, e.g.
+   * behind PgBouncer in transaction mode, where the Migrator's session-level lock does not belong.
+   */
+  migrateOnStart: boolean;
+  /**
    * Rate limits, counted in the database so every instance shares them. Each ceremony family
    * (`register`, `login`, `reauth`, `recovery`…) has its own counters; a limit of 0 turns it off.
    */
@@ -84,7 +89,31 @@ export interface Config {
     /** How long delivered and given-up events are kept, in seconds. */
     retention: number;
   };
+  /** Risk signals and what each one does (server/risk/, docs/risk.md). */
+  risk: {
+    /** A session used from another browser family or operating system. */
+    uaChange: SessionRiskAction;
+    /** A session used from a network it was not used from before. */
+    networkChange: SessionRiskAction;
+    /** Both at once: another browser or OS from a new network. */
+    uaAndNetworkChange: SessionRiskAction;
+    /** A sign-in from a network none of the user's sessions has used. */
+    signInNewNetwork: SignInRiskAction;
+    /** A sign-in after many failed sign-ins for the account, or from the network, within `failureWindow`. */
+    signInFailures: SignInRiskAction;
+    /** The window in which failed sign-ins are counted, in seconds. */
+    failureWindow: number;
+    /** Failed sign-ins for one account within the window that make a burst; 0 turns the signal off. */
+    accountFailures: number;
+    /** Failed sign-ins from one network within the window that make a burst; 0 turns the signal off. */
+    networkFailures: number;
+  };
 }
+
+/** What a session-context signal does: only record it, require a passkey re-verification, or end the session. */
+export type SessionRiskAction = 'record' | 'step-up' | 'revoke';
+/** What a sign-in signal does: only record it, create the session with step-up required, or refuse the sign-in. */
+export type SignInRiskAction = 'record' | 'step-up' | 'refuse';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -160,6 +189,7 @@ export function loadConfig(env: Env = {}): Config {
     challengeTtl: read('CHALLENGE_TTL', 300, integer(10, 300), 'seconds (10 to 300)'),
     reauthWindow: read('REAUTH_WINDOW', 300, integer(10, 86400), 'seconds (10 to 86400)'),
     trustedProxies: read('TRUSTED_PROXIES', 0, integer(0, 10), 'a count of proxies (0 to 10)'),
+    migrateOnStart: read('MIGRATE_ON_START', true, (raw) => (raw === 'true' ? true : raw === 'false' ? false : undefined), 'true or false'),
     logLevel: read('LOG_LEVEL', 'info', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'fatal, error, warn, info, debug, trace or silent'),
     rateLimits: {
       windowSeconds: read('RATE_LIMIT_WINDOW', 60, integer(1, 86400), 'seconds (1 to 86400)'),
@@ -178,6 +208,16 @@ export function loadConfig(env: Env = {}): Config {
       maxAttempts: read('WEBHOOK_MAX_ATTEMPTS', 12, integer(1, 50), 'a count (1 to 50)'),
       interval: read('WEBHOOK_INTERVAL', 5, integer(1, 3600), 'seconds (1 to 3600)'),
       retention: read('WEBHOOK_RETENTION', 7 * 86400, integer(3600, 365 * 86400), 'seconds (3600 to 31536000)'),
+    },
+    risk: {
+      uaChange: read('RISK_POLICY_UA_CHANGE', 'step-up', oneOf<SessionRiskAction>('record', 'step-up', 'revoke'), 'record, step-up or revoke'),
+      networkChange: read('RISK_POLICY_NETWORK_CHANGE', 'record', oneOf<SessionRiskAction>('record', 'step-up', 'revoke'), 'record, step-up or revoke'),
+      uaAndNetworkChange: read('RISK_POLICY_UA_AND_NETWORK_CHANGE', 'step-up', oneOf<SessionRiskAction>('record', 'step-up', 'revoke'), 'record, step-up or revoke'),
+      signInNewNetwork: read('RISK_POLICY_SIGNIN_NEW_NETWORK', 'record', oneOf<SignInRiskAction>('record', 'step-up', 'refuse'), 'record, step-up or refuse'),
+      signInFailures: read('RISK_POLICY_SIGNIN_FAILURES', 'record', oneOf<SignInRiskAction>('record', 'step-up', 'refuse'), 'record, step-up or refuse'),
+      failureWindow: read('RISK_SIGNIN_FAILURE_WINDOW', 900, integer(60, 86400), 'seconds (60 to 86400)'),
+      accountFailures: read('RISK_SIGNIN_ACCOUNT_FAILURES', 5, integer(0, 1_000_000), 'a count (0 turns it off)'),
+      networkFailures: read('RISK_SIGNIN_NETWORK_FAILURES', 20, integer(0, 1_000_000), 'a count (0 turns it off)'),
     },
   };
   if ((config.webhook.url === null) !== (config.webhook.secret === null)) errors.push('WEBHOOK_URL and WEBHOOK_SECRET must be set together');

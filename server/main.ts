@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     console.error(error instanceof Error ? error.message : error);
     process.exit(1);
   }
-  await migrateToLatest(database.db);
+  if (config.migrateOnStart) await migrateToLatest(database.db);
 
   const deps = { db: database.db, config, clock: systemClock, logger };
   const app = createApp(deps);

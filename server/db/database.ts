@@ -1,9 +1,7 @@
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
-import { PGliteDialect } from './pglite-dialect.js';
 import type { Database } from './schema.js';
 
 export interface DatabaseHandle {
@@ -53,6 +51,8 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   }
   const lock = await lockDataDir(options.dataDir);
   try {
+    // Loaded only when used: a server on PostgreSQL does not carry PGlite's ~40 MB.
+    const [{ PGlite }, { PGliteDialect }] = await Promise.all([import('@electric-sql/pglite'), import('./pglite-dialect.js')]);
     const pglite = await PGlite.create(path.join(options.dataDir, 'pgdata'));
     const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
     return {

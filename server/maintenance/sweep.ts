@@ -43,27 +43,28 @@ export async function sweepExpired(
     return Number(result.numDeletedRows);
   });
 
-  const sessions = await inBatches(maxBatches, batchSize, async () => {
-    const result = await db
-      .deleteFrom('session')
-      .where('id', 'in', (eb) =>
-        eb
-          .selectFrom('session')
-          .select('id')
-          .where((w) =>
-            w.or([
-              w('expires_at', '<=', retentionCutoff),
-              w('last_seen_at', '<=', idleCutoff),
-              w.and([w('revoked_at', 'is not', null), w('revoked_at', '<=', retentionCutoff)]),
-            ]),
+  // One pass per condition, each served by an index (a single OR would scan the whole table).
+  const deleteSessions = (condition: 'expired' | 'idle' | 'revoked') =>
+    inBatches(maxBatches, batchSize, async () => {
+      const result = await db
+        .deleteFrom('session')
+        .where('id', 'in', (eb) => {
+          const candidates = eb.selectFrom('session').select('id');
+          return (
+            condition === 'expired'
+              ? candidates.where('expires_at', '<=', retentionCutoff)
+              : condition === 'idle'
+                ? candidates.where('last_seen_at', '<=', idleCutoff)
+                : candidates.where('revoked_at', 'is not', null).where('revoked_at', '<=', retentionCutoff)
           )
-          .limit(batchSize)
-          .forUpdate()
-          .skipLocked(),
-      )
-      .executeTakeFirst();
-    return Number(result.numDeletedRows);
-  });
+            .limit(batchSize)
+            .forUpdate()
+            .skipLocked();
+        })
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    });
+  const sessions = (await deleteSessions('expired')) + (await deleteSessions('idle')) + (await deleteSessions('revoked'));
 
   const counters = await inBatches(maxBatches, batchSize, async () => {
     const result = await sql`
