@@ -53,6 +53,8 @@ export interface Config {
    * behind PgBouncer in transaction mode, where the Migrator's session-level lock does not belong.
    */
   migrateOnStart: boolean;
+  /** Named prepared statements for the hot queries on PostgreSQL (off for PgBouncer before 1.21). */
+  preparedStatements: boolean;
   /**
    * Rate limits, counted in the database so every instance shares them. Each ceremony family
    * (`register`, `login`, `reauth`, `recovery`…) has its own counters; a limit of 0 turns it off.
@@ -142,6 +144,7 @@ export function loadConfig(env: Env = {}): Config {
     const n = Number(raw);
     return n >= min && n <= max ? n : undefined;
   };
+  const boolean = (raw: string) => (raw === 'true' ? true : raw === 'false' ? false : undefined);
   const oneOf = <T extends string>(...values: T[]) => (raw: string) =>
     (values as string[]).includes(raw) ? (raw as T) : undefined;
 
@@ -189,7 +192,8 @@ export function loadConfig(env: Env = {}): Config {
     challengeTtl: read('CHALLENGE_TTL', 300, integer(10, 300), 'seconds (10 to 300)'),
     reauthWindow: read('REAUTH_WINDOW', 300, integer(10, 86400), 'seconds (10 to 86400)'),
     trustedProxies: read('TRUSTED_PROXIES', 0, integer(0, 10), 'a count of proxies (0 to 10)'),
-    migrateOnStart: read('MIGRATE_ON_START', true, (raw) => (raw === 'true' ? true : raw === 'false' ? false : undefined), 'true or false'),
+    migrateOnStart: read('MIGRATE_ON_START', true, boolean, 'true or false'),
+    preparedStatements: read('DATABASE_PREPARED_STATEMENTS', true, boolean, 'true or false'),
     logLevel: read('LOG_LEVEL', 'info', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'fatal, error, warn, info, debug, trace or silent'),
     rateLimits: {
       windowSeconds: read('RATE_LIMIT_WINDOW', 60, integer(1, 86400), 'seconds (1 to 86400)'),

@@ -19,6 +19,50 @@ export interface OpenDatabaseOptions {
   dataDir: string;
   /** Pool size for PostgreSQL. */
   poolSize?: number;
+  /** Named prepared statements for marked hot queries (default true; see {@link createPool}). */
+  preparedStatements?: boolean;
+}
+
+const preparedMarker = /^\/\* prepared:([a-z0-9_]+) \*\//;
+
+/**
+ * A `pg` client that runs SQL beginning with `/* prepared:NAME *\/` as the named prepared statement
+ * NAME: parsed and planned once per connection instead of at every call. Only fixed SQL carries the
+ * marker (the session lookup), so the number of statements per connection stays small.
+ */
+class PreparingClient extends pg.Client {
+  override query(...args: any[]): any {
+    const [text, values] = args;
+    if (typeof text === 'string' && Array.isArray(values) && args.length === 2) {
+      const name = preparedMarker.exec(text)?.[1];
+      if (name !== undefined) return super.query({ name, text, values });
+    }
+    return (super.query as (...a: any[]) => any)(...args);
+  }
+}
+
+/**
+ * The PostgreSQL pool: bounded waits (an unreachable database answers 503 instead of hanging
+ * requests), connection errors that cannot crash the process, and named prepared statements for
+ * marked queries unless `preparedStatements` is false (PgBouncer before 1.21 in transaction mode).
+ */
+export function createPool(url: string, options: { max?: number; preparedStatements?: boolean } = {}): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    connectionTimeoutMillis: 3000,
+    query_timeout: 10_000,
+    idleTimeoutMillis: 30_000,
+    ...(options.preparedStatements === false ? {} : { Client: PreparingClient }),
+  });
+  // An idle client losing its connection must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+  // Nor may a checked-out one: pg emits 'error' on the client as well as failing its query, and a
+  // client in use has no pool listener, so without this an outage would kill the process.
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
+  return pool;
 }
 
 // int8 (bigint) as a JS number: our counters fit in 2^53.
@@ -31,21 +75,7 @@ pg.types.setTypeParser(20, (value) => Number(value));
  */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
   if (options.databaseUrl) {
-    const pool = new pg.Pool({
-      connectionString: options.databaseUrl,
-      max: options.poolSize ?? 10,
-      // Bounded waits, so that an unreachable database answers 503 instead of hanging requests.
-      connectionTimeoutMillis: 3000,
-      query_timeout: 10_000,
-      idleTimeoutMillis: 30_000,
-    });
-    // An idle client losing its connection must not crash the process; the pool replaces it.
-    pool.on('error', () => {});
-    // Nor may a checked-out one: pg emits 'error' on the client as well as failing its query, and a
-    // client in use has no pool listener, so without this an outage would kill the process.
-    pool.on('connect', (client) => {
-      client.on('error', () => {});
-    });
+    const pool = createPool(options.databaseUrl, { max: options.poolSize ?? 10, preparedStatements: options.preparedStatements ?? true });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, kind: 'postgres', close: () => db.destroy() };
   }

@@ -1,7 +1,12 @@
-import type { Kysely } from 'kysely';
+import { CompiledQuery, type Kysely } from 'kysely';
 import type { Database, SessionKind, SessionRow } from '../db/schema.js';
 
-export type NewSessionRow = Omit<SessionRow, 'revoked_at' | 'kind' | 'previous_secret_hash' | 'secret_rotated_at'> & { kind?: SessionKind };
+/** The risk-signal columns (server/risk/), which a new session may leave at their defaults. */
+type SessionRiskColumns = 'context_user_agent' | 'context_browser' | 'context_os' | 'networks' | 'suspect_at' | 'step_up_required_at';
+
+export type NewSessionRow = Omit<SessionRow, 'revoked_at' | 'kind' | 'previous_secret_hash' | 'secret_rotated_at' | SessionRiskColumns> & {
+  kind?: SessionKind;
+} & Partial<Pick<SessionRow, SessionRiskColumns>>;
 
 export async function insertSession(db: Kysely<Database>, row: NewSessionRow): Promise<void> {
   await db.insertInto('session').values(row).execute();
@@ -18,9 +23,48 @@ export interface ActiveSessionRow {
   kind: SessionKind;
   previous_secret_hash: Uint8Array | null;
   secret_rotated_at: Date | null;
+  /** The session's trusted context and risk state (server/risk/session-context.ts). */
+  context_user_agent: string;
+  context_browser: string | null;
+  context_os: string | null;
+  networks: string[];
+  suspect_at: Date | null;
+  step_up_required_at: Date | null;
   username: string;
   display_name: string;
 }
+
+// The session hot path, as fixed SQL: no query building per request, and a named prepared
+// statement on PostgreSQL (the `/* prepared:… */` marker, see server/db/database.ts), so the server
+// plans it once per connection. Times come back as epoch milliseconds, cheaper to read than
+// timestamp text.
+const activeSessionSql = `/* prepared:find_active_session_v1 */
+select s.id, s.secret_hash, s.user_id, s.kind, s.previous_secret_hash, s.context_user_agent,
+  s.context_browser, s.context_os, s.networks, u.username, u.display_name,
+  extract(epoch from s.created_at)::float8 * 1000 as created_ms,
+  extract(epoch from s.last_seen_at)::float8 * 1000 as last_seen_ms,
+  extract(epoch from s.expires_at)::float8 * 1000 as expires_ms,
+  extract(epoch from s.verified_at)::float8 * 1000 as verified_ms,
+  extract(epoch from s.secret_rotated_at)::float8 * 1000 as secret_rotated_ms,
+  extract(epoch from s.suspect_at)::float8 * 1000 as suspect_ms,
+  extract(epoch from s.step_up_required_at)::float8 * 1000 as step_up_required_ms
+from session s join app_user u on u.id = s.user_id
+where s.id = $1 and s.revoked_at is null and s.expires_at > $2 and s.last_seen_at > $3 and u.disabled_at is null`;
+
+type ActiveSessionSqlRow = Pick<
+  ActiveSessionRow,
+  'id' | 'secret_hash' | 'user_id' | 'kind' | 'previous_secret_hash' | 'context_user_agent' | 'context_browser' | 'context_os' | 'networks' | 'username' | 'display_name'
+> & {
+  created_ms: number;
+  last_seen_ms: number;
+  expires_ms: number;
+  verified_ms: number;
+  secret_rotated_ms: number | null;
+  suspect_ms: number | null;
+  step_up_required_ms: number | null;
+};
+
+const dateOrNull = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
 
 /**
  * The session hot path: one indexed round trip that returns the live session and its user together,
@@ -32,31 +76,29 @@ export async function findActiveSession(
   now: Date,
   idleCutoff: Date,
 ): Promise<ActiveSessionRow | null> {
-  return (
-    (await db
-      .selectFrom('session')
-      .innerJoin('app_user', 'app_user.id', 'session.user_id')
-      .select([
-        'session.id',
-        'session.secret_hash',
-        'session.user_id',
-        'session.created_at',
-        'session.last_seen_at',
-        'session.expires_at',
-        'session.verified_at',
-        'session.kind',
-        'session.previous_secret_hash',
-        'session.secret_rotated_at',
-        'app_user.username',
-        'app_user.display_name',
-      ])
-      .where('session.id', '=', id)
-      .where('session.revoked_at', 'is', null)
-      .where('session.expires_at', '>', now)
-      .where('session.last_seen_at', '>', idleCutoff)
-      .where('app_user.disabled_at', 'is', null)
-      .executeTakeFirst()) ?? null
-  );
+  const { rows } = await db.executeQuery<ActiveSessionSqlRow>(CompiledQuery.raw(activeSessionSql, [id, now, idleCutoff]));
+  const row = rows[0];
+  if (row === undefined) return null;
+  return {
+    id: row.id,
+    secret_hash: row.secret_hash,
+    user_id: row.user_id,
+    kind: row.kind,
+    previous_secret_hash: row.previous_secret_hash,
+    context_user_agent: row.context_user_agent,
+    context_browser: row.context_browser,
+    context_os: row.context_os,
+    networks: row.networks,
+    username: row.username,
+    display_name: row.display_name,
+    created_at: new Date(row.created_ms),
+    last_seen_at: new Date(row.last_seen_ms),
+    expires_at: new Date(row.expires_ms),
+    verified_at: new Date(row.verified_ms),
+    secret_rotated_at: dateOrNull(row.secret_rotated_ms),
+    suspect_at: dateOrNull(row.suspect_ms),
+    step_up_required_at: dateOrNull(row.step_up_required_ms),
+  };
 }
 
 export async function touchSession(db: Kysely<Database>, id: string, now: Date): Promise<void> {

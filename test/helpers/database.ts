@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import '../../server/db/database.js';
+import { createPool } from '../../server/db/database.js';
 import { migrateToLatest } from '../../server/db/migrate.js';
 import { PGliteDialect } from '../../server/db/pglite-dialect.js';
 import type { Database } from '../../server/db/schema.js';
@@ -43,7 +43,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   await admin.end();
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url.toString(), max: 10 }) }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: createPool(url.toString(), { max: 10 }) }) });
   await migrateToLatest(db);
   return {
     db,
