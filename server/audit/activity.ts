@@ -17,6 +17,8 @@ export interface ActivityEvent {
   passkeyId: string | null;
   ipAddress: string | null;
   userAgent: string | null;
+  /** `low`, `medium` or `high` for events a risk was assessed for (docs/risk.md), else null. */
+  risk: string | null;
   details: Record<string, unknown>;
 }
 
@@ -87,6 +89,7 @@ function toActivityEvent(row: AuditEventRow): ActivityEvent {
     passkeyId: row.passkey_id,
     ipAddress: row.ip_address,
     userAgent: row.user_agent,
+    risk: row.risk,
     details: typeof row.details === 'string' ? (JSON.parse(row.details) as Record<string, unknown>) : row.details,
   };
 }

@@ -45,6 +45,16 @@ export interface SessionTable {
   previous_secret_hash: Uint8Array | null;
   /** When the current secret was issued; `null` means at `created_at`. */
   secret_rotated_at: Date | null;
+  /** Risk signals (server/risk/): the trusted User-Agent header (`''` for none) and its parsed family and OS. */
+  context_user_agent: Generated<string>;
+  context_browser: string | null;
+  context_os: string | null;
+  /** The client networks (IPv4 /24, IPv6 /48) the session has been used from, oldest first. */
+  networks: Generated<string[]>;
+  /** When another browser family or OS was seen; cleared by a passkey re-verification. */
+  suspect_at: Date | null;
+  /** When the session was told to pass a passkey re-verification before anything else. */
+  step_up_required_at: Date | null;
 }
 
 export type SessionKind = 'full' | 'recovery';

@@ -108,4 +108,7 @@ export const auditOnlyTypes: readonly string[] = [
   'recovery_completed',
   'display_name_changed',
   'signing_key_rotated',
+  // docs/risk.md: a session used from a new network (with `details.action`), and a sign-in refused by a risk policy.
+  'session_network_changed',
+  'login_refused',
 ];

@@ -1,10 +1,12 @@
 import type { MiddlewareHandler } from 'hono';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
+import { enforceSessionContext } from '../risk/session-context.js';
 import { clearSessionCookie, hasSessionCookie, readSessionCookie, setSessionCookie } from '../sessions/cookie.js';
 import { validateSessionToken, type Session } from '../sessions/service.js';
 import type { SessionSecretState } from '../sessions/secret-rotation.js';
 import type { User } from '../users/user.js';
+import { requestContext } from './client-address.js';
 
 /** What {@link requireSession} puts in `c.var`. */
 export interface SessionVariables {
@@ -13,18 +15,28 @@ export interface SessionVariables {
   sessionToken: string;
   /** Which of the session's secrets the cookie carried (for rotation when minting access tokens). */
   sessionSecret: SessionSecretState;
+  /** The session must pass a passkey re-verification first (risk signals, docs/risk.md); only routes with `allowStepUp` see it true. */
+  stepUpRequired: boolean;
 }
 
 export interface RequireSessionOptions {
   /** Admit the restricted session of an account recovery too (only the add-a-passkey routes do). */
   allowRecovery?: boolean;
+  /**
+   * Admit a session that must pass a passkey re-verification first (risk signals, docs/risk.md):
+   * only the re-verification routes and `GET /auth/session` do. Others answer 403 `reauthentication_required`.
+   */
+  allowStepUp?: boolean;
 }
 
 /**
  * Middleware that admits only requests with a live session cookie and puts the signed-in `user` and
  * `session` in `c.var`. A missing, tampered, unknown, expired or revoked session answers 401
  * `unauthenticated` and clears the cookie; a restricted recovery session answers 403
- * `reauthentication_required` unless `allowRecovery` is set. Use it on your own routes:
+ * `reauthentication_required` unless `allowRecovery` is set. The request's browser and network are
+ * compared with the session's (docs/risk.md): per policy a change is recorded, revokes the session
+ * (401), or requires a passkey re-verification, until which the session answers 403
+ * `reauthentication_required` unless `allowStepUp` is set. Use it on your own routes:
  *
  * @example
  * const app = createApp(deps);
@@ -34,7 +46,7 @@ export function requireSession(
   deps: Pick<Deps, 'db' | 'config' | 'clock'>,
   options: RequireSessionOptions = {},
 ): MiddlewareHandler<{ Variables: SessionVariables }> {
-  const { allowRecovery = false } = options;
+  const { allowRecovery = false, allowStepUp = false } = options;
   const cookie = { name: deps.config.session.cookieName };
   return async (c, next) => {
     const token = readSessionCookie(c, cookie);
@@ -44,15 +56,25 @@ export function requireSession(
       if (hasSessionCookie(c, cookie)) clearSessionCookie(c, cookie);
       throw new AuthError('unauthenticated');
     }
+    // No query and no parsing when the request's context is the session's (server/risk/session-context.ts).
+    const risk = await enforceSessionContext(deps, validated.session, validated.context, requestContext(c, deps.config.trustedProxies), now);
+    if (risk === 'revoked') {
+      clearSessionCookie(c, cookie);
+      throw new AuthError('unauthenticated');
+    }
     if (validated.refreshed) setSessionCookie(c, cookie, token, validated.session.expiresAt, now);
     // A recovery session may only add a passkey and sign out (docs/lifecycle.md): 403 elsewhere.
     if (validated.session.kind === 'recovery' && !allowRecovery) {
       throw new AuthError('reauthentication_required', 'This recovery session can only add a passkey or sign out.');
     }
+    if (risk === 'step-up' && !allowStepUp) {
+      throw new AuthError('reauthentication_required', 'Unusual activity on this session: confirm it is you with your passkey.');
+    }
     c.set('user', validated.user);
     c.set('session', validated.session);
     c.set('sessionToken', token);
     c.set('sessionSecret', validated.secret);
+    c.set('stepUpRequired', risk === 'step-up');
     await next();
   };
 }

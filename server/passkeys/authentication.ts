@@ -10,6 +10,7 @@ import { bytesEqual, fromBase64url, toBase64url } from '../crypto.js';
 import type { ChallengeRow } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
+import { assessSignIn, signInRefusal, type SignInAssessment } from '../risk/sign-in.js';
 import { createSession, type Session, type SessionContext } from '../sessions/service.js';
 import { toUser, type User } from '../users/user.js';
 import { consumeChallenge, storeChallenge } from './challenges.js';
@@ -105,14 +106,29 @@ export async function verifyAssertion(
 }
 
 /**
- * Finishes a usernameless sign-in: verifies the assertion, then records the passkey's use and
- * creates a new session (a new token at every login: no session fixation) in one transaction.
+ * What a sign-in tells the client about its risk signals (docs/risk.md), or `null` when there is
+ * nothing to say: a new device or network, a risk level, a re-verification to pass first.
+ */
+export interface SignInNotice {
+  newDevice: boolean;
+  newNetwork: boolean;
+  device: { browser: string; os: string };
+  risk: 'low' | 'medium' | 'high' | null;
+  signals: string[];
+  stepUpRequired: boolean;
+}
+
+/**
+ * Finishes a usernameless sign-in: verifies the assertion, weighs the sign-in risk signals (which may
+ * refuse it, or require a re-verification first, per policy: docs/risk.md), then records the
+ * passkey's use and creates a new session (a new token at every login: no session fixation) in one
+ * transaction.
  */
 export async function finishAuthentication(
   deps: Deps,
   body: unknown,
   context: Omit<SessionContext, 'passkeyId'>,
-): Promise<{ user: User; token: string; session: Session }> {
+): Promise<{ user: User; token: string; session: Session; notice: SignInNotice | null }> {
   const { db, config, clock, logger } = deps;
   const now = clock.now();
   let verified;
@@ -124,16 +140,43 @@ export async function finishAuthentication(
     throw error;
   }
   const { passkey, owner, counter, backedUp } = verified;
+  const passkeyId = toBase64url(passkey.credential_id);
+
+  const assessment = await assessSignIn(db, config, owner.id, context, now);
+  const details = signInDetails(assessment);
+  if (assessment.action === 'refuse') {
+    await recordAuditEvent(db, { type: 'login_refused', userId: owner.id, actor: 'system', passkeyId, ...context, risk: assessment.risk, details }, now);
+    logger.warn({ userId: owner.id, signals: assessment.signals }, 'sign-in refused by risk policy');
+    throw signInRefusal(assessment, config);
+  }
+  const stepUpRequired = assessment.action === 'step-up';
 
   return db.transaction().execute(async (trx) => {
     await recordPasskeyUse(trx, passkey.credential_id, { counter, backedUp, now });
-    const { token, session } = await createSession(trx, config.session, owner.id, { ...context, passkeyId: passkey.credential_id }, now);
+    const { token, session } = await createSession(trx, config.session, owner.id, { ...context, passkeyId: passkey.credential_id }, now, { stepUpRequired });
     await recordAuditEvent(
       trx,
-      { type: 'login_succeeded', userId: owner.id, sessionId: session.id, passkeyId: toBase64url(passkey.credential_id), ...context },
+      { type: 'login_succeeded', userId: owner.id, sessionId: session.id, passkeyId, ...context, risk: assessment.risk, details: { ...details, stepUpRequired } },
       now,
     );
     logger.info({ userId: owner.id }, 'user signed in');
-    return { user: toUser(owner), token, session };
+    const noteworthy = assessment.newDevice || assessment.newNetwork || assessment.risk !== null || stepUpRequired;
+    const notice: SignInNotice | null = noteworthy
+      ? { newDevice: assessment.newDevice, newNetwork: assessment.newNetwork, device: assessment.device, risk: assessment.risk, signals: assessment.signals, stepUpRequired }
+      : null;
+    return { user: toUser(owner), token, session, notice };
   });
+}
+
+/** The audit details of a sign-in's risk signals (docs/risk.md). */
+function signInDetails(assessment: SignInAssessment): Record<string, unknown> {
+  return {
+    signals: assessment.signals,
+    action: assessment.action,
+    newDevice: assessment.newDevice,
+    newNetwork: assessment.newNetwork,
+    device: assessment.device,
+    network: assessment.network,
+    failures: assessment.failures,
+  };
 }

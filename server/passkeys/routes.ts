@@ -35,9 +35,10 @@ export function ceremonyRoutes(deps: Deps) {
   });
 
   app.post('/auth/login/verify', body, rateLimit(deps, { family: 'login', identifier: credentialIdOf }), async (c) => {
-    const { user, token, session } = await finishAuthentication(deps, c.var.body, context(c));
+    const { user, token, session, notice } = await finishAuthentication(deps, c.var.body, context(c));
     setSessionCookie(c, cookie, token, session.expiresAt, clock.now());
-    return c.json({ user });
+    // `notice` (an addition to the contract, docs/risk.md) only when a risk signal has something to say.
+    return c.json(notice === null ? { user } : { user, notice });
   });
 
   return app;

@@ -14,6 +14,7 @@ import { recordPasskeyUse } from '../passkeys/repository.js';
 import { listPasskeyRowsOfUser } from '../passkeys/manage-repository.js';
 import type { Session } from '../sessions/service.js';
 import { markSessionVerified } from '../sessions/repository.js';
+import { trustRequestContext } from '../risk/session-context.js';
 
 /**
  * The step-up rule: the action needs a user-verified assertion on this session younger than
@@ -69,6 +70,8 @@ export async function finishReauthentication(
   return db.transaction().execute(async (trx) => {
     await recordPasskeyUse(trx, passkey.credential_id, { counter, backedUp, now });
     if (!(await markSessionVerified(trx, session.id, now))) throw new AuthError('unauthenticated');
+    // The user proved presence from this browser and network: they become the session's trusted context (docs/risk.md).
+    await trustRequestContext(trx, session.id, context);
     await recordAuditEvent(trx, { type: 'reauthenticated', userId: session.userId, sessionId: session.id, passkeyId: toBase64url(passkey.credential_id), ...context }, now);
     return { verifiedAt: now };
   });

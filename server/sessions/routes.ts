@@ -13,11 +13,18 @@ export function sessionRoutes(deps: Deps) {
   const cookie = { name: config.session.cookieName };
   const app = new Hono<{ Variables: SessionVariables & { body: unknown } }>();
 
-  app.get('/auth/session', requireSession(deps), (c) => {
-    const { user, session } = c.var;
+  // Also answers a session held for a re-verification by a risk signal, with `session.stepUpRequired: true` (docs/risk.md).
+  app.get('/auth/session', requireSession(deps, { allowStepUp: true }), (c) => {
+    const { user, session, stepUpRequired } = c.var;
     return c.json({
       user,
-      session: { id: session.id, createdAt: session.createdAt.toISOString(), expiresAt: session.expiresAt.toISOString() },
+      session: {
+        id: session.id,
+        createdAt: session.createdAt.toISOString(),
+        expiresAt: session.expiresAt.toISOString(),
+        // Only when set, so the contract's answer is unchanged for every ordinary session.
+        ...(stepUpRequired ? { stepUpRequired: true } : {}),
+      },
     });
   });
 

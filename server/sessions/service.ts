@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import { bytesEqual, randomBase64url, sha256 } from '../crypto.js';
 import type { Database, SessionKind } from '../db/schema.js';
+import { initialSessionContext, type StoredSessionContext } from '../risk/session-context.js';
 import type { User } from '../users/user.js';
 import { revokeSessionForSecretReuse, type SessionSecretState } from './secret-rotation.js';
 import { findActiveSession, insertSession, revokeSessionById, touchSession } from './repository.js';
@@ -38,7 +39,11 @@ export async function createSession(
   userId: string,
   context: SessionContext,
   now: Date,
-  { kind = 'full', lifetime = config.absoluteLifetime }: { kind?: SessionKind; lifetime?: number } = {},
+  {
+    kind = 'full',
+    lifetime = config.absoluteLifetime,
+    stepUpRequired = false,
+  }: { kind?: SessionKind; lifetime?: number; /** A risky sign-in (server/risk/): a passkey re-verification comes first. */ stepUpRequired?: boolean } = {},
 ): Promise<{ token: string; session: Session }> {
   const id = randomBase64url(15);
   const secret = randomBase64url(32);
@@ -55,6 +60,9 @@ export async function createSession(
     user_agent: context.userAgent,
     ip_address: context.ipAddress,
     kind,
+    // The context later requests are compared with (server/risk/session-context.ts).
+    ...initialSessionContext(context),
+    step_up_required_at: stepUpRequired ? now : null,
   });
   const session: Session = {
     id,
@@ -75,6 +83,8 @@ export interface ValidatedSession {
   refreshed: boolean;
   /** Which secret the token carried (current, or previous within its grace) and when the current one was issued. */
   secret: SessionSecretState;
+  /** The context the session trusts and its risk state, for `enforceSessionContext` (server/risk/). */
+  context: StoredSessionContext;
 }
 
 /**
@@ -128,6 +138,14 @@ export async function validateSessionToken(
     user: { id: row.user_id, username: row.username, displayName: row.display_name },
     refreshed,
     secret: { current, issuedAt },
+    context: {
+      userAgent: row.context_user_agent,
+      browser: row.context_browser,
+      os: row.context_os,
+      networks: row.networks,
+      suspectAt: row.suspect_at,
+      stepUpRequiredAt: row.step_up_required_at,
+    },
   };
 }
 

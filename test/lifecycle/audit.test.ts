@@ -164,7 +164,7 @@ describe('GET /auth/activity', () => {
     expect(seen.at(-1).type).toBe('user_registered');
     expect(seen[0]).toMatchObject({ type: 'login_succeeded', actor: 'user', passkeyId: authenticator.credentials[0]!.id });
     expect(Object.keys(seen[0]).sort()).toEqual(
-      ['actor', 'createdAt', 'details', 'id', 'ipAddress', 'passkeyId', 'reason', 'sessionId', 'type', 'userAgent'].sort(),
+      ['actor', 'createdAt', 'details', 'id', 'ipAddress', 'passkeyId', 'reason', 'risk', 'sessionId', 'type', 'userAgent'].sort(),
     );
     const strangerEvents = (await (await t.get('/auth/activity', stranger.cookie)).json()).events;
     expect(strangerEvents.map((e: any) => e.type)).toEqual(['user_registered']);
