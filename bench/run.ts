@@ -98,6 +98,8 @@ interface BenchDatabase {
   open(): Promise<{ db: Kysely<Database>; close(): Promise<void> }>;
   serverEnv: Record<string, string>;
   version: string;
+  /** The PostgreSQL backends connected to this database (none for PGlite: it runs in the server). */
+  backendPids?: () => Promise<number[]>;
   destroy(): Promise<void>;
 }
 
@@ -119,6 +121,16 @@ async function createBenchDatabase(backend: Backend, adminUrl: string): Promise<
       },
       serverEnv: { DATABASE_URL: url.toString() },
       version: `PostgreSQL ${version}`,
+      backendPids: async () => {
+        const client = new pg.Client({ connectionString: adminUrl });
+        await client.connect();
+        try {
+          const { rows } = await client.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1', [name]);
+          return rows.map((row) => row.pid);
+        } finally {
+          await client.end();
+        }
+      },
       destroy: async () => {
         const cleanup = new pg.Client({ connectionString: adminUrl });
         await cleanup.connect();
@@ -173,7 +185,7 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
   }
   result.notes.push(database.version);
   const small = Math.min(smallTable, options.sessions);
-  const load = { connections: options.connections, duration: options.duration, warmup: options.warmup };
+  const load = { connections: options.connections, duration: options.duration, warmup: options.warmup, databasePids: database.backendPids };
   const serverEnv = {
     ...database.serverEnv,
     BENCH_ROUTES: '1',
@@ -261,7 +273,7 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
       log(`  ${line(protectedRoute)}`);
     }
 
-    const signIns = await runSignIns(server, { concurrency: options.concurrency, duration: options.duration, warmup: options.warmup });
+    const signIns = await runSignIns(server, { concurrency: options.concurrency, duration: options.duration, warmup: options.warmup, databasePids: database.backendPids });
     result.scenarios.push(signIns);
     log(`  ${line(signIns)}`);
     await stop(server);
@@ -321,7 +333,8 @@ async function mintAccessToken(server: ServerProcess, token: string): Promise<st
 }
 
 function line(s: ScenarioResult): string {
-  return `${s.name.padEnd(40)} ${s.rps.toFixed(0).padStart(7)} req/s  p50 ${fmt(s.p50)}  p99 ${fmt(s.p99)}  ${s.rssMb.toFixed(0)} MB  cpu ${s.serverCpu.toFixed(2)}${s.failures ? `  FAILED ${s.failures}` : ''}`;
+  const database = s.databaseCpuMs === undefined ? '' : `, database ${s.databaseCpuMs.toFixed(2)}`;
+  return `${s.name.padEnd(40)} ${s.rps.toFixed(0).padStart(7)} req/s  p50 ${fmt(s.p50)}  p99 ${fmt(s.p99)}  ${s.rssMb.toFixed(0)} MB  cpu ms/req: server ${s.serverCpuMs.toFixed(2)}${database}${s.failures ? `  FAILED ${s.failures}` : ''}`;
 }
 
 function fmt(ms: number): string {
@@ -333,10 +346,14 @@ function log(text: string): void {
 }
 
 function table(results: BackendResult[]): string {
-  const rows = ['| backend | scenario | requests/s | p50 | p99 | server RSS | server CPU |', '| --- | --- | ---: | ---: | ---: | ---: | ---: |'];
+  const rows = [
+    '| backend | scenario | requests/s | p50 | p99 | server RSS | server CPU (cores) | CPU ms per request: server / PostgreSQL |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
   for (const r of results) {
     for (const s of r.scenarios) {
-      rows.push(`| ${r.backend} | ${s.name} | ${s.rps.toFixed(0)} | ${s.p50} ms | ${s.p99} ms | ${s.rssMb.toFixed(0)} MB | ${s.serverCpu.toFixed(2)} |`);
+      const cpu = `${s.serverCpuMs.toFixed(2)}${s.databaseCpuMs === undefined ? '' : ` / ${s.databaseCpuMs.toFixed(2)}`}`;
+      rows.push(`| ${r.backend} | ${s.name} | ${s.rps.toFixed(0)} | ${s.p50} ms | ${s.p99} ms | ${s.rssMb.toFixed(0)} MB | ${s.serverCpu.toFixed(2)} | ${cpu} |`);
     }
   }
   return rows.join('\n');

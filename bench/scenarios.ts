@@ -1,6 +1,6 @@
 import autocannon from 'autocannon';
 import { createSoftwareAuthenticator, type SoftwareAuthenticator } from '../test/helpers/authenticator.js';
-import { sampleProcess, type ServerProcess } from './server-process.js';
+import { cpuSecondsOf, sampleProcess, type ServerProcess } from './server-process.js';
 
 export interface ScenarioResult {
   name: string;
@@ -17,6 +17,10 @@ export interface ScenarioResult {
   rssMb: number;
   /** Server CPU during the scenario, in cores (2 = both cores of this machine). */
   serverCpu: number;
+  /** Server CPU time per completed request, ms: steadier than requests/s on a busy machine. */
+  serverCpuMs: number;
+  /** PostgreSQL backend CPU time per completed request, ms (PostgreSQL server only). */
+  databaseCpuMs?: number;
   note?: string;
 }
 
@@ -28,6 +32,8 @@ export interface LoadOptions {
   connections: number;
   duration: number;
   warmup: number;
+  /** The PostgreSQL backends serving the server, to charge their CPU time to the scenario. */
+  databasePids?: () => Promise<number[]>;
 }
 
 /** Drives one GET route with autocannon (loopback, pipelining 1) after a discarded warm-up. */
@@ -40,9 +46,12 @@ export async function runLoad(name: string, server: ServerProcess, options: Load
     requests: options.requests?.map((request) => ({ method: 'GET' as const, path: options.path, headers: { ...options.headers, ...request.headers } })),
   };
   if (options.warmup > 0) await autocannon({ ...base, duration: options.warmup });
+  const pids = (await options.databasePids?.()) ?? null;
+  const databaseBefore = pids ? cpuSecondsOf(pids) : 0;
   const sampler = sampleProcess(server.pid);
   const result = await autocannon({ ...base, duration: options.duration });
   sampler.stop();
+  const databaseSeconds = pids ? cpuSecondsOf(pids) - databaseBefore : null;
   const total = result.requests.total;
   const statuses: Record<string, number> = { errors: result.errors, timeouts: result.timeouts };
   for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statuses[code] = (stat as { count: number }).count;
@@ -57,6 +66,8 @@ export async function runLoad(name: string, server: ServerProcess, options: Load
     statuses,
     rssMb: sampler.peakRssMb(),
     serverCpu: sampler.cpuCores(),
+    serverCpuMs: perRequest(sampler.cpuSeconds(), total),
+    ...(databaseSeconds === null ? {} : { databaseCpuMs: perRequest(databaseSeconds, total) }),
   };
 }
 
@@ -65,6 +76,7 @@ export interface SignInOptions {
   concurrency: number;
   duration: number;
   warmup: number;
+  databasePids?: () => Promise<number[]>;
 }
 
 /**
@@ -107,9 +119,12 @@ export async function runSignIns(server: ServerProcess, options: SignInOptions):
   };
 
   if (options.warmup > 0) await run(options.warmup);
+  const pids = (await options.databasePids?.()) ?? null;
+  const databaseBefore = pids ? cpuSecondsOf(pids) : 0;
   const sampler = sampleProcess(server.pid);
   const { latencies, failures, seconds } = await run(options.duration);
   sampler.stop();
+  const databaseSeconds = pids ? cpuSecondsOf(pids) - databaseBefore : null;
   latencies.sort((a, b) => a - b);
   return {
     name: 'sign-in (options + verify)',
@@ -120,6 +135,8 @@ export async function runSignIns(server: ServerProcess, options: SignInOptions):
     total: latencies.length + failures,
     rssMb: sampler.peakRssMb(),
     serverCpu: sampler.cpuCores(),
+    serverCpuMs: perRequest(sampler.cpuSeconds(), latencies.length),
+    ...(databaseSeconds === null ? {} : { databaseCpuMs: perRequest(databaseSeconds, latencies.length) }),
   };
 }
 
@@ -141,6 +158,10 @@ function jsonHeaders(server: ServerProcess, worker: number): Record<string, stri
     'Content-Type': 'application/json',
     'X-Forwarded-For': `10.77.${worker >> 8}.${worker & 255}`,
   };
+}
+
+function perRequest(seconds: number, requests: number): number {
+  return requests > 0 ? Math.round((seconds * 1000 * 1000) / requests) / 1000 : 0;
 }
 
 function percentile(sorted: number[], q: number): number {

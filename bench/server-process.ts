@@ -81,6 +81,8 @@ export interface ProcessSampler {
   peakRssMb(): number;
   /** CPU time the process used since the sampler started, as a share of one core (1.0 = one core busy). */
   cpuCores(): number;
+  /** CPU time the process used while sampled, in seconds. */
+  cpuSeconds(): number;
   stop(): void;
 }
 
@@ -102,6 +104,7 @@ export function sampleProcess(pid: number, everyMs = 200): ProcessSampler {
       const seconds = (endedAt - startedAt) / 1000;
       return seconds > 0 ? (endCpu - startCpu) / ticksPerSecond / seconds : 0;
     },
+    cpuSeconds: () => (endCpu - startCpu) / 100,
     stop: () => {
       if (stopped) return;
       stopped = true;
@@ -121,6 +124,11 @@ function rssMb(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** CPU time of a set of processes (e.g. the PostgreSQL backends serving the bench database), in seconds. */
+export function cpuSecondsOf(pids: number[]): number {
+  return pids.reduce((sum, pid) => sum + cpuTicks(pid), 0) / 100;
 }
 
 function cpuTicks(pid: number): number {
