@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -9,16 +10,31 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export interface BuildClientOptions {
   /** Where to write the bundles and the demo page; defaults to `client/dist`. */
   outdir?: string;
+  /** Also write the type declarations to `client/dist/types` (default `true`). */
+  types?: boolean;
+}
+
+/** Runs the TypeScript compiler with a project file (declarations only); rejects with its output. */
+export function emitDeclarations(project: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(path.join(root, 'node_modules/.bin/tsc'), ['-p', path.join(root, project)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`tsc -p ${project} failed:\n${output}`))));
+  });
 }
 
 /**
- * Bundle the browser client (`auth-client.js`) and the demo page (`demo.js`, `index.html`,
- * `demo.css`) into `outdir`. Returns the paths written.
+ * Bundle the browser client (`auth-client.js`, an ES module) and the demo page (`demo.js`,
+ * `index.html`, `demo.css`) into `outdir`, and the client's type declarations into
+ * `client/dist/types` (the `./client` entry of the package's exports map). Returns the paths written.
  *
  * @example
  * await buildClient({ outdir: 'test-artifacts/client' });
  */
-export async function buildClient({ outdir = path.join(root, 'client/dist') }: BuildClientOptions = {}): Promise<string[]> {
+export async function buildClient({ outdir = path.join(root, 'client/dist'), types = true }: BuildClientOptions = {}): Promise<string[]> {
   const common: BuildOptions = {
     bundle: true,
     format: 'esm',
@@ -40,8 +56,9 @@ export async function buildClient({ outdir = path.join(root, 'client/dist') }: B
     build({ ...common, entryPoints: [path.join(root, 'client/demo/demo.ts')], outfile: outputs.demo }),
     copyFile(path.join(root, 'client/demo/index.html'), outputs.html),
     copyFile(path.join(root, 'client/demo/demo.css'), outputs.css),
+    types ? emitDeclarations('tsconfig.client-types.json') : undefined,
   ]);
-  return Object.values(outputs);
+  return [...Object.values(outputs), ...(types ? [path.join(root, 'client/dist/types/index.d.ts')] : [])];
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {

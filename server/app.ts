@@ -7,6 +7,7 @@ import { errorResponse, handleError } from './http/errors.js';
 import { staticRoutes } from './http/static.js';
 import { ceremonyRoutes } from './passkeys/routes.js';
 import { sessionRoutes } from './sessions/routes.js';
+import { sessionStatusRoutes } from './sessions/status-routes.js';
 import { tokenRoutes } from './tokens/routes.js';
 import { activityRoutes } from './audit/routes.js';
 import { passkeyManagementRoutes } from './passkeys/manage-routes.js';
@@ -37,6 +38,7 @@ export function createApp(deps: Deps, options: AppOptions = {}): Hono {
 
   app.route('/', ceremonyRoutes(deps));
   app.route('/', sessionRoutes(deps));
+  app.route('/', sessionStatusRoutes(deps));
   app.route('/', tokenRoutes(deps));
   app.route('/', sessionManagementRoutes(deps));
   app.route('/', passkeyManagementRoutes(deps));

@@ -199,14 +199,23 @@ export interface AccountClient {
   updateDisplayName(displayName: string): Promise<User>;
 }
 
+/** Options for {@link createAccountClient}: those of `createAuthClient`, and a step-up hook. */
+export interface AccountClientOptions extends AuthClientOptions {
+  /**
+   * Called when an action needs a fresh verification and the step-up passkey prompt is about to
+   * open, so the page can say why ("Confirm it is you to continue").
+   */
+  onStepUp?: () => void;
+}
+
 /**
- * Create an account client for an auth server (same options as `createAuthClient`).
+ * Create an account client for an auth server (same options as `createAuthClient`, plus `onStepUp`).
  *
  * @example
  * const account = createAccountClient({ baseUrl: 'https://auth.example.com' });
  * const passkeys = await account.listPasskeys();
  */
-export function createAccountClient({ baseUrl = '', fetch }: AuthClientOptions = {}): AccountClient {
+export function createAccountClient({ baseUrl = '', fetch, onStepUp }: AccountClientOptions = {}): AccountClient {
   const fetchImpl: FetchLike = fetch ?? ((input, init) => globalThis.fetch(input, init));
   const request = createRequester(baseUrl, fetchImpl);
 
@@ -230,6 +239,7 @@ export function createAccountClient({ baseUrl = '', fetch }: AuthClientOptions =
       return await action();
     } catch (err) {
       if (!(err instanceof AuthClientError) || err.code !== 'reauthentication_required') throw err;
+      onStepUp?.();
       await reauthenticate();
       return action();
     }

@@ -33,6 +33,11 @@ export interface RegisterOptions {
 export interface AutofillOptions {
   /** Abort to stop offering passkeys in autofill; the call then resolves `null`. */
   signal?: AbortSignal;
+  /**
+   * Called once the user has picked a passkey, while the server checks it: a page can show progress
+   * and ignore other sign-in clicks until the call settles.
+   */
+  onPasskeyChosen?: () => void;
 }
 
 /** The result of a successful registration or sign-in. */
@@ -82,7 +87,8 @@ export interface AuthClient {
    */
   signOut(): Promise<void>;
   /**
-   * The current user and session, or `null` when not signed in (401 `unauthenticated`).
+   * The current user and session, or `null` when not signed in. Asks `GET /auth/session/status`,
+   * which answers 200 either way, so a signed-out page logs no failed request.
    *
    * @example
    * const current = await auth.getSession();
@@ -139,7 +145,7 @@ export function createAuthClient({ baseUrl = '', fetch }: AuthClientOptions = {}
       return verifyLogin(request, optionsJSON, response);
     },
 
-    async signInWithAutofill({ signal } = {}) {
+    async signInWithAutofill({ signal, onPasskeyChosen } = {}) {
       if (signal?.aborted) return null;
       const turn = ++latestTurn;
       const isLatest = () => turn === latestTurn;
@@ -189,6 +195,7 @@ export function createAuthClient({ baseUrl = '', fetch }: AuthClientOptions = {}
         signal?.removeEventListener('abort', onAbort);
       }
       if (response === null) return null;
+      onPasskeyChosen?.();
       return verifyLogin(request, optionsJSON, response);
     },
 
@@ -202,12 +209,10 @@ export function createAuthClient({ baseUrl = '', fetch }: AuthClientOptions = {}
     },
 
     async getSession() {
-      try {
-        return parseSessionInfo(await request('GET', '/auth/session'));
-      } catch (err) {
-        if (err instanceof AuthClientError && err.code === 'unauthenticated') return null;
-        throw err;
-      }
+      // The status endpoint answers 200 when signed out too: no 401 in the browser's console.
+      const body = await request('GET', '/auth/session/status');
+      if (!isRecord(body) || typeof body.signedIn !== 'boolean') throw unexpectedAnswer();
+      return body.signedIn ? parseSessionInfo(body) : null;
     },
   };
 }
@@ -252,7 +257,7 @@ function parseSignedIn(body: unknown): SignedIn {
 
 function parseSessionInfo(body: unknown): SessionInfo {
   if (!isRecord(body)) throw unexpectedAnswer();
-  return { user: parseUser(body.user), session: parseSession(body.session) };
+  return { user: parseUser(body.user), session: parseSession(body.session), restricted: body.restricted === true };
 }
 
 function parseUser(value: unknown): User {

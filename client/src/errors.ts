@@ -182,22 +182,53 @@ const webAuthnMessages: Partial<Record<WebAuthnError['code'], string>> = {
   ERROR_INVALID_RP_ID: 'Passkeys do not work on this address. Open the site by its proper name.',
 };
 
+/** What the user was doing when an error happened, so {@link describeError} can say what to do next. */
+export type UserAction = 'sign-in' | 'sign-up' | 'step-up' | 'add-passkey' | 'recover' | 'manage';
+
+/** Options for {@link describeError}. */
+export interface DescribeErrorOptions {
+  /** What the user was doing; the default, `manage`, fits account actions. */
+  action?: UserAction;
+}
+
+const cancelledMessages: Record<UserAction, string> = {
+  'sign-in':
+    'Sign-in did not finish: the passkey prompt was closed, or your fingerprint, face or PIN was not confirmed. If this device has no passkey for this site, choose "Use a different device" in the prompt to use your phone, or create an account.',
+  'sign-up': 'Passkey creation was cancelled, so no account was created. Press the button again when you are ready.',
+  'step-up': 'The confirmation was cancelled, so nothing was changed.',
+  'add-passkey': 'The new passkey was not created: the prompt was closed, or this device already has one for your account.',
+  recover: 'The new passkey was not created. Try again to finish recovering your account.',
+  manage: 'The passkey prompt was closed or timed out. Please try again.',
+};
+
+const verificationFailedMessages: Record<UserAction, string> = {
+  'sign-in':
+    'Your passkey could not be verified. Unlock it with your fingerprint, face or PIN when asked, then try again.',
+  'sign-up': 'The new passkey could not be verified. Please try again.',
+  'step-up':
+    'That did not confirm it is you: use one of this account\'s passkeys and unlock it with your fingerprint, face or PIN.',
+  'add-passkey': 'The new passkey could not be verified. Please try again.',
+  recover: 'That username and recovery code do not match. Check the code and try again.',
+  manage: 'The passkey could not be verified. Please try again.',
+};
+
 /**
- * A short, human message for any error the client throws, to show in the page. Errors that are not
+ * A short, human message for any error the client throws, to show in the page, saying what to do
+ * next. Pass what the user was doing (`action`) for the most fitting advice. Errors that are not
  * {@link AuthClientError}s get a generic message.
  *
  * @example
  * try {
  *   await signIn();
  * } catch (err) {
- *   status.textContent = describeError(err); // e.g. "Too many attempts. Try again in 30 s."
+ *   status.textContent = describeError(err, { action: 'sign-in' }); // e.g. "Too many attempts. Wait 30 seconds and try again."
  * }
  */
-export function describeError(err: unknown): string {
+export function describeError(err: unknown, { action = 'manage' }: DescribeErrorOptions = {}): string {
   if (!(err instanceof AuthClientError)) return 'Something went wrong. Please try again.';
   switch (err.code) {
     case 'cancelled':
-      return 'The passkey prompt was closed or timed out, or this device has no passkey for this site.';
+      return cancelledMessages[action];
     case 'unsupported':
       return 'This browser does not support passkeys here. Try an up-to-date browser.';
     case 'webauthn_error': {
@@ -205,31 +236,37 @@ export function describeError(err: unknown): string {
       return (code && webAuthnMessages[code]) ?? 'Your device could not use a passkey. Please try again.';
     }
     case 'network_error':
-      return 'Cannot reach the server. Check your connection and try again.';
+      return isOffline()
+        ? 'You are offline. Reconnect to the internet and try again.'
+        : 'Cannot reach the server. Check your connection and try again in a moment.';
     case 'username_taken':
-      return 'That username is taken. Please choose another one.';
+      return 'That username is taken. Please choose another one, or sign in if it is yours.';
     case 'unknown_credential':
-      return 'This passkey is not known here; it may have been removed. Use another passkey or sign up.';
+      return 'This passkey is not registered here any more (it may have been deleted). Choose another passkey, or create an account.';
     case 'verification_failed':
-      return 'The passkey could not be verified. Please try again.';
+      return verificationFailedMessages[action];
     case 'invalid_challenge':
-      return 'The sign-in attempt expired. Please try again.';
+      return 'The attempt took too long and expired. Please try again.';
     case 'account_disabled':
-      return 'This account is disabled. Contact support.';
+      return 'This account is disabled. Contact support to have it enabled again.';
     case 'unauthenticated':
-      return 'You are not signed in.';
+      return 'You are signed out. Please sign in again.';
     case 'reauthentication_required':
       return 'Please confirm it is you with your passkey first.';
     case 'rate_limited':
       return err.retryAfter === undefined
-        ? 'Too many attempts. Please wait a moment and try again.'
-        : `Too many attempts. Try again in ${err.retryAfter} s.`;
+        ? 'Too many attempts. Please wait a minute and try again.'
+        : `Too many attempts. Wait ${formatWait(err.retryAfter)} and try again.`;
     case 'credential_exists':
       return 'This passkey is already registered.';
     case 'last_passkey':
-      return 'You cannot remove your only passkey. Add another one first.';
+      return 'You cannot delete your only passkey. Add another one first.';
     case 'invalid_request':
-      return 'Please check what you entered: usernames have 3 to 64 characters, display names at most 64.';
+      return action === 'sign-up'
+        ? 'Please check what you entered: usernames have 3 to 64 characters, display names at most 64.'
+        : 'Please check what you entered and try again.';
+    case 'not_found':
+      return action === 'manage' ? 'That item no longer exists. The page has been refreshed.' : 'Something went wrong on our side. Please try again.';
     case 'csrf':
       return 'The request was refused because it did not come from this site. Reload the page and try again.';
     case 'unavailable':
@@ -237,8 +274,18 @@ export function describeError(err: unknown): string {
     case 'payload_too_large':
     case 'unsupported_media_type':
     case 'method_not_allowed':
-    case 'not_found':
     case 'internal':
       return 'Something went wrong on our side. Please try again.';
   }
+}
+
+function formatWait(seconds: number): string {
+  if (seconds <= 1) return 'a second';
+  if (seconds < 90) return `${seconds} seconds`;
+  return `${Math.ceil(seconds / 60)} minutes`;
+}
+
+function isOffline(): boolean {
+  const navigator = (globalThis as { navigator?: { onLine?: boolean } }).navigator;
+  return navigator?.onLine === false;
 }

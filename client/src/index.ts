@@ -28,12 +28,13 @@ import { clearAccessToken } from './tokens.js';
 export { createAuthClient } from './client.js';
 export type { AuthClient, AuthClientOptions, AutofillOptions, RegisterOptions, SignedIn } from './client.js';
 export { AuthClientError, describeError } from './errors.js';
-export type { AuthErrorCode, ClientErrorCode, ServerErrorCode } from './errors.js';
+export type { AuthErrorCode, ClientErrorCode, DescribeErrorOptions, ServerErrorCode, UserAction } from './errors.js';
 export type { FetchLike } from './http.js';
 export type { Session, SessionInfo, User } from './types.js';
 export { createAccountClient } from './account.js';
 export type {
   AccountClient,
+  AccountClientOptions,
   ActivityEvent,
   ActivityOptions,
   ActivityPage,

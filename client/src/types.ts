@@ -16,4 +16,9 @@ export interface Session {
 export interface SessionInfo {
   user: User;
   session: Session;
+  /**
+   * True for the restricted session of an account recovery (a recovery code), which may only add a
+   * passkey (`addPasskey()`) or sign out.
+   */
+  restricted: boolean;
 }

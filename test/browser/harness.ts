@@ -4,7 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -87,44 +87,9 @@ export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args: chromiumArgs });
 }
 
-export interface VirtualAuthenticator {
-  cdp: CDPSession;
-  authenticatorId: string;
-  /** Whether the next ceremonies report user verification. */
-  setUserVerified(verified: boolean): Promise<void>;
-  credentials(): Promise<Array<{ credentialId: string; isResidentCredential: boolean; userHandle?: string; signCount: number }>>;
-  remove(): Promise<void>;
-}
-
-/**
- * Installs a DevTools WebAuthn virtual authenticator (CTAP2, internal, resident keys, user
- * verification) on the page: the browser then runs real WebAuthn ceremonies against it.
- */
-export async function addVirtualAuthenticator(page: Page, options: { isUserVerified?: boolean } = {}): Promise<VirtualAuthenticator> {
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('WebAuthn.enable', { enableUI: false });
-  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2',
-      transport: 'internal',
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: options.isUserVerified ?? true,
-      automaticPresenceSimulation: true,
-    },
-  });
-  return {
-    cdp,
-    authenticatorId,
-    setUserVerified: async (isUserVerified) => {
-      await cdp.send('WebAuthn.setUserVerified', { authenticatorId, isUserVerified });
-    },
-    credentials: async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials,
-    remove: async () => {
-      await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId });
-    },
-  };
-}
+// The virtual authenticator helper is part of the public test kit; re-exported for the project's tests.
+export { addVirtualAuthenticator, toVirtualCredential } from '../../server/testing/playwright.js';
+export type { VirtualAuthenticator, VirtualCredential } from '../../server/testing/playwright.js';
 
 /** Collects console errors and uncaught page errors, to assert a clean console. */
 export function watchConsole(page: Page): string[] {
@@ -137,3 +102,53 @@ export function watchConsole(page: Page): string[] {
 }
 
 export type { Browser, BrowserContext, Page };
+
+/** Where browser tests put screenshots (git-ignored). */
+export const artifactsDir = path.join(root, 'test-artifacts', 'browser');
+
+/** Saves a full-page screenshot as `test-artifacts/browser/<name>.png`, for a person to look at. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  const file = path.join(artifactsDir, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true, animations: 'disabled', caret: 'hide' });
+  return file;
+}
+
+/** The texts of the page's two live regions: progress/success (`#status`) and errors (`#error`). */
+export async function notices(page: Page): Promise<{ status: string; error: string }> {
+  return page.evaluate(() => ({
+    status: document.getElementById('status')?.textContent ?? '',
+    error: document.getElementById('error')?.textContent ?? '',
+  }));
+}
+
+/**
+ * Clicks a button that starts a modal WebAuthn ceremony on a page where presence is off (so that an
+ * autofill offer waits), and plays the user who touches the authenticator. A virtual authenticator
+ * never answers a modal request that reached it while presence was off, and answers a waiting
+ * autofill request as soon as presence goes on; so the ceremony's options request is held at the
+ * network layer until the click has ended the autofill offer and presence is on, then let through.
+ */
+export async function clickAndTouch(page: Page, selector: string, authenticator: { setAutomaticPresence(enabled: boolean): Promise<void> }): Promise<void> {
+  const optionsPath = /\/auth\/(login|register|reauth|passkeys)\/options$/;
+  let release = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let passed = () => {};
+  const continued = new Promise<void>((resolve) => (passed = resolve));
+  const handler = async (route: import('playwright-core').Route) => {
+    await held;
+    // fallback(), not continue(): a test's own route for the same request (a stand-in answer) still applies.
+    await route.fallback();
+    passed();
+  };
+  const matches = (url: URL) => optionsPath.test(url.pathname);
+  await page.route(matches, handler);
+  try {
+    await page.click(selector);
+    await authenticator.setAutomaticPresence(true);
+    release();
+    await continued;
+  } finally {
+    release();
+    await page.unroute(matches, handler).catch(() => {});
+  }
+}

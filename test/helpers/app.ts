@@ -3,7 +3,7 @@ import pino from 'pino';
 import { createApp } from '../../server/app.js';
 import { loadConfig, type Config } from '../../server/config.js';
 import type { Deps } from '../../server/deps.js';
-import { createSoftwareAuthenticator, type SoftwareAuthenticator } from './authenticator.js';
+import { createSoftwareAuthenticator, type SoftwareAuthenticator } from '../../server/testing/index.js';
 import { TestClock } from './clock.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
