@@ -7,5 +7,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Most test time waits on a database (PGlite start-up, PostgreSQL round trips): more files at
+    // once than cores keeps both cores busy.
+    maxWorkers: 3,
   },
 });

@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: the server's throughput on PostgreSQL and on PGlite, as ratios to a baseline
- * route measured in the same run (docs/performance.md).
+ * route measured in the same run (README "Performance").
  *
  *   npm run bench -- [--backend=pg|pglite|both] [--sessions=1000000] [--duration=6] [--warmup=1]
  *                    [--connections=50] [--concurrency=16] [--users=100000] [--log-level=silent]

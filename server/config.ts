@@ -24,7 +24,7 @@ export interface Config {
     /** How long the secret before a rotation stays valid, in seconds; after it, presenting it revokes the session. */
     secretRotationGrace: number;
   };
-  /** Access tokens (server/tokens/, docs/tokens.md). */
+  /** Access tokens (server/tokens/, README "Access tokens"). */
   tokens: {
     /** The `aud` claim; defaults to the issuer (the first origin). */
     audience: string;
@@ -76,7 +76,7 @@ export interface Config {
     /** How long an expired or revoked session is kept before it is deleted, in seconds. */
     sessionRetention: number;
   };
-  /** Security events delivered to a webhook (server/events/, docs/events.md). */
+  /** Security events delivered to a webhook (server/events/, README "Security events"). */
   webhook: {
     /** Where events are POSTed, or null to deliver none (they are still written, then pruned). */
     url: string | null;
@@ -91,7 +91,7 @@ export interface Config {
     /** How long delivered and given-up events are kept, in seconds. */
     retention: number;
   };
-  /** Risk signals and what each one does (server/risk/, docs/risk.md). */
+  /** Risk signals and what each one does (server/risk/, README "Risk signals"). */
   risk: {
     /** A session used from another browser family or operating system. */
     uaChange: SessionRiskAction;

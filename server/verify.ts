@@ -1,6 +1,6 @@
 /**
  * Verifying access tokens in another Node service: the small public entry point of the token model
- * (docs/tokens.md). It depends on `jose` only, so a resource service can import it from this
+ * (README "Access tokens"). It depends on `jose` only, so a resource service can import it from this
  * repository (`import { verifyAccessToken } from '<checkout>/server/verify.js'`) or copy the file.
  *
  * @module

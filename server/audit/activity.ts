@@ -17,7 +17,7 @@ export interface ActivityEvent {
   passkeyId: string | null;
   ipAddress: string | null;
   userAgent: string | null;
-  /** `low`, `medium` or `high` for events a risk was assessed for (docs/risk.md), else null. */
+  /** `low`, `medium` or `high` for events a risk was assessed for (README "Risk signals"), else null. */
   risk: string | null;
   details: Record<string, unknown>;
 }

@@ -22,7 +22,7 @@ export type AuditEventType =
   | 'user_disabled'
   | 'user_enabled'
   | 'user_deleted'
-  // docs/tokens.md: a retired session secret replayed after its grace (the session is revoked), and a signing key rotation.
+  // README "Access tokens": a retired session secret replayed after its grace (the session is revoked), and a signing key rotation.
   | 'token_reuse_detected'
   | 'signing_key_rotated';
 

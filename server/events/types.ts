@@ -1,6 +1,6 @@
 import type { AuditEventRow } from '../db/schema.js';
 
-/** The `type` of a security event as the webhook receiver sees it (docs/events.md). */
+/** The `type` of a security event as the webhook receiver sees it (README "Security events"). */
 export type SecurityEventType =
   | 'account.created'
   | 'session.created'
@@ -108,7 +108,7 @@ export const auditOnlyTypes: readonly string[] = [
   'recovery_completed',
   'display_name_changed',
   'signing_key_rotated',
-  // docs/risk.md: a session used from a new network (with `details.action`), and a sign-in refused by a risk policy.
+  // README "Risk signals": a session used from a new network (with `details.action`), and a sign-in refused by a risk policy.
   'session_network_changed',
   'login_refused',
 ];

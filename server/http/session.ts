@@ -15,7 +15,7 @@ export interface SessionVariables {
   sessionToken: string;
   /** Which of the session's secrets the cookie carried (for rotation when minting access tokens). */
   sessionSecret: SessionSecretState;
-  /** The session must pass a passkey re-verification first (risk signals, docs/risk.md); only routes with `allowStepUp` see it true. */
+  /** The session must pass a passkey re-verification first (risk signals, README "Risk signals"); only routes with `allowStepUp` see it true. */
   stepUpRequired: boolean;
 }
 
@@ -23,7 +23,7 @@ export interface RequireSessionOptions {
   /** Admit the restricted session of an account recovery too (only the add-a-passkey routes do). */
   allowRecovery?: boolean;
   /**
-   * Admit a session that must pass a passkey re-verification first (risk signals, docs/risk.md):
+   * Admit a session that must pass a passkey re-verification first (risk signals, README "Risk signals"):
    * only the re-verification routes and `GET /auth/session` do. Others answer 403 `reauthentication_required`.
    */
   allowStepUp?: boolean;
@@ -34,7 +34,7 @@ export interface RequireSessionOptions {
  * `session` in `c.var`. A missing, tampered, unknown, expired or revoked session answers 401
  * `unauthenticated` and clears the cookie; a restricted recovery session answers 403
  * `reauthentication_required` unless `allowRecovery` is set. The request's browser and network are
- * compared with the session's (docs/risk.md): per policy a change is recorded, revokes the session
+ * compared with the session's (README "Risk signals"): per policy a change is recorded, revokes the session
  * (401), or requires a passkey re-verification, until which the session answers 403
  * `reauthentication_required` unless `allowStepUp` is set. Use it on your own routes:
  *
@@ -63,7 +63,7 @@ export function requireSession(
       throw new AuthError('unauthenticated');
     }
     if (validated.refreshed) setSessionCookie(c, cookie, token, validated.session.expiresAt, now);
-    // A recovery session may only add a passkey and sign out (docs/lifecycle.md): 403 elsewhere.
+    // A recovery session may only add a passkey and sign out (README "Account and session lifecycle"): 403 elsewhere.
     if (validated.session.kind === 'recovery' && !allowRecovery) {
       throw new AuthError('reauthentication_required', 'This recovery session can only add a passkey or sign out.');
     }

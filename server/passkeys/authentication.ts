@@ -106,7 +106,7 @@ export async function verifyAssertion(
 }
 
 /**
- * What a sign-in tells the client about its risk signals (docs/risk.md), or `null` when there is
+ * What a sign-in tells the client about its risk signals (README "Risk signals"), or `null` when there is
  * nothing to say: a new device or network, a risk level, a re-verification to pass first.
  */
 export interface SignInNotice {
@@ -120,7 +120,7 @@ export interface SignInNotice {
 
 /**
  * Finishes a usernameless sign-in: verifies the assertion, weighs the sign-in risk signals (which may
- * refuse it, or require a re-verification first, per policy: docs/risk.md), then records the
+ * refuse it, or require a re-verification first, per policy: README "Risk signals"), then records the
  * passkey's use and creates a new session (a new token at every login: no session fixation) in one
  * transaction.
  */
@@ -168,7 +168,7 @@ export async function finishAuthentication(
   });
 }
 
-/** The audit details of a sign-in's risk signals (docs/risk.md). */
+/** The audit details of a sign-in's risk signals (README "Risk signals"). */
 function signInDetails(assessment: SignInAssessment): Record<string, unknown> {
   return {
     signals: assessment.signals,

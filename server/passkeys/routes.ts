@@ -37,7 +37,7 @@ export function ceremonyRoutes(deps: Deps) {
   app.post('/auth/login/verify', body, rateLimit(deps, { family: 'login', identifier: credentialIdOf }), async (c) => {
     const { user, token, session, notice } = await finishAuthentication(deps, c.var.body, context(c));
     setSessionCookie(c, cookie, token, session.expiresAt, clock.now());
-    // `notice` (an addition to the contract, docs/risk.md) only when a risk signal has something to say.
+    // `notice` (an addition to the contract, README "Risk signals") only when a risk signal has something to say.
     return c.json(notice === null ? { user } : { user, notice });
   });
 

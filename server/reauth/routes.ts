@@ -11,7 +11,7 @@ export function reauthRoutes(deps: Deps) {
   const { config } = deps;
   const app = new Hono<{ Variables: SessionVariables & { body: unknown } }>();
   const body = jsonBody({ origins: config.origins });
-  // A session held for a re-verification by a risk signal (docs/risk.md) may of course re-verify.
+  // A session held for a re-verification by a risk signal (README "Risk signals") may of course re-verify.
   const session = requireSession(deps, { allowStepUp: true });
   const context = (c: Context<any>) => requestContext(c, config.trustedProxies);
 

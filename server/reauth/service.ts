@@ -70,7 +70,7 @@ export async function finishReauthentication(
   return db.transaction().execute(async (trx) => {
     await recordPasskeyUse(trx, passkey.credential_id, { counter, backedUp, now });
     if (!(await markSessionVerified(trx, session.id, now))) throw new AuthError('unauthenticated');
-    // The user proved presence from this browser and network: they become the session's trusted context (docs/risk.md).
+    // The user proved presence from this browser and network: they become the session's trusted context (README "Risk signals").
     await trustRequestContext(trx, session.id, context);
     await recordAuditEvent(trx, { type: 'reauthenticated', userId: session.userId, sessionId: session.id, passkeyId: toBase64url(passkey.credential_id), ...context }, now);
     return { verifiedAt: now };

@@ -13,7 +13,7 @@ export function sessionRoutes(deps: Deps) {
   const cookie = { name: config.session.cookieName };
   const app = new Hono<{ Variables: SessionVariables & { body: unknown } }>();
 
-  // Also answers a session held for a re-verification by a risk signal, with `session.stepUpRequired: true` (docs/risk.md).
+  // Also answers a session held for a re-verification by a risk signal, with `session.stepUpRequired: true` (README "Risk signals").
   app.get('/auth/session', requireSession(deps, { allowStepUp: true }), (c) => {
     const { user, session, stepUpRequired } = c.var;
     return c.json({

@@ -5,7 +5,7 @@ import type { Database } from '../db/schema.js';
 import { replaceSessionSecret, revokeSessionByPreviousSecret } from './secret-rotation-repository.js';
 
 /**
- * Session secret rotation (docs/tokens.md). The cookie is the refresh credential of the access
+ * Session secret rotation (README "Access tokens"). The cookie is the refresh credential of the access
  * tokens, so its secret is replaced every so often when a token is minted; the secret it replaces
  * stays valid for a short grace (tabs with requests in flight), and presenting it after the grace
  * means two parties hold the session: a stolen cookie. The whole session is then revoked, which

@@ -105,7 +105,7 @@ export async function validateSessionToken(
   const idleMs = config.idleTimeout * 1000;
   const row = await findActiveSession(db, id, now, new Date(now.getTime() - idleMs));
   if (row === null) return null;
-  // Both comparisons always run, in constant time; the previous secret (docs/tokens.md) counts only
+  // Both comparisons always run, in constant time; the previous secret (README "Access tokens") counts only
   // within its grace, and after it, replaying it revokes the session.
   const hash = sha256(secret);
   const current = bytesEqual(hash, row.secret_hash);

@@ -9,7 +9,7 @@
  *   Playwright Chromium page (browser tests), with user-verification, presence and bogus-signature
  *   switches; {@link toVirtualCredential} moves a software credential into it.
  *
- * See docs/testing-kit.md.
+ * See README "Test kit".
  *
  * @module
  */

@@ -9,7 +9,7 @@ import { introspectToken } from './introspection.js';
 import { createKeyStore, type KeyStore } from './keys.js';
 
 /**
- * `POST /auth/token`, `GET /.well-known/jwks.json` and `POST /auth/introspect` (docs/tokens.md).
+ * `POST /auth/token`, `GET /.well-known/jwks.json` and `POST /auth/introspect` (README "Access tokens").
  * The key store is this instance's cache of the signing keys every instance shares in the database.
  */
 export function tokenRoutes(deps: Deps, keys: KeyStore = createKeyStore(deps)) {
