@@ -78,7 +78,6 @@ const confirmOk = element('confirm-ok', HTMLButtonElement);
 
 type View = 'signed-out' | 'recovery' | 'signed-in';
 
-let current: SessionInfo | null = null;
 let view: View | null = null;
 let busy = false;
 /** The credential ID of the passkey this session was created with, when known. */
@@ -159,7 +158,6 @@ function showView(next: View): void {
 }
 
 function showSignedOut(): void {
-  current = null;
   sessionPasskeyId = null;
   shownCodes = [];
   codeList.replaceChildren();
@@ -180,7 +178,6 @@ function setTime(id: string, iso: string): void {
 }
 
 function showSession(info: SessionInfo): void {
-  current = info;
   topbarUser.textContent = info.user.displayName;
   if (info.restricted) {
     showView('recovery');

@@ -10,7 +10,9 @@ import { deleteUser, disableUser, enableUser, revokeAllSessions } from '../users
 import { normalizeUsername } from '../users/username.js';
 import { toBase64url } from '../crypto.js';
 import { rotateSigningKeys } from '../tokens/rotation.js';
-import { listActiveSessionsOfUser, listPasskeysOfUser, listRecentEventsOfUser, listUsersWithCounts, type UserSummaryRow } from './repository.js';
+import { listPasskeyRowsOfUser } from '../passkeys/manage-repository.js';
+import { listLiveSessionsOfUser } from '../sessions/repository.js';
+import { listRecentEventsOfUser, listUsersWithCounts, type UserSummaryRow } from './repository.js';
 
 export type AdminDeps = Pick<Deps, 'db' | 'config' | 'clock' | 'logger'>;
 
@@ -220,8 +222,8 @@ export async function showUser(deps: AdminDeps, ref: string): Promise<UserDetail
   const [summary] = await listUsersWithCounts(db, now, idleCutoff(deps, now), user.id);
   if (!summary) throw new AdminError('not_found', `No user with username or id ${JSON.stringify(ref)}.`);
   const [passkeys, sessions, events] = await Promise.all([
-    listPasskeysOfUser(db, user.id),
-    listActiveSessionsOfUser(db, user.id, now, idleCutoff(deps, now)),
+    listPasskeyRowsOfUser(db, user.id),
+    listLiveSessionsOfUser(db, user.id, now, idleCutoff(deps, now)),
     listRecentEventsOfUser(db, user.id, RECENT_EVENTS),
   ]);
   return {

@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { AuditEventRow, Database, PasskeyRow, SessionRow } from '../db/schema.js';
+import type { AuditEventRow, Database } from '../db/schema.js';
 
 export interface UserSummaryRow {
   id: string;
@@ -35,23 +35,6 @@ export async function listUsersWithCounts(db: Kysely<Database>, now: Date, idleC
   if (userId !== undefined) query = query.where('u.id', '=', userId);
   const rows = await query.execute();
   return rows.map((row) => ({ ...row, passkey_count: Number(row.passkey_count ?? 0), session_count: Number(row.session_count ?? 0) }));
-}
-
-export async function listPasskeysOfUser(db: Kysely<Database>, userId: string): Promise<PasskeyRow[]> {
-  return db.selectFrom('passkey').selectAll().where('user_id', '=', userId).orderBy('created_at').execute();
-}
-
-/** The user's live sessions, newest first. */
-export async function listActiveSessionsOfUser(db: Kysely<Database>, userId: string, now: Date, idleCutoff: Date): Promise<SessionRow[]> {
-  return db
-    .selectFrom('session')
-    .selectAll()
-    .where('user_id', '=', userId)
-    .where('revoked_at', 'is', null)
-    .where('expires_at', '>', now)
-    .where('last_seen_at', '>', idleCutoff)
-    .orderBy('created_at', 'desc')
-    .execute();
 }
 
 /** The user's most recent audit events, newest first. */

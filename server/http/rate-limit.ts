@@ -6,6 +6,7 @@ import type { Database } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { clientAddress } from './client-address.js';
+import { expandIPv6 } from './ip-address.js';
 
 export interface RateLimitOptions {
   /** The counter's name, e.g. `login:address` or `recovery:identifier` (at most 64 characters). */
@@ -76,21 +77,6 @@ export function addressKey(address: string): string {
   if (!isIPv6(bare)) return `other:${bare.toLowerCase()}`;
   const groups = expandIPv6(bare);
   return `${groups.slice(0, 4).join(':')}::/64`;
-}
-
-function expandIPv6(address: string): string[] {
-  let text = address.toLowerCase();
-  // A trailing dotted IPv4 part counts as two groups.
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4) {
-    const [a, b, c, d] = (v4[1] as string).split('.').map(Number) as [number, number, number, number];
-    text = text.slice(0, -(v4[1] as string).length) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head = '', tail] = text.split('::');
-  const left = head === '' ? [] : head.split(':');
-  const right = tail === undefined || tail === '' ? [] : tail.split(':');
-  const fill = tail === undefined ? [] : Array.from({ length: 8 - left.length - right.length }, () => '0');
-  return [...left, ...fill, ...right].map((g) => g.padStart(4, '0'));
 }
 
 export interface RateLimitRoute {

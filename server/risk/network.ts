@@ -1,4 +1,5 @@
 import { isIPv4, isIPv6 } from 'node:net';
+import { expandIPv6 } from '../http/ip-address.js';
 
 /**
  * The client network of an address, as the risk signals compare it: an IPv4 address by its /24
@@ -18,22 +19,6 @@ export function networkOf(address: string | null): string | null {
   if (!isIPv6(bare)) return null;
   const groups = expandIPv6(bare).slice(0, 3).map((g) => g.replace(/^0+(?=.)/, ''));
   return `${groups.join(':')}::/48`;
-}
-
-/** The eight groups of an IPv6 address, lowercase and four digits each. */
-function expandIPv6(address: string): string[] {
-  let text = address.toLowerCase();
-  // A trailing dotted IPv4 part counts as two groups.
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4) {
-    const [a, b, c, d] = (v4[1] as string).split('.').map(Number) as [number, number, number, number];
-    text = text.slice(0, -(v4[1] as string).length) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head = '', tail] = text.split('::');
-  const left = head === '' ? [] : head.split(':');
-  const right = tail === undefined || tail === '' ? [] : tail.split(':');
-  const fill = tail === undefined ? [] : Array.from({ length: 8 - left.length - right.length }, () => '0');
-  return [...left, ...fill, ...right].map((g) => g.padStart(4, '0'));
 }
 
 /**

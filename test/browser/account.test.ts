@@ -11,7 +11,6 @@ import {
   type Browser,
   type Page,
   type RunningServer,
-  type VirtualAuthenticator,
 } from './harness.js';
 
 let server: RunningServer;

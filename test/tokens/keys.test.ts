@@ -7,7 +7,7 @@ import { ConfigError, loadConfig } from '../../server/config.js';
 import { rotateSigningKeys } from '../../server/tokens/rotation.js';
 import { verifyAccessToken } from '../../server/verify.js';
 import { createTestApp, origin, type TestApp } from '../helpers/app.js';
-import { decodePart, mintToken } from './helpers.js';
+import { decodePart } from './helpers.js';
 
 const kek = randomBytes(32).toString('base64');
 let t: TestApp;
