@@ -17,6 +17,7 @@ import {
   type AuthErrorCode,
   type Passkey,
   type SessionInfo,
+  type SignInNotice,
   type SessionSummary,
   type UserAction,
 } from '../src/index.js';
@@ -31,6 +32,7 @@ const account = createAccountClient({
 // Page elements
 // ---------------------------------------------------------------------------------------------
 
+const signInNotice = element('signin-notice', HTMLElement);
 const status = element('status', HTMLElement);
 const errorBox = element('error', HTMLElement);
 const main = element('main', HTMLElement);
@@ -158,6 +160,7 @@ function showView(next: View): void {
 }
 
 function showSignedOut(): void {
+  signInNotice.textContent = '';
   sessionPasskeyId = null;
   shownCodes = [];
   codeList.replaceChildren();
@@ -191,6 +194,20 @@ function showSession(info: SessionInfo): void {
 }
 
 /** After a sign-in, sign-up or recovery: read the session back so the page shows what the server holds. */
+/**
+ * Tells the user when this sign-in came from a device or network the account has not used before
+ * (the server's risk signals), so that a sign-in they did not make does not go unnoticed.
+ */
+function showSignInNotice(notice: SignInNotice | undefined): void {
+  if (!notice || (!notice.newDevice && !notice.newNetwork)) {
+    signInNotice.textContent = '';
+    return;
+  }
+  const device = notice.device ? `${notice.device.browser} on ${notice.device.os}` : 'a new device';
+  const what = notice.newDevice ? `New sign-in from ${device}${notice.newNetwork ? ' on a new network' : ''}.` : `New sign-in from a new network (${device}).`;
+  signInNotice.textContent = `${what} If this was not you, sign out your other sessions and remove passkeys you do not recognise.`;
+}
+
 async function enterSession(message: string): Promise<void> {
   const info = await getSession();
   if (!info) {
@@ -272,6 +289,7 @@ async function startAutofill(): Promise<void> {
     if (!result) return;
     autofillFailures = 0;
     await enterSession(`Signed in as ${result.user.username}.`);
+    showSignInNotice(result.notice);
   } catch (err) {
     handleFailure(err, 'sign-in');
   } finally {
@@ -291,8 +309,9 @@ signinForm.addEventListener('submit', (event) => {
   void run('sign-in', async () => {
     setStatus('Waiting for your passkey…');
     try {
-      const { user } = await signIn();
+      const { user, notice } = await signIn();
       await enterSession(`Signed in as ${user.username}.`);
+      showSignInNotice(notice);
     } finally {
       if (view === 'signed-out') void startAutofill();
     }

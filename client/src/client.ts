@@ -43,6 +43,23 @@ export interface AutofillOptions {
 /** The result of a successful registration or sign-in. */
 export interface SignedIn {
   user: User;
+  /**
+   * Present when the server's risk signals have something to say about this sign-in: a device or
+   * network this account has not used before, a risk level, or a re-verification the session needs
+   * before anything else. Show it to the user ("New sign-in from Firefox on Windows").
+   */
+  notice?: SignInNotice;
+}
+
+/** What the server says about a sign-in's risk signals (`notice` of `POST /auth/login/verify`). */
+export interface SignInNotice {
+  newDevice: boolean;
+  newNetwork: boolean;
+  /** The browser family and OS the server read from the User-Agent. */
+  device: { browser: string; os: string } | null;
+  risk: 'low' | 'medium' | 'high' | null;
+  signals: string[];
+  stepUpRequired: boolean;
 }
 
 /** A client bound to one auth server. Its methods do not use `this`, so they can be passed around. */
@@ -252,7 +269,24 @@ function requireWebAuthn(): void {
 
 function parseSignedIn(body: unknown): SignedIn {
   if (!isRecord(body)) throw unexpectedAnswer();
-  return { user: parseUser(body.user) };
+  const notice = parseNotice(body.notice);
+  return notice ? { user: parseUser(body.user), notice } : { user: parseUser(body.user) };
+}
+
+function parseNotice(value: unknown): SignInNotice | undefined {
+  if (!isRecord(value)) return undefined;
+  const device = isRecord(value.device) && typeof value.device.browser === 'string' && typeof value.device.os === 'string'
+    ? { browser: value.device.browser, os: value.device.os }
+    : null;
+  const risk = value.risk === 'low' || value.risk === 'medium' || value.risk === 'high' ? value.risk : null;
+  return {
+    newDevice: value.newDevice === true,
+    newNetwork: value.newNetwork === true,
+    device,
+    risk,
+    signals: Array.isArray(value.signals) ? value.signals.filter((s): s is string => typeof s === 'string') : [],
+    stepUpRequired: value.stepUpRequired === true,
+  };
 }
 
 function parseSessionInfo(body: unknown): SessionInfo {

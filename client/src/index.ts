@@ -26,7 +26,7 @@ import type { User } from './types.js';
 import { clearAccessToken } from './tokens.js';
 
 export { createAuthClient } from './client.js';
-export type { AuthClient, AuthClientOptions, AutofillOptions, RegisterOptions, SignedIn } from './client.js';
+export type { AuthClient, AuthClientOptions, AutofillOptions, RegisterOptions, SignedIn, SignInNotice } from './client.js';
 export { AuthClientError, describeError } from './errors.js';
 export type { AuthErrorCode, ClientErrorCode, DescribeErrorOptions, ServerErrorCode, UserAction } from './errors.js';
 export type { FetchLike } from './http.js';

@@ -100,7 +100,9 @@ it('runs the whole account journey: passkeys, sessions on two browsers, recovery
   expect(await page.locator('#recovery-code-list li').count()).toBe(0);
 
   // A second browser (another computer) signs in with the synced passkey.
-  const otherContext = await browser.newContext();
+  const otherContext = await browser.newContext({
+    userAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0',
+  });
   const otherPage = await otherContext.newPage();
   const otherConsoleErrors = watchConsole(otherPage);
   const otherAuthenticator = await addVirtualAuthenticator(otherPage, { automaticPresenceSimulation: false });
@@ -111,6 +113,8 @@ it('runs the whole account journey: passkeys, sessions on two browsers, recovery
   await clickAndTouch(otherPage, '#signin-button', otherAuthenticator);
   await otherPage.locator('#signed-in').waitFor();
   expect(await otherPage.textContent('#whoami-username')).toBe(grace);
+  // The risk signals saw a browser and OS this account had not used: the page says so.
+  await expect.poll(() => otherPage.textContent('#signin-notice')).toContain('New sign-in from Firefox on Windows');
 
   // The first browser sees two sessions, this one marked, and signs the other one out.
   await page.reload();
