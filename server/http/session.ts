@@ -1,9 +1,9 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { enforceSessionContext } from '../risk/session-context.js';
 import { clearSessionCookie, hasSessionCookie, readSessionCookie, setSessionCookie } from '../sessions/cookie.js';
-import { validateSessionToken, type Session } from '../sessions/service.js';
+import { validateSessionToken, type Session, type ValidatedSession } from '../sessions/service.js';
 import type { SessionSecretState } from '../sessions/secret-rotation.js';
 import type { User } from '../users/user.js';
 import { requestContext } from './client-address.js';
@@ -47,34 +47,50 @@ export function requireSession(
   options: RequireSessionOptions = {},
 ): MiddlewareHandler<{ Variables: SessionVariables }> {
   const { allowRecovery = false, allowStepUp = false } = options;
-  const cookie = { name: deps.config.session.cookieName };
   return async (c, next) => {
-    const token = readSessionCookie(c, cookie);
-    const now = deps.clock.now();
-    const validated = token === null ? null : await validateSessionToken(deps.db, deps.config.session, token, now);
-    if (validated === null || token === null) {
-      if (hasSessionCookie(c, cookie)) clearSessionCookie(c, cookie);
-      throw new AuthError('unauthenticated');
-    }
-    // No query and no parsing when the request's context is the session's (server/risk/session-context.ts).
-    const risk = await enforceSessionContext(deps, validated.session, validated.context, requestContext(c, deps.config.trustedProxies), now);
-    if (risk === 'revoked') {
-      clearSessionCookie(c, cookie);
-      throw new AuthError('unauthenticated');
-    }
-    if (validated.refreshed) setSessionCookie(c, cookie, token, validated.session.expiresAt, now);
+    const authenticated = await authenticateRequest(deps, c);
+    if (authenticated === null) throw new AuthError('unauthenticated');
+    const { validated, token, stepUpRequired } = authenticated;
     // A recovery session may only add a passkey and sign out (README "Account and session lifecycle"): 403 elsewhere.
     if (validated.session.kind === 'recovery' && !allowRecovery) {
       throw new AuthError('reauthentication_required', 'This recovery session can only add a passkey or sign out.');
     }
-    if (risk === 'step-up' && !allowStepUp) {
+    if (stepUpRequired && !allowStepUp) {
       throw new AuthError('reauthentication_required', 'Unusual activity on this session: confirm it is you with your passkey.');
     }
     c.set('user', validated.user);
     c.set('session', validated.session);
     c.set('sessionToken', token);
     c.set('sessionSecret', validated.secret);
-    c.set('stepUpRequired', risk === 'step-up');
+    c.set('stepUpRequired', stepUpRequired);
     await next();
   };
+}
+
+/**
+ * The session behind a request, as every session-aware route sees it: the cookie validated (a dead
+ * one is cleared), the request's browser and network checked against the session's per the risk
+ * policy (a revoked session clears the cookie), and the cookie sent again when the idle expiry
+ * moved. `null` when there is no live session.
+ */
+export async function authenticateRequest(
+  deps: Pick<Deps, 'db' | 'config' | 'clock'>,
+  c: Context,
+): Promise<{ validated: ValidatedSession; token: string; stepUpRequired: boolean } | null> {
+  const cookie = { name: deps.config.session.cookieName };
+  const token = readSessionCookie(c, cookie);
+  const now = deps.clock.now();
+  const validated = token === null ? null : await validateSessionToken(deps.db, deps.config.session, token, now);
+  if (validated === null || token === null) {
+    if (hasSessionCookie(c, cookie)) clearSessionCookie(c, cookie);
+    return null;
+  }
+  // No query and no parsing when the request's context is the session's (server/risk/session-context.ts).
+  const risk = await enforceSessionContext(deps, validated.session, validated.context, requestContext(c, deps.config.trustedProxies), now);
+  if (risk === 'revoked') {
+    clearSessionCookie(c, cookie);
+    return null;
+  }
+  if (validated.refreshed) setSessionCookie(c, cookie, token, validated.session.expiresAt, now);
+  return { validated, token, stepUpRequired: risk === 'step-up' };
 }

@@ -5,7 +5,7 @@ import type { Database, SessionKind } from '../db/schema.js';
 import { initialSessionContext, type StoredSessionContext } from '../risk/session-context.js';
 import type { User } from '../users/user.js';
 import { revokeSessionForSecretReuse, type SessionSecretState } from './secret-rotation.js';
-import { findActiveSession, insertSession, revokeSessionById, touchSession } from './repository.js';
+import { findActiveSession, insertSession, touchSession } from './repository.js';
 
 export type SessionConfig = Config['session'];
 
@@ -147,11 +147,6 @@ export async function validateSessionToken(
       stepUpRequiredAt: row.step_up_required_at,
     },
   };
-}
-
-/** Revokes a session at once; every instance refuses it from the next request on. */
-export async function revokeSession(db: Kysely<Database>, sessionId: string, now: Date): Promise<boolean> {
-  return revokeSessionById(db, sessionId, now);
 }
 
 function earliest(a: Date, b: Date): Date {

@@ -138,6 +138,20 @@ describe('session context', () => {
     expect(await eventsOf(t, user.id, 'logout')).toHaveLength(1);
   });
 
+  it('applies the same checks on GET /auth/session/status: a replayed cookie is held, a revoked one signed out', async () => {
+    const { cookie } = await signUpFrom(t, chromeOnWindows, 'ctx-status');
+    const held = await (await from(t, attacker, 'GET', '/auth/session/status', { cookie })).json();
+    expect(held).toMatchObject({ signedIn: true, session: { stepUpRequired: true } });
+    await expectError(from(t, chromeOnWindows, 'GET', '/auth/passkeys', { cookie }), 403, 'reauthentication_required');
+
+    const strict = withPolicy({ RISK_POLICY_UA_AND_NETWORK_CHANGE: 'revoke' });
+    const { cookie: other } = await signUpFrom(strict, chromeOnWindows, 'ctx-status-revoke');
+    const revoked = await from(strict, attacker, 'GET', '/auth/session/status', { cookie: other });
+    expect(await revoked.clone().json()).toEqual({ signedIn: false });
+    expect(revoked.headers.getSetCookie().some((c) => /Max-Age=0/i.test(c))).toBe(true);
+    expect((await sessionRow(other)).revoked_at).not.toBeNull();
+  });
+
   it('requires a re-verification for another browser on the same network (medium risk)', async () => {
     const { cookie, user } = await signUpFrom(t, chromeOnWindows, 'ctx-browser');
     await expectError(from(t, firefoxOnLinuxSameNetwork, 'GET', '/auth/passkeys', { cookie }), 403, 'reauthentication_required');
