@@ -15,7 +15,7 @@ import { createSession, type Session, type SessionContext } from '../sessions/se
 import { toUser, type User } from '../users/user.js';
 import { consumeChallenge, storeChallenge } from './challenges.js';
 import { findPasskeyWithOwner, recordCounterRegression, recordPasskeyUse, type PasskeyWithOwner } from './repository.js';
-import { parseAuthenticationResponse } from './validation.js';
+import { parseAuthenticationResponse, type AuthenticationInput } from './validation.js';
 
 /**
  * Begins a sign-in: request options with an empty `allowCredentials` (every passkey here is
@@ -42,7 +42,7 @@ export async function startAuthentication(deps: Deps): Promise<PublicKeyCredenti
  */
 export async function verifyAssertion(
   deps: Deps,
-  body: unknown,
+  body: AuthenticationInput,
   purpose: 'authentication' | 'reauthentication',
   now: Date,
 ): Promise<PasskeyWithOwner & { counter: number; backedUp: boolean; challenge: ChallengeRow }> {
@@ -126,7 +126,7 @@ export interface SignInNotice {
  */
 export async function finishAuthentication(
   deps: Deps,
-  body: unknown,
+  body: AuthenticationInput,
   context: Omit<SessionContext, 'passkeyId'>,
 ): Promise<{ user: User; token: string; session: Session; notice: SignInNotice | null }> {
   const { db, config, clock, logger } = deps;

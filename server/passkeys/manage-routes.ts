@@ -1,9 +1,11 @@
 import { Hono, type Context } from 'hono';
 import type { Deps } from '../deps.js';
+import * as schemas from '../contract/schemas.js';
 import { jsonBody } from '../http/body.js';
 import { requestContext } from '../http/client-address.js';
 import { rateLimit } from '../http/rate-limit.js';
 import { requireSession, type SessionVariables } from '../http/session.js';
+import { validBody } from '../http/validate.js';
 import { clearSessionCookie, setSessionCookie } from '../sessions/cookie.js';
 import { deletePasskey, finishPasskeyRegistration, listPasskeys, renamePasskey, startPasskeyRegistration } from './management.js';
 
@@ -20,21 +22,21 @@ export function passkeyManagementRoutes(deps: Deps) {
 
   app.get('/auth/passkeys', session, async (c) => c.json(await listPasskeys(deps, c.var.session)));
 
-  app.post('/auth/passkeys/options', body, sessionOrRecovery, rateLimit(deps, { family: 'passkey', issuesChallenge: true }), async (c) =>
+  app.post('/auth/passkeys/options', body, validBody(schemas.emptyRequest), sessionOrRecovery, rateLimit(deps, { family: 'passkey', issuesChallenge: true }), async (c) =>
     c.json(await startPasskeyRegistration(deps, c.var.session)),
   );
 
-  app.post('/auth/passkeys/verify', body, sessionOrRecovery, rateLimit(deps, { family: 'passkey' }), async (c) => {
-    const { passkey, replacement } = await finishPasskeyRegistration(deps, c.var.session, c.var.body, context(c));
+  app.post('/auth/passkeys/verify', body, validBody(schemas.registrationResponse), sessionOrRecovery, rateLimit(deps, { family: 'passkey' }), async (c) => {
+    const { passkey, replacement } = await finishPasskeyRegistration(deps, c.var.session, c.var.input, context(c));
     if (replacement) setSessionCookie(c, cookie, replacement.token, replacement.session.expiresAt, clock.now());
     return c.json({ passkey }, 201);
   });
 
-  app.patch('/auth/passkeys/:id', body, session, async (c) =>
-    c.json({ passkey: await renamePasskey(deps, c.var.session, c.req.param('id'), c.var.body, context(c)) }),
+  app.patch('/auth/passkeys/:id', body, validBody(schemas.renamePasskeyRequest), session, async (c) =>
+    c.json({ passkey: await renamePasskey(deps, c.var.session, c.req.param('id'), c.var.input, context(c)) }),
   );
 
-  app.delete('/auth/passkeys/:id', body, session, async (c) => {
+  app.delete('/auth/passkeys/:id', body, validBody(schemas.emptyRequest), session, async (c) => {
     const { currentSessionRevoked } = await deletePasskey(deps, c.var.session, c.req.param('id'), context(c));
     if (currentSessionRevoked) clearSessionCookie(c, cookie);
     return c.body(null, 204);

@@ -15,7 +15,7 @@ import { recordRevocations } from '../sessions/management.js';
 import { revokeSessionById, revokeSessionsOfPasskey } from '../sessions/repository.js';
 import { createSession, type Session } from '../sessions/service.js';
 import { findUserById } from '../users/repository.js';
-import { hasForbiddenCharacters } from '../users/username.js';
+import type { RenamePasskeyRequest } from '../contract/wire.js';
 import { storeChallenge } from './challenges.js';
 import {
   countPasskeysOfUser,
@@ -28,7 +28,7 @@ import {
 import { authenticatorName, genericPasskeyName } from './names.js';
 import { supportedAlgorithmIDs, verifyNewCredential } from './registration.js';
 import { insertPasskey } from './repository.js';
-import { maxCredentialIdBytes } from './validation.js';
+import { maxCredentialIdBytes, type RegistrationInput } from './validation.js';
 
 /** A passkey as its owner sees it. */
 export interface PasskeyView {
@@ -138,7 +138,7 @@ export async function startPasskeyRegistration(deps: Deps, session: Session): Pr
 export async function finishPasskeyRegistration(
   deps: Deps,
   session: Session,
-  body: unknown,
+  body: RegistrationInput,
   context: RequestContext,
 ): Promise<{ passkey: PasskeyView; replacement: { token: string; session: Session } | null }> {
   const { db, config, clock } = deps;
@@ -179,9 +179,9 @@ export async function finishPasskeyRegistration(
  * characters; `null` clears the name (the authenticator's name shows again). Another user's
  * passkey is `not_found`.
  */
-export async function renamePasskey(deps: Deps, session: Session, id: string, input: unknown, context: RequestContext): Promise<PasskeyView> {
+export async function renamePasskey(deps: Deps, session: Session, id: string, input: RenamePasskeyRequest, context: RequestContext): Promise<PasskeyView> {
   const { db, clock } = deps;
-  const name = parsePasskeyName(input);
+  const { name } = input;
   const credentialId = parseCredentialId(id);
   const now = clock.now();
   return db.transaction().execute(async (trx) => {
@@ -220,18 +220,4 @@ function parseCredentialId(id: string): Buffer {
   // Not a credential ID at all: as unknown as another user's.
   if (bytes === null || bytes.byteLength === 0 || bytes.byteLength > maxCredentialIdBytes) throw new AuthError('not_found');
   return bytes;
-}
-
-function parsePasskeyName(input: unknown): string | null {
-  if (typeof input !== 'object' || input === null || Array.isArray(input) || !('name' in input)) {
-    throw new AuthError('invalid_request', 'The body must be {"name": string}.');
-  }
-  const raw = (input as { name: unknown }).name;
-  if (raw === null) return null;
-  if (typeof raw !== 'string' || raw.length > 256) throw new AuthError('invalid_request', 'name must be a string of 1 to 64 characters.');
-  const name = raw.normalize('NFC').trim();
-  const length = [...name].length;
-  if (length < 1 || length > 64) throw new AuthError('invalid_request', 'name must have 1 to 64 characters.');
-  if (hasForbiddenCharacters(name)) throw new AuthError('invalid_request', 'name must not contain control characters.');
-  return name;
 }

@@ -7,11 +7,10 @@ import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { createSession, type Session, type SessionContext } from '../sessions/service.js';
 import { findUserByUsername, insertUser } from '../users/repository.js';
-import { normalizeDisplayName, normalizeUsername } from '../users/username.js';
 import { toUser, type User } from '../users/user.js';
 import { consumeChallenge, storeChallenge } from './challenges.js';
 import { insertPasskey, type NewPasskeyRow } from './repository.js';
-import { parseRegistrationResponse } from './validation.js';
+import { parseRegistrationResponse, type RegistrationInput } from './validation.js';
 
 /** EdDSA, ES256, RS256: offered at registration and required at verification, the same list. */
 export const supportedAlgorithmIDs = [-8, -7, -257];
@@ -22,11 +21,12 @@ export const supportedAlgorithmIDs = [-8, -7, -257];
  */
 export async function startRegistration(
   deps: Deps,
-  input: { username: unknown; displayName?: unknown },
+  input: { username: string; displayName?: string | null | undefined },
 ): Promise<PublicKeyCredentialCreationOptionsJSON> {
   const { db, config, clock } = deps;
-  const username = normalizeUsername(input.username);
-  const displayName = normalizeDisplayName(input.displayName, username);
+  // Normalised and checked by the contract's schema (normalizeUsername, normalizeDisplayName).
+  const { username } = input;
+  const displayName = input.displayName ?? username;
   if (await findUserByUsername(db, username)) throw new AuthError('username_taken');
 
   const webauthnUserId = randomBytes(32);
@@ -63,7 +63,7 @@ export async function startRegistration(
  */
 export async function finishRegistration(
   deps: Deps,
-  body: unknown,
+  body: RegistrationInput,
   context: Omit<SessionContext, 'passkeyId'>,
 ): Promise<{ user: User; token: string; session: Session }> {
   const { db, config, clock, logger } = deps;
@@ -103,7 +103,7 @@ export async function finishRegistration(
  */
 export async function verifyNewCredential(
   deps: Deps,
-  body: unknown,
+  body: RegistrationInput,
   purpose: 'registration' | 'passkey_registration',
   now: Date,
 ): Promise<{ pending: ChallengeRow; credential: Omit<NewPasskeyRow, 'user_id'> }> {

@@ -1,9 +1,10 @@
 import { Hono, type Context } from 'hono';
 import type { Deps } from '../deps.js';
-import { AuthError } from '../errors.js';
-import { bodyObject, jsonBody } from '../http/body.js';
+import * as schemas from '../contract/schemas.js';
+import { jsonBody } from '../http/body.js';
 import { requestContext } from '../http/client-address.js';
 import { credentialIdOf, rateLimit, usernameOf } from '../http/rate-limit.js';
+import { validBody } from '../http/validate.js';
 import { setSessionCookie } from '../sessions/cookie.js';
 import { finishAuthentication, startAuthentication } from './authentication.js';
 import { finishRegistration, startRegistration } from './registration.js';
@@ -16,26 +17,23 @@ export function ceremonyRoutes(deps: Deps) {
   const body = jsonBody({ origins: config.origins });
   const context = (c: Context<any>) => requestContext(c, config.trustedProxies);
 
-  app.post('/auth/register/options', body, rateLimit(deps, { family: 'register', identifier: usernameOf, issuesChallenge: true }), async (c) => {
-    const input = bodyObject(c.var.body);
-    return c.json(await startRegistration(deps, { username: input.username, displayName: input.displayName }));
+  app.post('/auth/register/options', body, rateLimit(deps, { family: 'register', identifier: usernameOf, issuesChallenge: true }), validBody(schemas.registerOptionsRequest), async (c) => {
+    return c.json(await startRegistration(deps, c.var.input));
   });
 
-  app.post('/auth/register/verify', body, rateLimit(deps, { family: 'register', identifier: credentialIdOf }), async (c) => {
-    const { user, token, session } = await finishRegistration(deps, c.var.body, context(c));
+  app.post('/auth/register/verify', body, rateLimit(deps, { family: 'register', identifier: credentialIdOf }), validBody(schemas.registrationResponse), async (c) => {
+    const { user, token, session } = await finishRegistration(deps, c.var.input, context(c));
     setSessionCookie(c, cookie, token, session.expiresAt, clock.now());
     return c.json({ user }, 201);
   });
 
-  app.post('/auth/login/options', body, rateLimit(deps, { family: 'login', issuesChallenge: true }), async (c) => {
-    const input = bodyObject(c.var.body);
+  app.post('/auth/login/options', body, rateLimit(deps, { family: 'login', issuesChallenge: true }), validBody(schemas.loginOptionsRequest), async (c) => {
     // A username changes nothing in the answer (every passkey is discoverable), so it reveals nothing.
-    if (input.username !== undefined && typeof input.username !== 'string') throw new AuthError('invalid_request', 'username must be a string.');
     return c.json(await startAuthentication(deps));
   });
 
-  app.post('/auth/login/verify', body, rateLimit(deps, { family: 'login', identifier: credentialIdOf }), async (c) => {
-    const { user, token, session, notice } = await finishAuthentication(deps, c.var.body, context(c));
+  app.post('/auth/login/verify', body, rateLimit(deps, { family: 'login', identifier: credentialIdOf }), validBody(schemas.authenticationResponse), async (c) => {
+    const { user, token, session, notice } = await finishAuthentication(deps, c.var.input, context(c));
     setSessionCookie(c, cookie, token, session.expiresAt, clock.now());
     // `notice` (an addition to the contract, README "Risk signals") only when a risk signal has something to say.
     return c.json(notice === null ? { user } : { user, notice });

@@ -1,9 +1,11 @@
 import { Hono, type Context } from 'hono';
 import type { Deps } from '../deps.js';
+import * as schemas from '../contract/schemas.js';
 import { jsonBody } from '../http/body.js';
 import { requestContext } from '../http/client-address.js';
 import { credentialIdOf, rateLimit } from '../http/rate-limit.js';
 import { requireSession, type SessionVariables } from '../http/session.js';
+import { validBody } from '../http/validate.js';
 import { finishReauthentication, startReauthentication } from './service.js';
 
 /** Step-up: `POST /auth/reauth/options` and `/auth/reauth/verify`. */
@@ -15,12 +17,12 @@ export function reauthRoutes(deps: Deps) {
   const session = requireSession(deps, { allowStepUp: true });
   const context = (c: Context<any>) => requestContext(c, config.trustedProxies);
 
-  app.post('/auth/reauth/options', body, session, rateLimit(deps, { family: 'reauth', issuesChallenge: true }), async (c) =>
+  app.post('/auth/reauth/options', body, validBody(schemas.emptyRequest), session, rateLimit(deps, { family: 'reauth', issuesChallenge: true }), async (c) =>
     c.json(await startReauthentication(deps, c.var.session)),
   );
 
-  app.post('/auth/reauth/verify', body, session, rateLimit(deps, { family: 'reauth', identifier: credentialIdOf }), async (c) => {
-    const { verifiedAt } = await finishReauthentication(deps, c.var.session, c.var.body, context(c));
+  app.post('/auth/reauth/verify', body, validBody(schemas.authenticationResponse), session, rateLimit(deps, { family: 'reauth', identifier: credentialIdOf }), async (c) => {
+    const { verifiedAt } = await finishReauthentication(deps, c.var.session, c.var.input, context(c));
     return c.json({ verifiedAt: verifiedAt.toISOString() });
   });
 

@@ -9,6 +9,7 @@ import { toBase64url } from '../crypto.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { verifyAssertion } from '../passkeys/authentication.js';
+import type { AuthenticationInput } from '../passkeys/validation.js';
 import { storeChallenge } from '../passkeys/challenges.js';
 import { recordPasskeyUse } from '../passkeys/repository.js';
 import { listPasskeyRowsOfUser } from '../passkeys/manage-repository.js';
@@ -52,7 +53,7 @@ export async function startReauthentication(deps: Deps, session: Session): Promi
 export async function finishReauthentication(
   deps: Deps,
   session: Session,
-  body: unknown,
+  body: AuthenticationInput,
   context: RequestContext,
 ): Promise<{ verifiedAt: Date }> {
   const { db, clock } = deps;

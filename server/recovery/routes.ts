@@ -1,9 +1,11 @@
 import { Hono, type Context } from 'hono';
 import type { Deps } from '../deps.js';
-import { bodyObject, jsonBody } from '../http/body.js';
+import * as schemas from '../contract/schemas.js';
+import { jsonBody } from '../http/body.js';
 import { requestContext } from '../http/client-address.js';
 import { rateLimit, usernameOf } from '../http/rate-limit.js';
 import { requireSession, type SessionVariables } from '../http/session.js';
+import { validBody } from '../http/validate.js';
 import { setSessionCookie } from '../sessions/cookie.js';
 import { createRecoveryCodes, getRecoveryCodeStatus, recoverAccount } from './service.js';
 
@@ -20,15 +22,14 @@ export function recoveryRoutes(deps: Deps) {
     return c.json({ remaining, createdAt: createdAt?.toISOString() ?? null });
   });
 
-  app.post('/auth/recovery-codes', body, session, async (c) => {
+  app.post('/auth/recovery-codes', body, validBody(schemas.emptyRequest), session, async (c) => {
     const { codes, createdAt } = await createRecoveryCodes(deps, c.var.session, context(c));
     return c.json({ codes, remaining: codes.length, createdAt: createdAt.toISOString() }, 201);
   });
 
   // Wrong codes count against the limits per client address and per username.
-  app.post('/auth/recover', body, rateLimit(deps, { family: 'recovery', identifier: usernameOf }), async (c) => {
-    const input = bodyObject(c.var.body);
-    const { user, token, session: created, remaining } = await recoverAccount(deps, { username: input.username, code: input.code }, context(c));
+  app.post('/auth/recover', body, rateLimit(deps, { family: 'recovery', identifier: usernameOf }), validBody(schemas.recoverRequest), async (c) => {
+    const { user, token, session: created, remaining } = await recoverAccount(deps, c.var.input, context(c));
     setSessionCookie(c, { name: config.session.cookieName }, token, created.expiresAt, clock.now());
     return c.json({
       user,

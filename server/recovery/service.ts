@@ -8,7 +8,7 @@ import { requireRecentVerification } from '../reauth/service.js';
 import { createSession, type Session } from '../sessions/service.js';
 import { findUserById } from '../users/repository.js';
 import { toUser, type User } from '../users/user.js';
-import { normalizeUsername } from '../users/username.js';
+import type { RecoverRequest } from '../contract/wire.js';
 import { generateRecoveryCode, hashRecoveryCode, normalizeRecoveryCode, recoveryCodeCount } from './codes.js';
 import { consumeRecoveryCode, countRecoveryCodes, replaceRecoveryCodes } from './repository.js';
 
@@ -44,14 +44,12 @@ export async function getRecoveryCodeStatus(db: Kysely<Database>, userId: string
  */
 export async function recoverAccount(
   deps: Deps,
-  input: { username: unknown; code: unknown },
+  input: RecoverRequest,
   context: RequestContext,
 ): Promise<{ user: User; token: string; session: Session; remaining: number }> {
   const { db, config, clock } = deps;
-  const username = normalizeUsername(input.username);
-  if (typeof input.code !== 'string' || input.code.length === 0 || input.code.length > 64) {
-    throw new AuthError('invalid_request', 'code must be a string of at most 64 characters.');
-  }
+  // The username is normalised and the code's length checked by the contract's schema.
+  const { username } = input;
   const code = normalizeRecoveryCode(input.code);
   const now = clock.now();
 

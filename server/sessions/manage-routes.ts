@@ -1,8 +1,10 @@
 import { Hono, type Context } from 'hono';
 import type { Deps } from '../deps.js';
+import * as schemas from '../contract/schemas.js';
 import { jsonBody } from '../http/body.js';
 import { requestContext } from '../http/client-address.js';
 import { requireSession, type SessionVariables } from '../http/session.js';
+import { validBody } from '../http/validate.js';
 import { clearSessionCookie } from './cookie.js';
 import { listSessions, revokeOtherSessions, revokeOwnSession } from './management.js';
 
@@ -16,13 +18,13 @@ export function sessionManagementRoutes(deps: Deps) {
 
   app.get('/auth/sessions', session, async (c) => c.json({ sessions: await listSessions(deps, c.var.session) }));
 
-  app.delete('/auth/sessions/:id', body, session, async (c) => {
+  app.delete('/auth/sessions/:id', body, validBody(schemas.emptyRequest), session, async (c) => {
     const { wasCurrent } = await revokeOwnSession(deps, c.var.session, c.req.param('id'), context(c));
     if (wasCurrent) clearSessionCookie(c, { name: config.session.cookieName });
     return c.body(null, 204);
   });
 
-  app.post('/auth/sessions/revoke-others', body, session, async (c) => c.json(await revokeOtherSessions(deps, c.var.session, context(c))));
+  app.post('/auth/sessions/revoke-others', body, validBody(schemas.emptyRequest), session, async (c) => c.json(await revokeOtherSessions(deps, c.var.session, context(c))));
 
   return app;
 }

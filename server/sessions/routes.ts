@@ -1,7 +1,9 @@
 import { Hono } from 'hono';
 import type { Deps } from '../deps.js';
+import * as schemas from '../contract/schemas.js';
 import { jsonBody } from '../http/body.js';
 import { requireSession, type SessionVariables } from '../http/session.js';
+import { validBody } from '../http/validate.js';
 import { clearSessionCookie, readSessionCookie } from './cookie.js';
 import { requestContext } from '../http/client-address.js';
 import { logout } from './management.js';
@@ -29,7 +31,7 @@ export function sessionRoutes(deps: Deps) {
   });
 
   // Logging out always succeeds and clears the cookie; a live session behind it is revoked at once.
-  app.post('/auth/logout', jsonBody({ origins: config.origins }), async (c) => {
+  app.post('/auth/logout', jsonBody({ origins: config.origins }), validBody(schemas.emptyRequest), async (c) => {
     const token = readSessionCookie(c, cookie);
     if (token !== null) {
       const now = clock.now();

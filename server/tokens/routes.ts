@@ -1,8 +1,10 @@
 import { Hono } from 'hono';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
-import { bodyObject, checkJson, jsonBody, maxBodyBytes, readLimited } from '../http/body.js';
+import { emptyRequest, introspectionRequest } from '../contract/schemas.js';
+import { checkJson, jsonBody, maxBodyBytes, readLimited } from '../http/body.js';
 import { requireSession, type SessionVariables } from '../http/session.js';
+import { parseInput, validBody } from '../http/validate.js';
 import { setSessionCookie } from '../sessions/cookie.js';
 import { issueAccessToken } from './access-token.js';
 import { introspectToken } from './introspection.js';
@@ -18,10 +20,7 @@ export function tokenRoutes(deps: Deps, keys: KeyStore = createKeyStore(deps)) {
   const app = new Hono<{ Variables: SessionVariables & { body: unknown } }>();
 
   // The contract's order: CSRF, 413, 415, 400 (the body, which has no fields, must be an object), then the session.
-  app.post('/auth/token', jsonBody({ origins: config.origins }), async (c, next) => {
-    bodyObject(c.var.body);
-    await next();
-  }, requireSession(deps), async (c) => {
+  app.post('/auth/token', jsonBody({ origins: config.origins }), validBody(emptyRequest), requireSession(deps), async (c) => {
     const issued = await issueAccessToken({ ...deps, keys }, {
       user: c.var.user,
       session: c.var.session,
@@ -71,9 +70,9 @@ async function readIntrospectionRequest(request: Request): Promise<string> {
   } catch {
     throw new AuthError('invalid_request', 'The body is not UTF-8.');
   }
-  let token: unknown;
+  let body: unknown = {};
   if (form) {
-    token = new URLSearchParams(text).get('token');
+    body = Object.fromEntries(new URLSearchParams(text));
   } else if (bytes.byteLength > 0) {
     let value: unknown;
     try {
@@ -82,10 +81,7 @@ async function readIntrospectionRequest(request: Request): Promise<string> {
       throw new AuthError('invalid_request', 'The body is not valid JSON.');
     }
     checkJson(value, 0);
-    token = bodyObject(value).token;
+    body = value;
   }
-  if (typeof token !== 'string' || token.length === 0 || token.length > 8192) {
-    throw new AuthError('invalid_request', 'The body needs a `token` of at most 8192 characters.');
-  }
-  return token;
+  return parseInput(introspectionRequest, body).token;
 }

@@ -1,8 +1,10 @@
 import { Hono, type Context } from 'hono';
 import type { Deps } from '../deps.js';
+import * as schemas from '../contract/schemas.js';
 import { jsonBody } from '../http/body.js';
 import { requestContext } from '../http/client-address.js';
 import { requireSession, type SessionVariables } from '../http/session.js';
+import { validBody } from '../http/validate.js';
 import { changeDisplayName } from './service.js';
 
 /** `PATCH /auth/user`: the signed-in user changes their display name. */
@@ -11,9 +13,9 @@ export function userRoutes(deps: Deps) {
   const app = new Hono<{ Variables: SessionVariables & { body: unknown } }>();
   const context = (c: Context<any>) => requestContext(c, config.trustedProxies);
 
-  app.patch('/auth/user', jsonBody({ origins: config.origins }), requireSession(deps), async (c) =>
+  app.patch('/auth/user', jsonBody({ origins: config.origins }), validBody(schemas.updateUserRequest), requireSession(deps), async (c) =>
     c.json(
-      await changeDisplayName(deps.db, c.var.session.userId, c.var.body, { rpId: config.rpId, sessionId: c.var.session.id, context: context(c) }, clock.now()),
+      await changeDisplayName(deps.db, c.var.session.userId, c.var.input, { rpId: config.rpId, sessionId: c.var.session.id, context: context(c) }, clock.now()),
     ),
   );
 

@@ -5,7 +5,7 @@ import type { RequestContext } from '../audit/events.js';
 import { toBase64url } from '../crypto.js';
 import { AuthError } from '../errors.js';
 import { toUser, type User } from './user.js';
-import { normalizeDisplayName } from './username.js';
+import type { UpdateUserRequest } from '../contract/wire.js';
 
 /** Who made a change, as the audit trail records it. */
 export type Actor = 'user' | 'admin' | 'system';
@@ -95,17 +95,15 @@ export async function deleteUser(db: Kysely<Database>, userId: string, actor: Ac
 export async function changeDisplayName(
   db: Kysely<Database>,
   userId: string,
-  input: unknown,
+  input: UpdateUserRequest,
   options: { rpId: string; sessionId: string; context: RequestContext },
   now: Date,
 ): Promise<{ user: User; signal: { rpId: string; userId: string; name: string; displayName: string } }> {
-  if (typeof input !== 'object' || input === null || Array.isArray(input) || !('displayName' in input)) {
-    throw new AuthError('invalid_request', 'The body must be {"displayName": string}.');
-  }
   return db.transaction().execute(async (trx) => {
     const current = await trx.selectFrom('app_user').selectAll().where('id', '=', userId).forUpdate().executeTakeFirst();
     if (!current) throw new AuthError('unauthenticated');
-    const displayName = normalizeDisplayName((input as { displayName: unknown }).displayName, current.username);
+    // Checked and normalised by the contract's schema; empty or null means the username.
+    const displayName = input.displayName ?? current.username;
     const updated = await trx.updateTable('app_user').set({ display_name: displayName }).where('id', '=', userId).returningAll().executeTakeFirstOrThrow();
     if (displayName !== current.display_name) {
       await recordAuditEvent(
