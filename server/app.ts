@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Hono, type MiddlewareHandler } from 'hono';
+import { buildOpenApiDocument } from './contract/openapi.js';
 import { pingDatabase } from './db/database.js';
 import type { Deps } from './deps.js';
 import { AuthError } from './errors.js';
@@ -47,6 +48,10 @@ export function createApp(deps: Deps, options: AppOptions = {}): Hono {
   app.route('/', activityRoutes(deps));
   app.route('/', userRoutes(deps));
   app.route('/', staticRoutes({ dir: options.staticDir }));
+
+  // The contract as OpenAPI 3.1, built once from the schemas the routes validate with.
+  const openApi = buildOpenApiDocument({ cookieName: config.session.cookieName, serverUrl: config.origins[0] });
+  app.get('/openapi.json', (c) => c.json(openApi));
 
   app.get('/healthz', async (c) => {
     if (await pingDatabase(deps.db)) return c.json({ status: 'ok' });

@@ -137,7 +137,8 @@ const credentialId = (name: string) =>
   );
 
 const attachment = v.optional(v.nullable(v.picklist(['platform', 'cross-platform'], 'authenticatorAttachment must be "platform" or "cross-platform".')));
-const extensionResults = v.optional(v.record(v.string(), v.unknown(), 'clientExtensionResults must be an object.'), {});
+const extensionMessage = 'clientExtensionResults must be an object.';
+const extensionResults = v.optional(v.pipe(v.record(v.string(), v.unknown(), extensionMessage), v.check((value) => !Array.isArray(value), extensionMessage)), {});
 const idsMessage = 'id and rawId must be equal.';
 const objectMessage = (name: string) => `${name} must be an object.`;
 

@@ -13,7 +13,10 @@ export function invalidRequest(issues: readonly v.BaseIssue<unknown>[]): AuthErr
 
 /** Parses `value` with a contract schema (server/contract/schemas.ts), or throws `invalid_request`. */
 export function parseInput<S extends v.GenericSchema>(schema: S, value: unknown): v.InferOutput<S> {
-  const result = v.safeParse(schema, value);
+  // Every request body of the contract is an object (valibot's objects would take an array).
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new AuthError('invalid_request', 'The body must be a JSON object.');
+  // Stop a pipe at its first failed check, so later checks only see values of the right form.
+  const result = v.safeParse(schema, value, { abortPipeEarly: true });
   if (!result.success) throw invalidRequest(result.issues);
   return result.output;
 }

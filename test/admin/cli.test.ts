@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/app.js';
+import { checkedApp } from '../helpers/conformance.js';
 import { systemClock } from '../../server/clock.js';
 import { loadConfig } from '../../server/config.js';
 import { lockSocketPath } from '../../server/db/data-dir-lock.js';
@@ -244,7 +245,7 @@ describe('admin CLI on a PGlite folder with no server running', { timeout: 240_0
     const database = await openDatabase({ databaseUrl: null, dataDir });
     try {
       const config = loadConfig({ ORIGIN: 'http://localhost:3000', DATA_DIR: dataDir });
-      const app = createApp({ db: database.db, config, clock: systemClock, logger: pino({ level: 'silent' }) });
+      const app = checkedApp(createApp({ db: database.db, config, clock: systemClock, logger: pino({ level: 'silent' }) }));
       expect((await app.request('/auth/session', { headers: { Cookie: cookie } })).status).toBe(401);
       const post = (pathname: string, body: unknown) =>
         app.request(pathname, { method: 'POST', headers: { Origin: 'http://localhost:3000', 'Content-Type': 'application/json' }, body: JSON.stringify(body) });

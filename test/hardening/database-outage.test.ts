@@ -3,6 +3,7 @@ import { Kysely } from 'kysely';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/app.js';
+import { checkedApp } from '../helpers/conformance.js';
 import { loadConfig } from '../../server/config.js';
 import { openDatabase, type DatabaseHandle } from '../../server/db/database.js';
 import { migrateToLatest } from '../../server/db/migrate.js';
@@ -50,7 +51,7 @@ describe.runIf(process.env.DATABASE_URL)('PostgreSQL going away and coming back 
     url.host = `127.0.0.1:${proxy.port}`;
     handle = await openDatabase({ databaseUrl: url.toString(), dataDir: '' });
     cleanups.push(() => handle.close());
-    app = createApp({ ...t.deps, db: handle.db });
+    app = checkedApp(createApp({ ...t.deps, db: handle.db }));
     ({ cookie } = await t.signUp('outage-user'));
 
     expect((await health()).status).toBe(200);
@@ -109,7 +110,7 @@ describe('embedded PGlite closed under the server', () => {
       await db.destroy().catch(() => {});
     });
     await migrateToLatest(db);
-    const app = createApp({ db, config: loadConfig({ ORIGIN: origin }), clock: new TestClock(), logger: pino({ level: 'silent' }) });
+    const app = checkedApp(createApp({ db, config: loadConfig({ ORIGIN: origin }), clock: new TestClock(), logger: pino({ level: 'silent' }) }));
     expect((await app.request('/healthz')).status).toBe(200);
 
     await pglite.close();

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/app.js';
+import { checkedApp } from '../helpers/conformance.js';
 import { createLogger } from '../../server/logger.js';
 import { createTestApp, origin, sessionCookieOf, type TestApp } from '../helpers/app.js';
 import { base64urlDecode, createSoftwareAuthenticator } from '../helpers/authenticator.js';
@@ -11,7 +12,7 @@ beforeAll(async () => {
   t = await createTestApp();
   // The production logger (with its redactions) at debug level, writing into memory.
   const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(line) } });
-  app = createApp({ ...t.deps, logger });
+  app = checkedApp(createApp({ ...t.deps, logger }));
 });
 afterAll(async () => {
   await t?.close();

@@ -1,6 +1,7 @@
 import type { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/app.js';
+import { checkedApp } from '../helpers/conformance.js';
 import { loadConfig } from '../../server/config.js';
 import { openDatabase } from '../../server/db/database.js';
 import { addressKey } from '../../server/http/rate-limit.js';
@@ -24,7 +25,7 @@ interface LimitedApp extends Omit<TestApp, 'app' | 'config'> {
 
 function app(env: Record<string, string> = {}): LimitedApp {
   const config = loadConfig({ ORIGIN: origin, ...env });
-  return { ...base, app: createApp({ ...base.deps, config }) };
+  return { ...base, app: checkedApp(createApp({ ...base.deps, config })) };
 }
 
 /** A POST as it arrives over a socket from `address` (what @hono/node-server passes as env). */
@@ -183,8 +184,8 @@ describe('rate limits across instances', () => {
       opened.push(second);
       db = second.db;
     }
-    const one = { app: createApp({ ...t.deps, config }) };
-    const two = { app: createApp({ ...t.deps, config, db }) };
+    const one = { app: checkedApp(createApp({ ...t.deps, config })) };
+    const two = { app: checkedApp(createApp({ ...t.deps, config, db })) };
     expect((await from(one, '203.0.113.40', '/auth/login/options')).status).toBe(200);
     expect((await from(two, '203.0.113.40', '/auth/login/options')).status).toBe(200);
     expect((await from(one, '203.0.113.40', '/auth/login/options')).status).toBe(200);

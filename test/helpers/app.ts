@@ -5,6 +5,7 @@ import { loadConfig, type Config } from '../../server/config.js';
 import type { Deps } from '../../server/deps.js';
 import { createSoftwareAuthenticator, type SoftwareAuthenticator } from '../../server/testing/index.js';
 import { TestClock } from './clock.js';
+import { checkedApp } from './conformance.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 export const origin = 'http://localhost:3000';
@@ -41,7 +42,8 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   const clock = new TestClock();
   const config = loadConfig({ ORIGIN: origin, ...env });
   const deps: Deps = { db: database.db, config, clock, logger: pino({ level: 'silent' }) };
-  const app = createApp(deps);
+  // Every response the suite receives is checked against the OpenAPI document (conformance.ts).
+  const app = checkedApp(createApp(deps));
 
   const request: TestApp['request'] = (method, path, options = {}) => {
     const headers: Record<string, string> = { Origin: origin, ...options.headers };

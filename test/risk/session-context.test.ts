@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/app.js';
+import { checkedApp } from '../helpers/conformance.js';
 import { loadConfig } from '../../server/config.js';
 import { createTestApp, origin, sessionCookieOf, type TestApp } from '../helpers/app.js';
 import {
@@ -30,7 +31,7 @@ afterAll(async () => {
 /** The test app with other risk policies, on the same database and clock. */
 function withPolicy(env: Record<string, string>): TestApp {
   const config = loadConfig({ ORIGIN: origin, ...env });
-  return { ...t, config, app: createApp({ ...t.deps, config }) };
+  return { ...t, config, app: checkedApp(createApp({ ...t.deps, config })) };
 }
 
 const sessionRow = (cookie: string) => t.database.db.selectFrom('session').selectAll().where('id', '=', sessionIdOf(cookie)).executeTakeFirstOrThrow();

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { recordAuditEvent } from '../../server/audit/repository.js';
 import { assessSignIn } from '../../server/risk/sign-in.js';
 import { createApp } from '../../server/app.js';
+import { checkedApp } from '../helpers/conformance.js';
 import { loadConfig } from '../../server/config.js';
 import { createTestApp, origin, sessionCookieOf, type TestApp } from '../helpers/app.js';
 import {
@@ -33,7 +34,7 @@ beforeEach(() => {
 
 function withPolicy(env: Record<string, string>): TestApp {
   const config = loadConfig({ ORIGIN: origin, ...env });
-  return { ...t, config, app: createApp({ ...t.deps, config }) };
+  return { ...t, config, app: checkedApp(createApp({ ...t.deps, config })) };
 }
 
 const sessionCount = async (userId: string) =>

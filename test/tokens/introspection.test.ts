@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/app.js';
+import { checkedApp } from '../helpers/conformance.js';
 import { loadConfig } from '../../server/config.js';
 import { createTestApp, origin, type TestApp } from '../helpers/app.js';
 import { decodePart, mintToken, sessionIdOf } from './helpers.js';
@@ -105,7 +106,7 @@ describe('POST /auth/introspect', () => {
   });
 
   it('is refused to everyone when no secret is configured', async () => {
-    const unconfigured = createApp({ ...t.deps, config: loadConfig({ ORIGIN: origin }) });
+    const unconfigured = checkedApp(createApp({ ...t.deps, config: loadConfig({ ORIGIN: origin }) }));
     for (const authorization of ['Bearer anything', `Bearer ${secret}`]) {
       const response = await unconfigured.request('/auth/introspect', {
         method: 'POST',

@@ -3,6 +3,7 @@ import type { Hono } from 'hono';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/app.js';
+import { checkedApp } from '../helpers/conformance.js';
 import { ConfigError, loadConfig } from '../../server/config.js';
 import { rotateSigningKeys } from '../../server/tokens/rotation.js';
 import { verifyAccessToken } from '../../server/verify.js';
@@ -17,7 +18,7 @@ let cookie: string;
 beforeAll(async () => {
   t = await createTestApp({ TOKEN_KEY_ENCRYPTION_KEY: kek });
   // A second instance: its own process memory (key cache), the same database and clock.
-  second = createApp(t.deps);
+  second = checkedApp(createApp(t.deps));
   cookie = (await t.signUp('keyuser')).cookie;
 });
 afterAll(async () => {
@@ -54,7 +55,7 @@ describe('signing keys', () => {
   it('fails loudly, without a token, on an instance with another or no encryption key', async () => {
     for (const env of [{ TOKEN_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') }, {}]) {
       const config = loadConfig({ ORIGIN: origin, ...env });
-      const misconfigured = createApp({ ...t.deps, config, logger: pino({ level: 'silent' }) });
+      const misconfigured = checkedApp(createApp({ ...t.deps, config, logger: pino({ level: 'silent' }) }));
       const response = await misconfigured.request('/auth/token', { method: 'POST', headers: { Origin: origin, Cookie: cookie } });
       expect(response.status).toBe(500);
       expect(await response.json()).toEqual({ error: { code: 'internal', message: expect.any(String) } });

@@ -1,0 +1,116 @@
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { Hono } from 'hono';
+import { buildOpenApiDocument } from '../../server/contract/openapi.js';
+
+/*
+ * The conformance hook: every response a test receives from the app is checked against the
+ * OpenAPI document the app serves (server/contract/openapi.ts). The status must be documented for
+ * the path and method, a JSON body must validate against that response's schema (response schemas
+ * forbid undocumented fields), and error codes must be the ones documented for the status. A path
+ * the document does not know must answer `404 not_found`, a method it does not list for a known
+ * path `405 method_not_allowed`, as the contract states. A violation rejects the request, so the
+ * test that made it fails.
+ */
+
+interface MediaType {
+  schema?: unknown;
+}
+interface ResponseObject {
+  content?: Record<string, MediaType>;
+}
+type PathItem = Record<string, { responses: Record<string, ResponseObject> }>;
+
+const document = buildOpenApiDocument();
+const paths = document.paths as Record<string, PathItem>;
+// Formats (date-time) are left to the schemas' own checks on the server; here the shape is what matters.
+const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
+const compiled = new Map<string, ValidateFunction>();
+
+const templates = Object.keys(paths).map((template) => ({
+  template,
+  pattern: new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}$`),
+}));
+
+function findTemplate(path: string): string | null {
+  return templates.find(({ pattern }) => pattern.test(path))?.template ?? null;
+}
+
+function validator(key: string, schema: unknown): ValidateFunction {
+  let validate = compiled.get(key);
+  if (!validate) {
+    validate = ajv.compile(schema as object);
+    compiled.set(key, validate);
+  }
+  return validate;
+}
+
+const errorCodesByStatus = (status: number): Set<string> | null => {
+  for (const item of Object.values(paths)) {
+    for (const operation of Object.values(item)) {
+      const schema = operation.responses[String(status)]?.content?.['application/json']?.schema as
+        | { properties?: { error?: { properties?: { code?: { enum?: string[] } } } } }
+        | undefined;
+      const codes = schema?.properties?.error?.properties?.code?.enum;
+      if (codes) return new Set(codes);
+    }
+  }
+  return null;
+};
+
+/** Why a response does not conform to the document, or `null` when it does. */
+export async function nonConformance(method: string, url: string, response: Response): Promise<string | null> {
+  const path = new URL(url, 'http://localhost').pathname;
+  const where = `${method} ${path} → ${response.status}`;
+  const text = method === 'HEAD' ? '' : await response.clone().text();
+  const template = findTemplate(path);
+  const expectError = async (status: number, code: string): Promise<string | null> => {
+    if (response.status !== status) return `${where}: undocumented (expected ${status} ${code})`;
+    if (method === 'HEAD') return null;
+    const body = parseJson(text);
+    return body?.error?.code === code ? null : `${where}: expected the error ${code}, got ${text.slice(0, 200)}`;
+  };
+  if (template === null) return expectError(404, 'not_found');
+  const operation = paths[template]?.[(method === 'HEAD' ? 'get' : method).toLowerCase()];
+  if (!operation) return expectError(405, 'method_not_allowed');
+  const documented = operation.responses[String(response.status)];
+  if (!documented) return `${where}: status not documented for ${method} ${template} (documented: ${Object.keys(operation.responses).join(', ')})`;
+  if (method === 'HEAD') return null;
+  const content = documented.content;
+  if (!content) return text === '' ? null : `${where}: documented without a body, got ${text.slice(0, 200)}`;
+  const type = response.headers.get('content-type') ?? '';
+  const [mediaType, media] = Object.entries(content).find(([name]) => type.startsWith(name)) ?? [];
+  if (!mediaType || !media) return `${where}: content type ${type || '(none)'} not documented (${Object.keys(content).join(', ')})`;
+  if (mediaType !== 'application/json') return null;
+  const body = parseJson(text);
+  if (body === undefined) return `${where}: not JSON: ${text.slice(0, 200)}`;
+  const validate = validator(`${method} ${template} ${response.status}`, media.schema);
+  if (validate(body)) return null;
+  const errors = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}${e.params && 'allowedValues' in e.params ? ` (${JSON.stringify(e.params.allowedValues)})` : ''}`);
+  return `${where}: body does not match the document: ${errors.slice(0, 5).join('; ')}; body ${text.slice(0, 300)}`;
+}
+
+function parseJson(text: string): any {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Error codes the document lists for a status (for tests of the document itself). */
+export { errorCodesByStatus };
+
+/**
+ * Wraps an app's `fetch` (which `app.request()` calls too) so that every response is checked
+ * against the OpenAPI document; a non-conforming response rejects with the reason.
+ */
+export function checkedApp<T extends Hono<any, any, any>>(app: T): T {
+  const fetch = app.fetch;
+  app.fetch = (async (request: Request, ...rest: unknown[]) => {
+    const response = await (fetch as (request: Request, ...rest: unknown[]) => Response | Promise<Response>)(request, ...rest);
+    const problem = await nonConformance(request.method, request.url, response);
+    if (problem !== null) throw new Error(`Response does not conform to openapi.json: ${problem}`);
+    return response;
+  }) as T['fetch'];
+  return app;
+}
