@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type BuildOptions } from 'esbuild';
@@ -24,6 +24,16 @@ export function emitDeclarations(project: string): Promise<void> {
     child.once('error', reject);
     child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`tsc -p ${project} failed:\n${output}`))));
   });
+}
+
+/**
+ * The client's declarations: tsc writes them under `client/dist/types/client/src/` next to the
+ * contract's type-only modules they import (`client/dist/types/server/contract/wire.d.ts`,
+ * `error-codes.d.ts`), and `client/dist/types/index.d.ts`, the `./client` entry, re-exports them.
+ */
+async function emitClientDeclarations(): Promise<void> {
+  await emitDeclarations('tsconfig.client-types.json');
+  await writeFile(path.join(root, 'client/dist/types/index.d.ts'), "export * from './client/src/index.js';\n");
 }
 
 /**
@@ -56,7 +66,7 @@ export async function buildClient({ outdir = path.join(root, 'client/dist'), typ
     build({ ...common, entryPoints: [path.join(root, 'client/demo/demo.ts')], outfile: outputs.demo }),
     copyFile(path.join(root, 'client/demo/index.html'), outputs.html),
     copyFile(path.join(root, 'client/demo/demo.css'), outputs.css),
-    types ? emitDeclarations('tsconfig.client-types.json') : undefined,
+    types ? emitClientDeclarations() : undefined,
   ]);
   return [...Object.values(outputs), ...(types ? [path.join(root, 'client/dist/types/index.d.ts')] : [])];
 }

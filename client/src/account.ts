@@ -8,64 +8,11 @@ import {
 import { beginCeremony, type AuthClientOptions } from './client.js';
 import { AuthClientError, errorFromWebAuthn } from './errors.js';
 import { createRequester, type FetchLike, type Requester } from './http.js';
+import type { AcceptedCredentials, ActivityEvent, RecoveredResponse, ActivityPage, Passkey, RecoveryCodeStatus, SessionSummary } from '../../server/contract/wire.js';
 import type { User } from './types.js';
 
-/** One of the signed-in user's sessions (`GET /auth/sessions`). Times are ISO 8601 strings in UTC. */
-export interface SessionSummary {
-  id: string;
-  createdAt: string;
-  lastSeenAt: string;
-  expiresAt: string;
-  userAgent: string | null;
-  ipAddress: string | null;
-  /** The credential ID of the passkey that created the session, if it still exists. */
-  passkeyId: string | null;
-  /** True for a restricted session from a recovery code. */
-  restricted: boolean;
-  /** True for the session of this browser. */
-  current: boolean;
-}
-
-/** One of the signed-in user's passkeys (`GET /auth/passkeys`). */
-export interface Passkey {
-  /** The credential ID, base64url. */
-  id: string;
-  /** The user's own name for it, else its authenticator's name, else "Passkey". */
-  name: string;
-  /** True when `name` is the user's own. */
-  customName: boolean;
-  /** The name of the authenticator (from its AAGUID), or `null` when unknown. */
-  authenticatorName: string | null;
-  createdAt: string;
-  lastUsedAt: string | null;
-  backedUp: boolean;
-  deviceType: 'singleDevice' | 'multiDevice';
-  transports: string[];
-  aaguid: string;
-}
-
-/** An entry of the signed-in user's activity (`GET /auth/activity`). */
-export interface ActivityEvent {
-  id: string;
-  /** `login_succeeded`, `passkey_added`, `session_revoked`, … */
-  type: string;
-  /** Who made the change: `user`, `admin` or `system`. */
-  actor: string;
-  /** For failures: the error code. */
-  reason: string | null;
-  createdAt: string;
-  sessionId: string | null;
-  passkeyId: string | null;
-  ipAddress: string | null;
-  userAgent: string | null;
-  details: Record<string, unknown>;
-}
-
-/** A page of activity; pass `nextCursor` back to get the next, older page (`null`: no more). */
-export interface ActivityPage {
-  events: ActivityEvent[];
-  nextCursor: string | null;
-}
+// The wire types are the server's contract (server/contract/wire.ts), imported as types only.
+export type { ActivityEvent, ActivityPage, Passkey, RecoveryCodeStatus, SessionSummary } from '../../server/contract/wire.js';
 
 /** Options for `getActivity()`. */
 export interface ActivityOptions {
@@ -76,18 +23,7 @@ export interface ActivityOptions {
 }
 
 /** The result of `recover()`: signed in with a restricted session that may only add a passkey. */
-export interface Recovered {
-  user: User;
-  /** Recovery codes left after this one. */
-  remaining: number;
-}
-
-/** The signed-in user's recovery code status. */
-export interface RecoveryCodeStatus {
-  remaining: number;
-  /** When the current set was created, or `null` if there is none. */
-  createdAt: string | null;
-}
+export type Recovered = Pick<RecoveredResponse, 'user' | 'remaining'>;
 
 /** Account management for the signed-in user: sessions, passkeys, step-up, recovery, activity. */
 export interface AccountClient {
@@ -354,11 +290,7 @@ export function createAccountClient({ baseUrl = '', fetch, onStepUp }: AccountCl
   };
 }
 
-interface SignalDetails {
-  rpId: string;
-  userId: string;
-  allAcceptedCredentialIds: string[];
-}
+type SignalDetails = AcceptedCredentials;
 
 async function fetchPasskeys(request: Requester): Promise<{ passkeys: Passkey[]; signal: SignalDetails | null }> {
   const body = await request('GET', '/auth/passkeys');

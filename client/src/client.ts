@@ -11,6 +11,7 @@ import {
 } from '@simplewebauthn/browser';
 import { AuthClientError, errorFromWebAuthn, isAbortError } from './errors.js';
 import { createRequester, type FetchLike, type Requester } from './http.js';
+import type { SignedInResponse, SignInNotice } from '../../server/contract/wire.js';
 import type { Session, SessionInfo, User } from './types.js';
 
 /** Options for {@link createAuthClient}. */
@@ -40,27 +41,16 @@ export interface AutofillOptions {
   onPasskeyChosen?: () => void;
 }
 
-/** The result of a successful registration or sign-in. */
-export interface SignedIn {
-  user: User;
-  /**
-   * Present when the server's risk signals have something to say about this sign-in: a device or
-   * network this account has not used before, a risk level, or a re-verification the session needs
-   * before anything else. Show it to the user ("New sign-in from Firefox on Windows").
-   */
-  notice?: SignInNotice;
-}
+/**
+ * The result of a successful registration or sign-in: the user, and `notice` when the server's
+ * risk signals have something to say about this sign-in (a device or network this account has not
+ * used before, a risk level, or a re-verification the session needs before anything else). Show it
+ * to the user ("New sign-in from Firefox on Windows").
+ */
+export type SignedIn = SignedInResponse;
 
 /** What the server says about a sign-in's risk signals (`notice` of `POST /auth/login/verify`). */
-export interface SignInNotice {
-  newDevice: boolean;
-  newNetwork: boolean;
-  /** The browser family and OS the server read from the User-Agent. */
-  device: { browser: string; os: string } | null;
-  risk: 'low' | 'medium' | 'high' | null;
-  signals: string[];
-  stepUpRequired: boolean;
-}
+export type { SignInNotice };
 
 /** A client bound to one auth server. Its methods do not use `this`, so they can be passed around. */
 export interface AuthClient {
@@ -275,14 +265,12 @@ function parseSignedIn(body: unknown): SignedIn {
 
 function parseNotice(value: unknown): SignInNotice | undefined {
   if (!isRecord(value)) return undefined;
-  const device = isRecord(value.device) && typeof value.device.browser === 'string' && typeof value.device.os === 'string'
-    ? { browser: value.device.browser, os: value.device.os }
-    : null;
+  const device = isRecord(value.device) ? value.device : {};
   const risk = value.risk === 'low' || value.risk === 'medium' || value.risk === 'high' ? value.risk : null;
   return {
     newDevice: value.newDevice === true,
     newNetwork: value.newNetwork === true,
-    device,
+    device: { browser: typeof device.browser === 'string' ? device.browser : 'Unknown', os: typeof device.os === 'string' ? device.os : 'Unknown' },
     risk,
     signals: Array.isArray(value.signals) ? value.signals.filter((s): s is string => typeof s === 'string') : [],
     stepUpRequired: value.stepUpRequired === true,
@@ -315,7 +303,8 @@ function parseSession(value: unknown): Session {
   ) {
     throw unexpectedAnswer();
   }
-  return { id: value.id, createdAt: value.createdAt, expiresAt: value.expiresAt };
+  // `stepUpRequired` (only ever `true`) says a risk signal holds the session until a step-up.
+  return { id: value.id, createdAt: value.createdAt, expiresAt: value.expiresAt, ...(value.stepUpRequired === true ? { stepUpRequired: true } : {}) };
 }
 
 function unexpectedAnswer(): AuthClientError {

@@ -1,27 +1,12 @@
 import { WebAuthnError } from '@simplewebauthn/browser';
+// A list of strings without imports: the only runtime piece of the contract the client bundles.
+import { isErrorCode, type ErrorCode } from '../../server/contract/error-codes.js';
 
 /**
- * Error codes the server sends in `{"error": {"code", "message"}}` (see `shared/spec/http-api.md`).
+ * Error codes the server sends in `{"error": {"code", "message"}}` (see `shared/spec/http-api.md`);
+ * the contract's one list, server/contract/error-codes.ts.
  */
-export type ServerErrorCode =
-  | 'invalid_request'
-  | 'invalid_challenge'
-  | 'verification_failed'
-  | 'unauthenticated'
-  | 'unknown_credential'
-  | 'csrf'
-  | 'account_disabled'
-  | 'reauthentication_required'
-  | 'not_found'
-  | 'method_not_allowed'
-  | 'username_taken'
-  | 'credential_exists'
-  | 'last_passkey'
-  | 'payload_too_large'
-  | 'unsupported_media_type'
-  | 'rate_limited'
-  | 'internal'
-  | 'unavailable';
+export type ServerErrorCode = ErrorCode;
 
 /**
  * Error codes raised in the browser, before or instead of a server answer:
@@ -36,27 +21,6 @@ export type ClientErrorCode = 'network_error' | 'cancelled' | 'unsupported' | 'w
 
 /** Every code an {@link AuthClientError} can carry: a closed list. */
 export type AuthErrorCode = ServerErrorCode | ClientErrorCode;
-
-const serverErrorCodes: ReadonlySet<string> = new Set<ServerErrorCode>([
-  'invalid_request',
-  'invalid_challenge',
-  'verification_failed',
-  'unauthenticated',
-  'unknown_credential',
-  'csrf',
-  'account_disabled',
-  'reauthentication_required',
-  'not_found',
-  'method_not_allowed',
-  'username_taken',
-  'credential_exists',
-  'last_passkey',
-  'payload_too_large',
-  'unsupported_media_type',
-  'rate_limited',
-  'internal',
-  'unavailable',
-]);
 
 /**
  * The one error type the client library throws.
@@ -106,9 +70,7 @@ export async function errorFromResponse(response: Response): Promise<AuthClientE
   try {
     const body: unknown = await response.json();
     const error = isRecord(body) && isRecord(body.error) ? body.error : undefined;
-    if (typeof error?.code === 'string' && serverErrorCodes.has(error.code)) {
-      code = error.code as ServerErrorCode;
-    }
+    if (isErrorCode(error?.code)) code = error.code;
     if (typeof error?.message === 'string') message = error.message;
   } catch {
     // Not JSON: fall back to the status below.
