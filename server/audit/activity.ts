@@ -1,26 +1,11 @@
 import type { Kysely } from 'kysely';
 import type { AuditEventRow, Database } from '../db/schema.js';
+import type { ActivityEvent } from '../contract/wire.js';
 import { AuthError } from '../errors.js';
 import { listAuditEventsOfUser } from './repository.js';
 
 /** An audit event as its user sees it in `GET /auth/activity`. */
-export interface ActivityEvent {
-  id: string;
-  type: string;
-  /** Who made the change: `user`, `admin` or `system`. */
-  actor: string;
-  /** For failures: the error code. */
-  reason: string | null;
-  createdAt: string;
-  sessionId: string | null;
-  /** The credential ID (base64url) of the passkey involved, if any. */
-  passkeyId: string | null;
-  ipAddress: string | null;
-  userAgent: string | null;
-  /** `low`, `medium` or `high` for events a risk was assessed for (README "Risk signals"), else null. */
-  risk: string | null;
-  details: Record<string, unknown>;
-}
+export type { ActivityEvent };
 
 export const defaultActivityLimit = 20;
 export const maxActivityLimit = 100;
@@ -87,7 +72,8 @@ function toActivityEvent(row: AuditEventRow): ActivityEvent {
     passkeyId: row.passkey_id,
     ipAddress: row.ip_address,
     userAgent: row.user_agent,
-    risk: row.risk,
+    // Only the risk signals write it, with one of the three levels.
+    risk: row.risk as ActivityEvent['risk'],
     details: typeof row.details === 'string' ? (JSON.parse(row.details) as Record<string, unknown>) : row.details,
   };
 }

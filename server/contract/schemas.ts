@@ -298,7 +298,7 @@ export const passkey = v.strictObject({
 
 export const passkeyListResponse = v.strictObject({
   passkeys: v.array(passkey),
-  signal: v.strictObject({ rpId: v.string(), userId: v.string(), allAcceptedCredentialIds: v.array(v.string()) }),
+  signal: v.strictObject({ rpId: v.string(), userId: v.string(), allAcceptedCredentialIds: v.array(v.string()), name: v.string(), displayName: v.string() }),
 });
 export const passkeyResponse = v.strictObject({ passkey });
 

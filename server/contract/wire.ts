@@ -117,12 +117,15 @@ export interface Passkey {
   aaguid: string;
 }
 
-/** What the browser needs for the WebAuthn Signal API `signalAllAcceptedCredentials`. */
+/** What the browser needs for the WebAuthn Signal API (`signalAllAcceptedCredentials`, `signalCurrentUserDetails`). */
 export interface AcceptedCredentials {
   rpId: string;
-  /** The WebAuthn user handle, base64url. */
+  /** The WebAuthn user handle, base64url (not the user's id). */
   userId: string;
   allAcceptedCredentialIds: string[];
+  /** The username. */
+  name: string;
+  displayName: string;
 }
 
 /** `GET /auth/passkeys`. */

@@ -1,3 +1,4 @@
+import type { SignInNotice } from '../contract/wire.js';
 import { randomBytes } from 'node:crypto';
 import {
   generateAuthenticationOptions,
@@ -109,14 +110,7 @@ export async function verifyAssertion(
  * What a sign-in tells the client about its risk signals (README "Risk signals"), or `null` when there is
  * nothing to say: a new device or network, a risk level, a re-verification to pass first.
  */
-export interface SignInNotice {
-  newDevice: boolean;
-  newNetwork: boolean;
-  device: { browser: string; os: string };
-  risk: 'low' | 'medium' | 'high' | null;
-  signals: string[];
-  stepUpRequired: boolean;
-}
+export type { SignInNotice };
 
 /**
  * Finishes a usernameless sign-in: verifies the assertion, weighs the sign-in risk signals (which may

@@ -15,7 +15,7 @@ import { recordRevocations } from '../sessions/management.js';
 import { revokeSessionById, revokeSessionsOfPasskey } from '../sessions/repository.js';
 import { createSession, type Session } from '../sessions/service.js';
 import { findUserById } from '../users/repository.js';
-import type { RenamePasskeyRequest } from '../contract/wire.js';
+import type { AcceptedCredentials, Passkey, RenamePasskeyRequest } from '../contract/wire.js';
 import { storeChallenge } from './challenges.js';
 import {
   countPasskeysOfUser,
@@ -31,35 +31,14 @@ import { insertPasskey } from './repository.js';
 import { maxCredentialIdBytes, type RegistrationInput } from './validation.js';
 
 /** A passkey as its owner sees it. */
-export interface PasskeyView {
-  /** The credential ID, base64url. */
-  id: string;
-  /** The user's own name for it, else its authenticator's name (from the AAGUID), else "Passkey". */
-  name: string;
-  /** True when `name` is the user's own. */
-  customName: boolean;
-  /** The authenticator's name from the AAGUID, or `null` when unknown or all zeroes. */
-  authenticatorName: string | null;
-  createdAt: string;
-  lastUsedAt: string | null;
-  backedUp: boolean;
-  deviceType: 'singleDevice' | 'multiDevice';
-  transports: string[];
-  aaguid: string;
-}
+export type PasskeyView = Passkey;
 
 /**
  * What the browser needs for the WebAuthn Signal API (`signalAllAcceptedCredentials`,
  * `signalCurrentUserDetails`): the RP ID, the WebAuthn user handle (base64url, not the user's id)
  * and the credential IDs the server still accepts for this user.
  */
-export interface SignalDetails {
-  rpId: string;
-  userId: string;
-  allAcceptedCredentialIds: string[];
-  name: string;
-  displayName: string;
-}
+export type SignalDetails = AcceptedCredentials;
 
 export function toPasskeyView(row: PasskeyRow): PasskeyView {
   const fromAaguid = authenticatorName(row.aaguid);

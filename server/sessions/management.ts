@@ -1,3 +1,4 @@
+import type { SessionSummary } from '../contract/wire.js';
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../audit/events.js';
 import { recordAuditEvent } from '../audit/repository.js';
@@ -10,20 +11,7 @@ import { listLiveSessionsOfUser, revokeSessionById, revokeSessionOfUser, revokeS
 import type { Session, SessionConfig } from './service.js';
 
 /** A session as `GET /auth/sessions` shows it: never its token. */
-export interface SessionView {
-  id: string;
-  createdAt: string;
-  lastSeenAt: string;
-  /** The earlier of the absolute expiry and the idle expiry. */
-  expiresAt: string;
-  userAgent: string | null;
-  ipAddress: string | null;
-  /** The credential ID (base64url) of the passkey that created the session, if it still exists. */
-  passkeyId: string | null;
-  /** True for a restricted session from a recovery code. */
-  restricted: boolean;
-  current: boolean;
-}
+export type SessionView = SessionSummary;
 
 /** The signed-in user's live sessions, newest first, marking the one making the request. */
 export async function listSessions(deps: Deps, current: Session): Promise<SessionView[]> {

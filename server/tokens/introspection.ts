@@ -7,22 +7,10 @@ import { AuthError } from '../errors.js';
 import { AccessTokenError, createAccessTokenVerifier } from '../verify.js';
 import { findLiveSessionOfToken } from './introspection-repository.js';
 import type { KeyStore } from './keys.js';
+import type { IntrospectionResponse } from '../contract/wire.js';
 
 /** The RFC 7662 answer. */
-export type IntrospectionResult =
-  | { active: false }
-  | {
-      active: true;
-      sub: string;
-      sid: string;
-      username: string;
-      iss: string;
-      aud: string | string[];
-      iat: number;
-      exp: number;
-      jti: string;
-      token_type: 'Bearer';
-    };
+export type IntrospectionResult = IntrospectionResponse;
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
