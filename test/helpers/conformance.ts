@@ -31,8 +31,10 @@ const templates = Object.keys(paths).map((template) => ({
   pattern: new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}$`),
 }));
 
+/** The template a path matches, literal segments first (`/auth/sessions/revoke-others` before `/auth/sessions/{id}`). */
 function findTemplate(path: string): string | null {
-  return templates.find(({ pattern }) => pattern.test(path))?.template ?? null;
+  const matches = templates.filter(({ pattern }) => pattern.test(path)).map(({ template }) => template);
+  return matches.sort((a, b) => a.split('{').length - b.split('{').length)[0] ?? null;
 }
 
 function validator(key: string, schema: unknown): ValidateFunction {
