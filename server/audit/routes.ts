@@ -8,7 +8,7 @@ import { listActivity } from './activity.js';
 /** `GET /auth/activity`: the signed-in user's own audit events, newest first, a page at a time. */
 export function activityRoutes(deps: Deps) {
   const app = new Hono<{ Variables: SessionVariables }>();
-  app.get('/auth/activity', validQuery(activityQuery), requireSession(deps), async (c) =>
+  app.get('/auth/activity', requireSession(deps), validQuery(activityQuery), async (c) =>
     c.json(await listActivity(deps.db, c.var.session.userId, c.var.query)),
   );
   return app;

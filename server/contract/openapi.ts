@@ -69,7 +69,12 @@ const staticFiles: Record<string, string> = {
 
 function jsonSchema(schema: v.GenericSchema, mode: 'input' | 'output'): JsonSchema {
   const documented = s.documentedAs.get(schema) ?? schema;
-  const { $schema: _, ...result } = toJsonSchema(documented, { target: 'draft-2020-12', typeMode: mode, errorMode: 'ignore' });
+  const { $schema: _, ...result } = toJsonSchema(documented, {
+    target: 'draft-2020-12',
+    typeMode: mode,
+    errorMode: 'ignore',
+    overrideSchema: ({ valibotSchema }) => (valibotSchema === s.plainObject ? { type: 'object' } : undefined),
+  });
   return result;
 }
 

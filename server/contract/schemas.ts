@@ -138,7 +138,9 @@ const credentialId = (name: string) =>
 
 const attachment = v.optional(v.nullable(v.picklist(['platform', 'cross-platform'], 'authenticatorAttachment must be "platform" or "cross-platform".')));
 const extensionMessage = 'clientExtensionResults must be an object.';
-const extensionResults = v.optional(v.pipe(v.record(v.string(), v.unknown(), extensionMessage), v.check((value) => !Array.isArray(value), extensionMessage)), {});
+/** A JSON object that is not an array (valibot's record would turn an array into an object). */
+export const plainObject = v.custom<Record<string, unknown>>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), extensionMessage);
+const extensionResults = v.optional(plainObject, {});
 const idsMessage = 'id and rawId must be equal.';
 const objectMessage = (name: string) => `${name} must be an object.`;
 

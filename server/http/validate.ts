@@ -24,7 +24,8 @@ export function parseInput<S extends v.GenericSchema>(schema: S, value: unknown)
 /**
  * Validates the JSON body that `jsonBody` parsed (so 404/405, CSRF, 413 and 415 have already been
  * answered, in the contract's order) against a schema: `400 invalid_request` with the contract's
- * envelope, else the typed value in `c.var.input`. Runs before authentication, as the contract orders.
+ * envelope, else the typed value in `c.var.input`. Routes put it where their field checks always
+ * ran: after the rate limit of a ceremony, after authentication on a signed-in user's route.
  */
 export function validBody<S extends v.GenericSchema>(schema: S): MiddlewareHandler<{ Variables: { body: unknown; input: v.InferOutput<S> } }> {
   return async (c, next) => {

@@ -22,21 +22,21 @@ export function passkeyManagementRoutes(deps: Deps) {
 
   app.get('/auth/passkeys', session, async (c) => c.json(await listPasskeys(deps, c.var.session)));
 
-  app.post('/auth/passkeys/options', body, validBody(schemas.emptyRequest), sessionOrRecovery, rateLimit(deps, { family: 'passkey', issuesChallenge: true }), async (c) =>
+  app.post('/auth/passkeys/options', body, sessionOrRecovery, rateLimit(deps, { family: 'passkey', issuesChallenge: true }), validBody(schemas.emptyRequest), async (c) =>
     c.json(await startPasskeyRegistration(deps, c.var.session)),
   );
 
-  app.post('/auth/passkeys/verify', body, validBody(schemas.registrationResponse), sessionOrRecovery, rateLimit(deps, { family: 'passkey' }), async (c) => {
+  app.post('/auth/passkeys/verify', body, sessionOrRecovery, rateLimit(deps, { family: 'passkey' }), validBody(schemas.registrationResponse), async (c) => {
     const { passkey, replacement } = await finishPasskeyRegistration(deps, c.var.session, c.var.input, context(c));
     if (replacement) setSessionCookie(c, cookie, replacement.token, replacement.session.expiresAt, clock.now());
     return c.json({ passkey }, 201);
   });
 
-  app.patch('/auth/passkeys/:id', body, validBody(schemas.renamePasskeyRequest), session, async (c) =>
+  app.patch('/auth/passkeys/:id', body, session, validBody(schemas.renamePasskeyRequest), async (c) =>
     c.json({ passkey: await renamePasskey(deps, c.var.session, c.req.param('id'), c.var.input, context(c)) }),
   );
 
-  app.delete('/auth/passkeys/:id', body, validBody(schemas.emptyRequest), session, async (c) => {
+  app.delete('/auth/passkeys/:id', body, session, validBody(schemas.emptyRequest), async (c) => {
     const { currentSessionRevoked } = await deletePasskey(deps, c.var.session, c.req.param('id'), context(c));
     if (currentSessionRevoked) clearSessionCookie(c, cookie);
     return c.body(null, 204);

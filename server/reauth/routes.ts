@@ -17,11 +17,11 @@ export function reauthRoutes(deps: Deps) {
   const session = requireSession(deps, { allowStepUp: true });
   const context = (c: Context<any>) => requestContext(c, config.trustedProxies);
 
-  app.post('/auth/reauth/options', body, validBody(schemas.emptyRequest), session, rateLimit(deps, { family: 'reauth', issuesChallenge: true }), async (c) =>
+  app.post('/auth/reauth/options', body, session, rateLimit(deps, { family: 'reauth', issuesChallenge: true }), validBody(schemas.emptyRequest), async (c) =>
     c.json(await startReauthentication(deps, c.var.session)),
   );
 
-  app.post('/auth/reauth/verify', body, validBody(schemas.authenticationResponse), session, rateLimit(deps, { family: 'reauth', identifier: credentialIdOf }), async (c) => {
+  app.post('/auth/reauth/verify', body, session, rateLimit(deps, { family: 'reauth', identifier: credentialIdOf }), validBody(schemas.authenticationResponse), async (c) => {
     const { verifiedAt } = await finishReauthentication(deps, c.var.session, c.var.input, context(c));
     return c.json({ verifiedAt: verifiedAt.toISOString() });
   });

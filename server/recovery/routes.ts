@@ -22,7 +22,7 @@ export function recoveryRoutes(deps: Deps) {
     return c.json({ remaining, createdAt: createdAt?.toISOString() ?? null });
   });
 
-  app.post('/auth/recovery-codes', body, validBody(schemas.emptyRequest), session, async (c) => {
+  app.post('/auth/recovery-codes', body, session, validBody(schemas.emptyRequest), async (c) => {
     const { codes, createdAt } = await createRecoveryCodes(deps, c.var.session, context(c));
     return c.json({ codes, remaining: codes.length, createdAt: createdAt.toISOString() }, 201);
   });

@@ -18,13 +18,13 @@ export function sessionManagementRoutes(deps: Deps) {
 
   app.get('/auth/sessions', session, async (c) => c.json({ sessions: await listSessions(deps, c.var.session) }));
 
-  app.delete('/auth/sessions/:id', body, validBody(schemas.emptyRequest), session, async (c) => {
+  app.delete('/auth/sessions/:id', body, session, validBody(schemas.emptyRequest), async (c) => {
     const { wasCurrent } = await revokeOwnSession(deps, c.var.session, c.req.param('id'), context(c));
     if (wasCurrent) clearSessionCookie(c, { name: config.session.cookieName });
     return c.body(null, 204);
   });
 
-  app.post('/auth/sessions/revoke-others', body, validBody(schemas.emptyRequest), session, async (c) => c.json(await revokeOtherSessions(deps, c.var.session, context(c))));
+  app.post('/auth/sessions/revoke-others', body, session, validBody(schemas.emptyRequest), async (c) => c.json(await revokeOtherSessions(deps, c.var.session, context(c))));
 
   return app;
 }

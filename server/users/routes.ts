@@ -13,7 +13,7 @@ export function userRoutes(deps: Deps) {
   const app = new Hono<{ Variables: SessionVariables & { body: unknown } }>();
   const context = (c: Context<any>) => requestContext(c, config.trustedProxies);
 
-  app.patch('/auth/user', jsonBody({ origins: config.origins }), validBody(schemas.updateUserRequest), requireSession(deps), async (c) =>
+  app.patch('/auth/user', jsonBody({ origins: config.origins }), requireSession(deps), validBody(schemas.updateUserRequest), async (c) =>
     c.json(
       await changeDisplayName(deps.db, c.var.session.userId, c.var.input, { rpId: config.rpId, sessionId: c.var.session.id, context: context(c) }, clock.now()),
     ),
