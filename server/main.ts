@@ -66,7 +66,7 @@ async function main(): Promise<void> {
       logger.error({ signal, shutdownTimeout: config.shutdownTimeout }, 'stopping: shutdown window elapsed, exiting with work unfinished');
       process.exit(1);
     }, windowMs).unref();
-    armWatchdog(windowMs + 2000);
+    armWatchdog(windowMs + 5000);
     logger.info({ signal, shutdownTimeout: config.shutdownTimeout }, 'stopping: finishing requests in flight');
     const sweepStopped = sweeper.stop();
     const dispatchStopped = dispatcher.stop();
