@@ -91,16 +91,25 @@ function securityHeaders(https: boolean): MiddlewareHandler {
   };
 }
 
-/** One structured line per request; never the cookie, a token, a body or a challenge. */
+/** A request slower than this is logged at `warn`, whatever its status. */
+const SLOW_REQUEST_MS = 1000;
+
+/**
+ * One structured line per request; never the cookie, a token, a body or a challenge. At `debug`
+ * for an ordinary request (an access log at `info` costs a line per request at scale and buries
+ * what matters), at `warn` for a 5xx answer or a request slower than {@link SLOW_REQUEST_MS}, so
+ * the default level (`info`) keeps exactly the requests someone has to look at.
+ */
 function requestLog(deps: Deps): MiddlewareHandler {
   return async (c, next) => {
     const started = performance.now();
     const requestId = randomUUID();
     c.header('X-Request-Id', requestId);
     await next();
-    deps.logger.info(
-      { requestId, method: c.req.method, path: c.req.path, status: c.res.status, durationMs: Math.round((performance.now() - started) * 10) / 10 },
-      'request',
-    );
+    const durationMs = Math.round((performance.now() - started) * 10) / 10;
+    const status = c.res.status;
+    const level = status >= 500 || durationMs >= SLOW_REQUEST_MS ? 'warn' : 'debug';
+    if (!deps.logger.isLevelEnabled(level)) return;
+    deps.logger[level]({ requestId, method: c.req.method, path: c.req.path, status, durationMs }, 'request');
   };
 }
