@@ -10,7 +10,7 @@ import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { systemClock } from '../clock.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
-import { lockSocketPath } from '../db/data-dir-lock.js';
+import { checkLockSocket, lockSocketPath } from '../db/data-dir-lock.js';
 import { openDatabase } from '../db/database.js';
 import { createLogger } from '../logger.js';
 import { ADMIN_TOKEN_FILE } from './channel.js';
@@ -159,6 +159,13 @@ async function sendToRunningServer(dataDir: string, command: AdminCommandName, a
     (text) => text.trim(),
     (error: NodeJS.ErrnoException) => error,
   );
+  // Never send the token to a socket another local user could have bound.
+  try {
+    await checkLockSocket(canonical, socketPath);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw lockError;
+    throw new AdminError('unauthorized', (error as Error).message);
+  }
   let socket;
   try {
     socket = await connectSocket(socketPath);
