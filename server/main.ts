@@ -8,6 +8,8 @@ import { startAdminChannel } from './admin/channel.js';
 import { createLogger } from './logger.js';
 import { startSweeper } from './maintenance/sweep.js';
 import { startEventDispatcher } from './events/dispatcher.js';
+import { resolveKeyEncryptionKey } from './tokens/key-encryption.js';
+import { sealUnsealedSigningKeys } from './tokens/keys.js';
 
 // The only file that reads process.env.
 async function main(): Promise<void> {
@@ -31,6 +33,13 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   if (config.migrateOnStart) await migrateToLatest(database.db);
+  // Signing keys are sealed: with TOKEN_KEY_ENCRYPTION_KEY, or on PGlite with a key of the data folder's own.
+  const keyEncryptionKey = await resolveKeyEncryptionKey(config.tokens.keyEncryptionKey, database.lock?.path ?? null);
+  config = { ...config, tokens: { ...config.tokens, keyEncryptionKey } };
+  if (keyEncryptionKey !== null) {
+    const sealed = await sealUnsealedSigningKeys(database.db, keyEncryptionKey);
+    if (sealed > 0) logger.warn({ sealed }, 'sealed signing keys that were stored in the clear; rotate them (npm run admin -- keys:rotate), as old database pages may still hold them');
+  }
 
   const deps = { db: database.db, config, clock: systemClock, logger };
   const app = createApp(deps);

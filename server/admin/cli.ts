@@ -17,6 +17,7 @@ import { ADMIN_TOKEN_FILE } from './channel.js';
 import { connectSocket, sendAdminRequest } from './client.js';
 import { AdminError, adminCommands, isAdminCommand, runAdminCommand, type AdminArgs, type AdminCommandName, type CommandSpec } from './commands.js';
 import { formatAdminResult } from './format.js';
+import { resolveKeyEncryptionKey } from '../tokens/key-encryption.js';
 
 export interface CliIo {
   stdout: { write(text: string): unknown };
@@ -124,7 +125,10 @@ export async function executeAdminCommand(config: Config, command: AdminCommandN
   const logger = createLogger({ level: 'warn', destination: { write: (text: string) => void io.stderr.write(text) } });
   const runDirect = async (database: Awaited<ReturnType<typeof openDatabase>>) => {
     try {
-      return await runAdminCommand({ db: database.db, config, clock: systemClock, logger }, command, args);
+      // The same key-encryption key as the server: keys:rotate seals the key it creates.
+      const keyEncryptionKey = await resolveKeyEncryptionKey(config.tokens.keyEncryptionKey, database.lock?.path ?? null);
+      const tokens = { ...config.tokens, keyEncryptionKey };
+      return await runAdminCommand({ db: database.db, config: { ...config, tokens }, clock: systemClock, logger }, command, args);
     } finally {
       await database.close();
     }
