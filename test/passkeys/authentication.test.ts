@@ -80,6 +80,9 @@ describe('usernameless sign-in', () => {
     ['a corrupted signature', { corruptSignature: true }],
     ['a registration clientData type', { type: 'webauthn.create' }],
     ['a cross-origin iframe', { crossOrigin: true }],
+    ['crossOrigin as the string "true"', { crossOrigin: 'true' as unknown as boolean }],
+    ['crossOrigin as 1', { crossOrigin: 1 as unknown as boolean }],
+    ['a topOrigin', { topOrigin: 'https://evil.example' }],
   ])('refuses an assertion with %s (401 verification_failed) and burns the challenge', async (_, overrides) => {
     const options = await loginOptions();
     const response = await t.post('/auth/login/verify', alice.getAssertion(options, overrides));
