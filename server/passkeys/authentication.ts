@@ -46,10 +46,13 @@ export async function verifyAssertion(
   body: unknown,
   purpose: 'authentication' | 'reauthentication',
   now: Date,
+  /** For a step-up: the session that must have asked for the challenge (else `invalid_challenge`, whoever signed it). */
+  sessionId?: string,
 ): Promise<PasskeyWithOwner & { counter: number; backedUp: boolean; challenge: ChallengeRow }> {
   const { db, config, logger } = deps;
   const { response, challenge, crossOrigin, credentialId, userHandle } = parseAuthenticationResponse(body);
   const pending = await consumeChallenge(db, challenge, purpose, now);
+  if (sessionId !== undefined && pending.session_id !== sessionId) throw new AuthError('invalid_challenge');
   // This server is never embedded in another site's frame; the library alone would accept it.
   if (crossOrigin) throw new AuthError('verification_failed', 'The ceremony ran in a cross-origin frame.');
 

@@ -58,7 +58,7 @@ describe('the embedded server’s key-encryption key', () => {
       expect(bytes.includes(der), name).toBe(false);
       expect(bytes.includes(d), name).toBe(false);
     }
-  }, 60_000);
+  }, 180_000);
 
   it('seals keys that were stored in the clear, and they keep signing under the same kid', async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'kek-'));
@@ -80,5 +80,5 @@ describe('the embedded server’s key-encryption key', () => {
     } finally {
       await database.close();
     }
-  }, 60_000);
+  }, 180_000);
 });
