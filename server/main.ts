@@ -8,6 +8,7 @@ import { startAdminChannel } from './admin/channel.js';
 import { createLogger } from './logger.js';
 import { startSweeper } from './maintenance/sweep.js';
 import { startEventDispatcher } from './events/dispatcher.js';
+import { answerClientErrorsInJson } from './http/client-error.js';
 import { resolveKeyEncryptionKey } from './tokens/key-encryption.js';
 import { sealUnsealedSigningKeys } from './tokens/keys.js';
 
@@ -57,6 +58,9 @@ async function main(): Promise<void> {
       `listening on http://localhost:${info.port}`,
     );
   });
+
+  // Node's own answers to malformed HTTP (400, 431, 408) carry the contract's JSON error body too.
+  answerClientErrorsInJson(server as import('node:http').Server);
 
   let stopping = false;
   const stop = (signal: string) => {
