@@ -8,6 +8,9 @@ import { startAdminChannel } from './admin/channel.js';
 import { createLogger, nonBlockingDestination } from './logger.js';
 import { startSweeper } from './maintenance/sweep.js';
 import { startEventDispatcher } from './events/dispatcher.js';
+import { answerClientErrorsInJson } from './http/client-error.js';
+import { resolveKeyEncryptionKey } from './tokens/key-encryption.js';
+import { sealUnsealedSigningKeys } from './tokens/keys.js';
 import { armWatchdog } from './watchdog.js';
 
 // The only file that reads process.env.
@@ -34,6 +37,13 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   if (config.migrateOnStart) await migrateToLatest(database.db);
+  // Signing keys are sealed: with TOKEN_KEY_ENCRYPTION_KEY, or on PGlite with a key of the data folder's own.
+  const keyEncryptionKey = await resolveKeyEncryptionKey(config.tokens.keyEncryptionKey, database.lock?.path ?? null);
+  config = { ...config, tokens: { ...config.tokens, keyEncryptionKey } };
+  if (keyEncryptionKey !== null) {
+    const sealed = await sealUnsealedSigningKeys(database.db, keyEncryptionKey);
+    if (sealed > 0) logger.warn({ sealed }, 'sealed signing keys that were stored in the clear; rotate them (npm run admin -- keys:rotate), as old database pages may still hold them');
+  }
 
   const deps = { db: database.db, config, clock: systemClock, logger };
   const app = createApp(deps);
@@ -51,6 +61,9 @@ async function main(): Promise<void> {
       `listening on http://localhost:${info.port}`,
     );
   });
+
+  // Node's own answers to malformed HTTP (400, 431, 408) carry the contract's JSON error body too.
+  answerClientErrorsInJson(server as import('node:http').Server);
 
   // Shutdown always ends within SHUTDOWN_TIMEOUT: nothing on this path can block the event loop
   // (logs never do), so the forced exit fires whatever the clients, the database or the log pipe

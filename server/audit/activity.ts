@@ -55,6 +55,7 @@ function parseLimit(raw: string | undefined): number {
   return Number(raw);
 }
 
+const maxCursorTime = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function encodeCursor(row: AuditEventRow): string {
@@ -75,6 +76,8 @@ function parseCursor(raw: string): { createdAt: Date; id: string } {
   if (typeof time !== 'string' || typeof id !== 'string' || !uuidPattern.test(id)) throw invalid();
   const createdAt = new Date(time);
   if (Number.isNaN(createdAt.getTime()) || createdAt.toISOString() !== time) throw invalid();
+  // Only times an event can have: years 0000 or +275760 round-trip in JS but not through the database.
+  if (createdAt.getTime() < 0 || createdAt.getTime() > maxCursorTime) throw invalid();
   return { createdAt, id };
 }
 

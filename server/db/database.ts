@@ -80,6 +80,9 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     return { db, kind: 'postgres', close: () => db.destroy() };
   }
   const lock = await lockDataDir(options.dataDir);
+  // The database files, the admin token and the key-encryption key are this user's alone: PGlite
+  // creates its files 0666 less the umask, so files created from now on get no group/other bits.
+  if (process.platform !== 'win32') process.umask(0o077);
   try {
     // Loaded only when used: a server on PostgreSQL does not carry PGlite's ~40 MB.
     const [{ PGlite }, { PGliteDialect }] = await Promise.all([import('@electric-sql/pglite'), import('./pglite-dialect.js')]);

@@ -5,6 +5,7 @@ import { sha256 } from '../crypto.js';
 import type { Database } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
+import { canonicalUsername } from '../users/username.js';
 import { clientAddress } from './client-address.js';
 import { expandIPv6 } from './ip-address.js';
 
@@ -130,7 +131,7 @@ async function enforceRequestLimits(
 /** The `username` of a body, normalised as usernames are (NFKC, lower case), or `null`. */
 export function usernameOf(body: unknown): string | null {
   const value = field(body, 'username');
-  return value === null ? null : value.normalize('NFKC').toLowerCase();
+  return value === null ? null : canonicalUsername(value);
 }
 
 /** The credential `id` of a WebAuthn response body, or `null`. */

@@ -14,7 +14,7 @@ import { assessSignIn, signInRefusal, type SignInAssessment } from '../risk/sign
 import { createSession, type Session, type SessionContext } from '../sessions/service.js';
 import { toUser, type User } from '../users/user.js';
 import { consumeChallenge, storeChallenge } from './challenges.js';
-import { findPasskeyWithOwner, recordCounterRegression, recordPasskeyUse, type PasskeyWithOwner } from './repository.js';
+import { advancePasskeyCounter, findPasskeyWithOwner, recordCounterRegression, recordPasskeyUse, type PasskeyWithOwner } from './repository.js';
 import { parseAuthenticationResponse } from './validation.js';
 
 /**
@@ -38,17 +38,21 @@ export async function startAuthentication(deps: Deps): Promise<PublicKeyCredenti
  * Verifies an assertion for a challenge of the given purpose and returns the passkey and its owner.
  * The challenge is consumed first (so concurrent copies of one assertion get one result, and a
  * failed attempt burns it); the credential is looked up by ID; the user handle must name the
- * credential's owner; a signature counter that went backwards is recorded on the passkey and refused.
+ * credential's owner; the signature counter must move forward (compare-and-set; 0 stays 0 for
+ * authenticators that do not count), else it is recorded on the passkey as a regression and refused.
  */
 export async function verifyAssertion(
   deps: Deps,
   body: unknown,
   purpose: 'authentication' | 'reauthentication',
   now: Date,
+  /** For a step-up: the session that must have asked for the challenge (else `invalid_challenge`, whoever signed it). */
+  sessionId?: string,
 ): Promise<PasskeyWithOwner & { counter: number; backedUp: boolean; challenge: ChallengeRow }> {
   const { db, config, logger } = deps;
   const { response, challenge, crossOrigin, credentialId, userHandle } = parseAuthenticationResponse(body);
   const pending = await consumeChallenge(db, challenge, purpose, now);
+  if (sessionId !== undefined && pending.session_id !== sessionId) throw new AuthError('invalid_challenge');
   // This server is never embedded in another site's frame; the library alone would accept it.
   if (crossOrigin) throw new AuthError('verification_failed', 'The ceremony ran in a cross-origin frame.');
 
@@ -90,7 +94,9 @@ export async function verifyAssertion(
   if (!verification.verified) throw new AuthError('verification_failed');
 
   const { newCounter, credentialBackedUp } = verification.authenticationInfo;
-  if ((newCounter > 0 || storedCounter > 0) && newCounter <= storedCounter) {
+  // Compare-and-set in the database, not on the value read above: of two assertions with one counter
+  // value sent at once, only one advances it; the other is a regression (a cloned authenticator).
+  if (!(await advancePasskeyCounter(db, passkey.credential_id, newCounter))) {
     await db.transaction().execute(async (trx) => {
       await recordCounterRegression(trx, passkey.credential_id, now);
       await recordAuditEvent(

@@ -67,6 +67,22 @@ export async function recordPasskeyUse(
     .execute();
 }
 
+/**
+ * Moves the signature counter forward as a compare-and-set in one statement: true when `counter`
+ * was below `newCounter` (or, for an authenticator that does not count, both are 0). False means the
+ * counter did not advance: it went backwards, or a concurrent use with the same value won the race.
+ */
+export async function advancePasskeyCounter(db: Kysely<Database>, credentialId: Uint8Array, newCounter: number): Promise<boolean> {
+  const row = await db
+    .updateTable('passkey')
+    .set({ counter: newCounter })
+    .where('credential_id', '=', credentialId)
+    .where('counter', newCounter === 0 ? '=' : '<', newCounter)
+    .returning('credential_id')
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 export async function recordCounterRegression(db: Kysely<Database>, credentialId: Uint8Array, now: Date): Promise<void> {
   await db.updateTable('passkey').set({ counter_regressed_at: now }).where('credential_id', '=', credentialId).execute();
 }

@@ -59,7 +59,7 @@ export async function finishReauthentication(
   const now = clock.now();
   let verified;
   try {
-    verified = await verifyAssertion(deps, body, 'reauthentication', now);
+    verified = await verifyAssertion(deps, body, 'reauthentication', now, session.id);
     if (verified.owner.id !== session.userId) throw new AuthError('verification_failed', 'This passkey belongs to another account.');
     if (verified.challenge.session_id !== session.id) throw new AuthError('invalid_challenge');
   } catch (error) {

@@ -35,8 +35,9 @@ export async function listSessions(deps: Deps, current: Session): Promise<Sessio
 
 /**
  * Revokes one of the signed-in user's own live sessions. Any other id, including another user's
- * session, is `not_found` and changes nothing. Returns whether it was the session making the request
- * (whose cookie the route then clears).
+ * session, is `not_found` and changes nothing. *Step-up* unless it is the session making the request:
+ * revoking another session one by one must need what revoking them all needs. Returns whether it was
+ * the session making the request (whose cookie the route then clears).
  */
 export async function revokeOwnSession(deps: Deps, current: Session, sessionId: string, context: RequestContext): Promise<{ wasCurrent: boolean }> {
   const { db, config, clock } = deps;
@@ -45,6 +46,8 @@ export async function revokeOwnSession(deps: Deps, current: Session, sessionId: 
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(sessionId)) throw new AuthError('not_found');
   return db.transaction().execute(async (trx) => {
     if (!(await revokeSessionOfUser(trx, current.userId, sessionId, now, idleCutoff(config.session, now)))) throw new AuthError('not_found');
+    // After the ownership check, so another user's id stays 404 either way; throwing rolls the revocation back.
+    if (sessionId !== current.id) requireRecentVerification(current, config, now);
     await recordAuditEvent(trx, { type: 'session_revoked', userId: current.userId, sessionId, ...context, details: { cause: 'revoked_by_user', fromSession: current.id } }, now);
     return { wasCurrent: sessionId === current.id };
   });

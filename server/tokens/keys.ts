@@ -4,7 +4,7 @@ import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import type { Database, SigningKeyRow } from '../db/schema.js';
 import { openPrivateKey, sealPrivateKey } from './key-encryption.js';
-import { insertSigningKey, listPublishedSigningKeys, lockSigningKeys } from './key-repository.js';
+import { insertSigningKey, listPublishedSigningKeys, listUnsealedSigningKeys, lockSigningKeys, storeSealedPrivateKey } from './key-repository.js';
 
 export type SigningAlgorithm = 'ES256' | 'EdDSA';
 export type TokenConfig = Config['tokens'];
@@ -206,4 +206,16 @@ export async function ensureSigningKey(db: Kysely<Database>, tokens: TokenConfig
     if (rows.some((row) => row.activates_at.getTime() <= now.getTime())) return;
     await insertSigningKey(trx, await generateSigningKey(tokens.algorithm, tokens.keyEncryptionKey, { createdAt: now, activatesAt: now }));
   });
+}
+
+/**
+ * Seals, under `kek`, every signing key stored unsealed (from before a key-encryption key was set or
+ * generated), so existing keys keep signing and verifying under the same kid. Returns how many.
+ */
+export async function sealUnsealedSigningKeys(db: Kysely<Database>, kek: Uint8Array): Promise<number> {
+  let sealed = 0;
+  for (const row of await listUnsealedSigningKeys(db)) {
+    if (await storeSealedPrivateKey(db, row.kid, sealPrivateKey(row.private_key, kek, row.kid))) sealed++;
+  }
+  return sealed;
 }

@@ -193,3 +193,14 @@ describe('rate limits across instances', () => {
     await expectLimited(await from(two, '203.0.113.40', '/auth/login/options'));
   });
 });
+
+describe('the per-username limiter and the account share one key', () => {
+  it('counts whitespace-padded and width-variant spellings of a name against one bucket', async () => {
+    const t = app({ RATE_LIMIT_PER_IDENTIFIER: '2' });
+    expect((await from(t, '203.0.113.40', '/auth/register/options', { username: 'padded' })).status).toBe(200);
+    expect((await from(t, '203.0.113.41', '/auth/register/options', { username: 'padded' })).status).toBe(200);
+    for (const [i, spelling] of [' padded', 'padded ', '  PADDED  ', '\u3000padded', 'ｐａｄｄｅｄ'].entries()) {
+      await expectLimited(await from(t, `203.0.113.${50 + i}`, '/auth/register/options', { username: spelling }));
+    }
+  });
+});

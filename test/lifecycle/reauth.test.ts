@@ -85,6 +85,19 @@ describe('step-up', () => {
     await expectError(t.post('/auth/reauth/verify', authenticator.getAssertion(login), cookie), 400, 'invalid_challenge');
   });
 
+  it('answers a step-up with one’s own passkey against another user’s challenge 400 invalid_challenge, as documented', async () => {
+    const alice = await t.signUp('stepper-g-alice');
+    const mallory = await t.signUp('stepper-g-mallory');
+    t.clock.advance(600);
+    const aliceOptions = await (await t.post('/auth/reauth/options', {}, alice.cookie)).json();
+    const before = await verifiedAt(mallory.cookie);
+    // Mallory signs Alice's challenge with her own passkey, inside her own session.
+    const assertion = mallory.authenticator.getAssertion(aliceOptions, { credentialId: mallory.authenticator.credentials[0]!.id });
+    await expectError(t.post('/auth/reauth/verify', assertion, mallory.cookie), 400, 'invalid_challenge');
+    expect(await verifiedAt(mallory.cookie)).toBe(before);
+    await expectError(t.post('/auth/sessions/revoke-others', {}, mallory.cookie), 403, 'reauthentication_required');
+  });
+
   it('needs a session', async () => {
     await expectError(t.post('/auth/reauth/options', {}), 401, 'unauthenticated');
     await expectError(t.post('/auth/reauth/verify', {}), 401, 'unauthenticated');

@@ -95,6 +95,22 @@ describe('DELETE /auth/sessions/:id', () => {
     await expectError(t.request('DELETE', `/auth/sessions/${'x'.repeat(5000)}`, { cookie }), 404, 'not_found');
   });
 
+  it('needs a recent verification to revoke another session (as revoke-others does), not to end the current one', async () => {
+    const { cookie, authenticator } = await t.signUp('stale-one');
+    const other = await signInCookie(t, authenticator);
+    const mallory = await t.signUp('stale-one-mallory');
+    t.clock.advance(301);
+    const before = await snapshot(t);
+    await expectError(t.request('DELETE', `/auth/sessions/${sessionIdOf(other)}`, { cookie }), 403, 'reauthentication_required');
+    expect(await snapshot(t)).toEqual(before);
+    expect((await t.get('/auth/session', other)).status).toBe(200);
+    // Another user's session stays 404, verified or not: the answer reveals nothing.
+    await expectError(t.request('DELETE', `/auth/sessions/${sessionIdOf(mallory.cookie)}`, { cookie }), 404, 'not_found');
+    // Ending the current session never needs a step-up.
+    expect((await t.request('DELETE', `/auth/sessions/${sessionIdOf(other)}`, { cookie: other })).status).toBe(204);
+    expect((await t.get('/auth/session', other)).status).toBe(401);
+  });
+
   it('refuses a cross-site request before anything else', async () => {
     const { cookie, authenticator } = await t.signUp('csrf-s');
     const laptop = await signInCookie(t, authenticator);
