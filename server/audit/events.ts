@@ -31,8 +31,3 @@ export interface RequestContext {
   userAgent: string | null;
   ipAddress: string | null;
 }
-
-/** The request fields of an audit event, from a {@link RequestContext}. */
-export function fromRequest(context: RequestContext | undefined): { ipAddress: string | null; userAgent: string | null } {
-  return { ipAddress: context?.ipAddress ?? null, userAgent: context?.userAgent ?? null };
-}
