@@ -1,3 +1,29 @@
+import { isIPv4, isIPv6 } from 'node:net';
+
+/**
+ * An address as written by a socket or a proxy, without the brackets of `[::1]` or an IPv6 zone
+ * (`%eth0`), and an IPv4-mapped IPv6 address (`::ffff:203.0.113.7`) as its IPv4 address. The one
+ * normalisation both the rate-limit key and the risk network start from.
+ */
+export function bareAddress(address: string): string {
+  const bare = address.trim().replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare);
+  return mapped && isIPv4(mapped[1] as string) ? (mapped[1] as string) : bare;
+}
+
+/**
+ * The key of a client address for rate limits: an IPv4 address as is (also when IPv4-mapped,
+ * `::ffff:a.b.c.d`), an IPv6 address by its /64 prefix, since one subscriber usually holds a whole
+ * /64 and could otherwise rotate through 2^64 addresses.
+ */
+export function addressKey(address: string): string {
+  const bare = bareAddress(address);
+  if (isIPv4(bare)) return bare;
+  if (!isIPv6(bare)) return `other:${bare.toLowerCase()}`;
+  const groups = expandIPv6(bare);
+  return `${groups.slice(0, 4).join(':')}::/64`;
+}
+
 /**
  * The eight groups of an IPv6 address, lowercase and four digits each (a trailing dotted IPv4 part
  * counts as two groups). Used to group addresses by prefix: /64 for rate limits, /48 for networks.

@@ -4,7 +4,7 @@ import { recordAuditEvent } from '../audit/repository.js';
 import type { Config, SessionRiskAction } from '../config.js';
 import type { Database } from '../db/schema.js';
 import { revokeSessionById } from '../sessions/repository.js';
-import { networkOf } from './network.js';
+import { networkOf } from '../net/network.js';
 import { addSessionNetwork, markSessionSuspect, requireSessionStepUp, trustSessionContext } from './repository.js';
 import { parseUserAgent, type DeviceContext } from './user-agent.js';
 

@@ -3,7 +3,7 @@ import type { RequestContext } from '../audit/events.js';
 import type { Config, SignInRiskAction } from '../config.js';
 import type { Database } from '../db/schema.js';
 import { AuthError } from '../errors.js';
-import { addressPatternsOf, networkOf } from './network.js';
+import { addressPatternsOf, networkOf } from '../net/network.js';
 import { countRecentLoginFailuresByAddress, countRecentLoginFailuresOfUser, findSignInHistory } from './repository.js';
 import type { RiskLevel } from './session-context.js';
 import { parseUserAgent, type DeviceContext } from './user-agent.js';

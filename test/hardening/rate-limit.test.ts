@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/app.js';
 import { loadConfig } from '../../server/config.js';
 import { openDatabase } from '../../server/db/database.js';
-import { addressKey } from '../../server/http/rate-limit.js';
+import { addressKey } from '../../server/net/address.js';
 import { createTestApp, origin, type TestApp } from '../helpers/app.js';
 
 // One database for the file (PGlite start-up is the slow part); each test builds an app with its own
