@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import type { Deps } from '../deps.js';
-import { requireSession, type SessionVariables } from '../http/session.js';
+import { requireSession, type SessionVariables } from '../sessions/gate.js';
 import { listActivity } from './activity.js';
 
 /** `GET /auth/activity`: the signed-in user's own audit events, newest first, a page at a time. */

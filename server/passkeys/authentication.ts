@@ -12,7 +12,7 @@ import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { assessSignIn, signInRefusal, type SignInAssessment } from '../risk/sign-in.js';
 import { createSession, type Session, type SessionContext } from '../sessions/service.js';
-import { toUser, type User } from '../users/user.js';
+import { toUser, type User } from '../user.js';
 import { consumeChallenge, storeChallenge } from './challenges.js';
 import { findPasskeyWithOwner, recordCounterRegression, recordPasskeyUse, type PasskeyWithOwner } from './repository.js';
 import { parseAuthenticationResponse } from './validation.js';

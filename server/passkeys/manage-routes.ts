@@ -3,7 +3,7 @@ import type { Deps } from '../deps.js';
 import { jsonBody } from '../http/body.js';
 import { requestContext } from '../http/client-address.js';
 import { rateLimit } from '../http/rate-limit.js';
-import { requireSession, type SessionVariables } from '../http/session.js';
+import { requireSession, type SessionVariables } from '../sessions/gate.js';
 import { clearSessionCookie, setSessionCookie } from '../sessions/cookie.js';
 import { deletePasskey, finishPasskeyRegistration, listPasskeys, renamePasskey, startPasskeyRegistration } from './management.js';
 

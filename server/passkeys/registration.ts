@@ -8,7 +8,7 @@ import { AuthError } from '../errors.js';
 import { createSession, type Session, type SessionContext } from '../sessions/service.js';
 import { findUserByUsername, insertUser } from '../users/repository.js';
 import { normalizeDisplayName, normalizeUsername } from '../users/username.js';
-import { toUser, type User } from '../users/user.js';
+import { toUser, type User } from '../user.js';
 import { consumeChallenge, storeChallenge } from './challenges.js';
 import { insertPasskey, type NewPasskeyRow } from './repository.js';
 import { parseRegistrationResponse } from './validation.js';

@@ -3,7 +3,7 @@ import type { Deps } from '../deps.js';
 import { bodyObject, jsonBody } from '../http/body.js';
 import { requestContext } from '../http/client-address.js';
 import { rateLimit, usernameOf } from '../http/rate-limit.js';
-import { requireSession, type SessionVariables } from '../http/session.js';
+import { requireSession, type SessionVariables } from '../sessions/gate.js';
 import { setSessionCookie } from '../sessions/cookie.js';
 import { createRecoveryCodes, getRecoveryCodeStatus, recoverAccount } from './service.js';
 

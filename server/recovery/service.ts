@@ -7,7 +7,7 @@ import { AuthError } from '../errors.js';
 import { requireRecentVerification } from '../reauth/service.js';
 import { createSession, type Session } from '../sessions/service.js';
 import { findUserById } from '../users/repository.js';
-import { toUser, type User } from '../users/user.js';
+import { toUser, type User } from '../user.js';
 import { normalizeUsername } from '../users/username.js';
 import { generateRecoveryCode, hashRecoveryCode, normalizeRecoveryCode, recoveryCodeCount } from './codes.js';
 import { consumeRecoveryCode, countRecoveryCodes, replaceRecoveryCodes } from './repository.js';

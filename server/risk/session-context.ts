@@ -5,7 +5,7 @@ import type { Config, SessionRiskAction } from '../config.js';
 import type { Database } from '../db/schema.js';
 import { revokeSessionById } from '../sessions/repository.js';
 import { networkOf } from '../net/network.js';
-import { addSessionNetwork, markSessionSuspect, requireSessionStepUp, trustSessionContext } from './repository.js';
+import { addSessionNetwork, markSessionSuspect, requireSessionStepUp, trustSessionContext } from '../sessions/context-repository.js';
 import { parseUserAgent, type DeviceContext } from './user-agent.js';
 
 /** The context a session trusts and its risk state, as the session hot path reads them. */

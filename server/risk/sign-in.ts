@@ -4,7 +4,7 @@ import type { Config, SignInRiskAction } from '../config.js';
 import type { Database } from '../db/schema.js';
 import { AuthError } from '../errors.js';
 import { addressPatternsOf, networkOf } from '../net/network.js';
-import { countRecentLoginFailuresByAddress, countRecentLoginFailuresOfUser, findSignInHistory } from './repository.js';
+import { countRecentLoginFailuresByAddress, countRecentLoginFailuresOfUser, findSignInHistory } from '../sessions/context-repository.js';
 import type { RiskLevel } from './session-context.js';
 import { parseUserAgent, type DeviceContext } from './user-agent.js';
 

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
-import type { DeviceContext } from './user-agent.js';
+import type { DeviceContext } from '../risk/user-agent.js';
 
 /** How many networks a session remembers; past it, the oldest is forgotten. */
 export const maxSessionNetworks = 32;

@@ -2,11 +2,11 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { enforceSessionContext } from '../risk/session-context.js';
-import { clearSessionCookie, hasSessionCookie, readSessionCookie, setSessionCookie } from '../sessions/cookie.js';
-import { validateSessionToken, type Session, type ValidatedSession } from '../sessions/service.js';
-import type { SessionSecretState } from '../sessions/secret-rotation.js';
-import type { User } from '../users/user.js';
-import { requestContext } from './client-address.js';
+import { clearSessionCookie, hasSessionCookie, readSessionCookie, setSessionCookie } from './cookie.js';
+import { validateSessionToken, type Session, type ValidatedSession } from './service.js';
+import type { SessionSecretState } from './secret-rotation.js';
+import type { User } from '../user.js';
+import { requestContext } from '../http/client-address.js';
 
 /** What {@link requireSession} puts in `c.var`. */
 export interface SessionVariables {

@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import type { Deps } from '../deps.js';
 import { jsonBody } from '../http/body.js';
 import { requestContext } from '../http/client-address.js';
-import { requireSession, type SessionVariables } from '../http/session.js';
+import { requireSession, type SessionVariables } from './gate.js';
 import { clearSessionCookie } from './cookie.js';
 import { listSessions, revokeOtherSessions, revokeOwnSession } from './management.js';
 

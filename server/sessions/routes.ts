@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { Deps } from '../deps.js';
 import { jsonBody } from '../http/body.js';
-import { requireSession, type SessionVariables } from '../http/session.js';
+import { requireSession, type SessionVariables } from './gate.js';
 import { clearSessionCookie, readSessionCookie } from './cookie.js';
 import { requestContext } from '../http/client-address.js';
 import { logout } from './management.js';

@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 import { bytesEqual, randomBase64url, sha256 } from '../crypto.js';
 import type { Database, SessionKind } from '../db/schema.js';
 import { initialSessionContext, type StoredSessionContext } from '../risk/session-context.js';
-import type { User } from '../users/user.js';
+import type { User } from '../user.js';
 import { revokeSessionForSecretReuse, type SessionSecretState } from './secret-rotation.js';
 import { findActiveSession, insertSession, touchSession } from './repository.js';
 

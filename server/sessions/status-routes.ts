@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import type { Deps } from '../deps.js';
-import { authenticateRequest } from '../http/session.js';
+import { authenticateRequest } from './gate.js';
 
 /**
  * `GET /auth/session/status` (an addition to the contract): the same answer as `GET /auth/session`

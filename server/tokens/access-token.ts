@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import type { Database } from '../db/schema.js';
 import { rotateSessionSecretIfDue, type SessionSecretState } from '../sessions/secret-rotation.js';
 import type { Session } from '../sessions/service.js';
-import type { User } from '../users/user.js';
+import type { User } from '../user.js';
 import type { KeyStore } from './keys.js';
 
 export interface IssuedAccessToken {

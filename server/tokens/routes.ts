@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { bodyObject, checkJson, jsonBody, maxBodyBytes, readLimited } from '../http/body.js';
-import { requireSession, type SessionVariables } from '../http/session.js';
+import { requireSession, type SessionVariables } from '../sessions/gate.js';
 import { setSessionCookie } from '../sessions/cookie.js';
 import { issueAccessToken } from './access-token.js';
 import { introspectToken } from './introspection.js';

@@ -4,7 +4,7 @@ import type { Database } from '../db/schema.js';
 import type { RequestContext } from '../audit/events.js';
 import { toBase64url } from '../crypto.js';
 import { AuthError } from '../errors.js';
-import { toUser, type User } from './user.js';
+import { toUser, type User } from '../user.js';
 import { normalizeDisplayName } from './username.js';
 
 /** Who made a change, as the audit trail records it. */
