@@ -4,7 +4,7 @@ import { recordAuditEvent } from '../audit/repository.js';
 import type { Database } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
-import { requireRecentVerification } from '../reauth/service.js';
+import { requireRecentVerification } from '../sessions/step-up.js';
 import { createSession, type Session } from '../sessions/service.js';
 import { findUserById } from '../users/repository.js';
 import { toUser, type User } from '../user.js';
@@ -61,10 +61,12 @@ export async function recoverAccount(
     const user = await findUserById(trx, userId);
     // Thrown inside the transaction, so the code is not used up.
     if (!user || user.disabled_at !== null) throw new AuthError('account_disabled');
-    const { token, session } = await createSession(trx, config.session, user.id, { ...context, passkeyId: null }, now, {
-      kind: 'recovery',
-      lifetime: recoverySessionLifetime,
-    });
+    const { token, session } = await createSession(
+      trx,
+      config.session,
+      { userId: user.id, context: { ...context, passkeyId: null }, kind: 'recovery', lifetime: recoverySessionLifetime },
+      now,
+    );
     const { remaining } = await countRecoveryCodes(trx, user.id);
     await recordAuditEvent(trx, { type: 'recovery_code_used', userId: user.id, sessionId: session.id, ...context, details: { remaining } }, now);
     return { user: toUser(user), token, session, remaining };

@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
-import { enforceSessionContext } from '../risk/session-context.js';
+import { enforceSessionContext } from './context-policy.js';
 import { clearSessionCookie, hasSessionCookie, readSessionCookie, setSessionCookie } from './cookie.js';
 import { validateSessionToken, type Session, type ValidatedSession } from './service.js';
 import type { SessionSecretState } from './secret-rotation.js';
@@ -86,7 +86,8 @@ export async function authenticateRequest(
     return null;
   }
   // No query and no parsing when the request's context is the session's (server/risk/session-context.ts).
-  const risk = await enforceSessionContext(deps, validated.session, validated.context, requestContext(c, deps.config.trustedProxies), now);
+  const current = requestContext(c, deps.config.trustedProxies);
+  const risk = await enforceSessionContext(deps, { session: validated.session, stored: validated.context, current }, now);
   if (risk === 'revoked') {
     clearSessionCookie(c, cookie);
     return null;

@@ -5,7 +5,8 @@ import { bytesEqual, sha256 } from '../crypto.js';
 import type { Database } from '../db/schema.js';
 import { AuthError } from '../errors.js';
 import { AccessTokenError, createAccessTokenVerifier } from '../verify.js';
-import { findLiveSessionOfToken } from './introspection-repository.js';
+import { liveAt } from '../sessions/lifetime.js';
+import { findLiveSessionOfToken } from '../sessions/repository.js';
 import type { KeyStore } from './keys.js';
 
 /** The RFC 7662 answer. */
@@ -86,8 +87,7 @@ export async function introspectToken(deps: IntrospectionDeps, input: { authoriz
   }
   // Only our own signed tokens get here, but a malformed `sub` must never reach the uuid column as a 500.
   if (!uuidPattern.test(claims.sub)) return { active: false };
-  const idleCutoff = new Date(now.getTime() - config.session.idleTimeout * 1000);
-  const live = await findLiveSessionOfToken(db, claims.sid, claims.sub, now, idleCutoff);
+  const live = await findLiveSessionOfToken(db, claims.sid, claims.sub, liveAt(config.session, now));
   if (live === null) return { active: false };
   return {
     active: true,
