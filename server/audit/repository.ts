@@ -3,17 +3,18 @@ import { sql, type Kysely } from 'kysely';
 import type { AuditEventRow, Database } from '../db/schema.js';
 import { enqueueSecurityEvent } from '../events/outbox.js';
 import { isSecurityEventType } from '../events/types.js';
+import type { Actor, AuditEventType, RiskLevel } from './events.js';
 
 export type NewAuditEvent = {
-  type: string;
+  type: AuditEventType;
   userId?: string | null;
-  actor?: 'user' | 'admin' | 'system';
+  actor?: Actor;
   reason?: string | null;
   sessionId?: string | null;
   passkeyId?: string | null;
   ipAddress?: string | null;
   userAgent?: string | null;
-  risk?: 'low' | 'medium' | 'high' | null;
+  risk?: RiskLevel | null;
   details?: Record<string, unknown>;
 };
 

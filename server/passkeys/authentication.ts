@@ -4,6 +4,7 @@ import {
   verifyAuthenticationResponse,
   type PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/server';
+import type { RiskLevel } from '../audit/events.js';
 import { recordAssertionFailure } from '../audit/failures.js';
 import { recordAuditEvent } from '../audit/repository.js';
 import { bytesEqual, fromBase64url, toBase64url } from '../crypto.js';
@@ -114,7 +115,7 @@ export interface SignInNotice {
   newDevice: boolean;
   newNetwork: boolean;
   device: { browser: string; os: string };
-  risk: 'low' | 'medium' | 'high' | null;
+  risk: RiskLevel | null;
   signals: string[];
   stepUpRequired: boolean;
 }

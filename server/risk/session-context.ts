@@ -1,4 +1,4 @@
-import type { RequestContext } from '../audit/events.js';
+import type { RequestContext, RiskLevel } from '../audit/events.js';
 import { networkOf } from '../net/network.js';
 import { parseUserAgent, type DeviceContext } from './user-agent.js';
 
@@ -16,7 +16,6 @@ export interface StoredSessionContext {
 }
 
 export type SessionSignal = 'ua_change' | 'network_change' | 'ua_and_network_change';
-export type RiskLevel = 'low' | 'medium' | 'high';
 
 /** A difference between the request and the session's trusted context that needs handling. */
 export interface SessionContextChange {

@@ -1,6 +1,6 @@
+import type { RiskLevel } from '../audit/events.js';
 import type { Config, SignInRiskAction } from '../config.js';
 import { AuthError } from '../errors.js';
-import type { RiskLevel } from './session-context.js';
 import type { DeviceContext } from './user-agent.js';
 
 /**

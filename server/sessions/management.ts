@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { RequestContext } from '../audit/events.js';
+import type { Actor, RequestContext } from '../audit/events.js';
 import { recordAuditEvent } from '../audit/repository.js';
 import { toBase64url } from '../crypto.js';
 import type { Database, SessionRow } from '../db/schema.js';
@@ -77,7 +77,7 @@ export async function recordRevocations(
   trx: Kysely<Database>,
   userId: string,
   sessionIds: string[],
-  how: { actor: 'user' | 'admin' | 'system'; cause: string; fromSession?: string; passkeyId?: string; context?: RequestContext },
+  how: { actor: Actor; cause: string; fromSession?: string; passkeyId?: string; context?: RequestContext },
   now: Date,
 ): Promise<void> {
   for (const sessionId of sessionIds) {

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { RequestContext } from '../audit/events.js';
+import type { Actor, RequestContext } from '../audit/events.js';
 import { recordAuditEvent } from '../audit/repository.js';
 import { toBase64url } from '../crypto.js';
 import type { Database } from '../db/schema.js';
@@ -8,9 +8,6 @@ import { revokeAllSessionsOfUser } from '../sessions/repository.js';
 import { toUser, type User } from '../user.js';
 import { deleteUserRow, lockUser, setDisplayName, setUserDisabledAt } from './repository.js';
 import { normalizeDisplayName } from './username.js';
-
-/** Who made a change, as the audit trail records it. */
-export type Actor = 'user' | 'admin' | 'system';
 
 /**
  * Disables a user and revokes all of their sessions in the same transaction, so that their very next
