@@ -5,7 +5,7 @@ import {
   type PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/server';
 import type { RiskLevel } from '../audit/events.js';
-import { recordAssertionFailure } from '../audit/failures.js';
+import { recordAssertionFailure } from './failures.js';
 import { recordAuditEvent } from '../audit/repository.js';
 import { bytesEqual, fromBase64url, toBase64url } from '../crypto.js';
 import type { ChallengeRow } from '../db/schema.js';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { generateAuthenticationOptions, type PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import type { AuthenticatorTransport } from '@simplewebauthn/server';
 import type { RequestContext } from '../audit/events.js';
-import { recordAssertionFailure } from '../audit/failures.js';
+import { recordAssertionFailure } from '../passkeys/failures.js';
 import { recordAuditEvent } from '../audit/repository.js';
 import { toBase64url } from '../crypto.js';
 import type { Deps } from '../deps.js';
