@@ -1,4 +1,5 @@
 import type { Hono } from 'hono';
+import type { AppEnv } from '../../server/http/env.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/app.js';
 import { loadConfig } from '../../server/config.js';
@@ -19,7 +20,7 @@ afterAll(async () => {
 });
 
 interface LimitedApp extends Omit<TestApp, 'app' | 'config'> {
-  app: Hono;
+  app: Hono<AppEnv>;
 }
 
 function app(env: Record<string, string> = {}): LimitedApp {
