@@ -17,7 +17,7 @@ import {
   signInFrom,
   signUpFrom,
   type Client,
-} from './helpers.js';
+} from '../risk/helpers.js';
 
 let t: TestApp;
 beforeAll(async () => {

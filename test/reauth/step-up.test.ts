@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, sessionCookieOf, type TestApp } from '../helpers/app.js';
-import { addPasskey, auditRows, authenticatorWith, expectError, sessionIdOf, snapshot, stepUp } from './helpers.js';
+import { addPasskey, auditRows, authenticatorWith, expectError, sessionIdOf, snapshot, stepUp } from '../helpers/lifecycle.js';
 
 let t: TestApp;
 beforeAll(async () => {
