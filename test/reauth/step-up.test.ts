@@ -106,3 +106,26 @@ describe('step-up', () => {
     expect(authenticator.credentials).toHaveLength(1);
   });
 });
+
+describe('step-up under USER_VERIFICATION=preferred', () => {
+  let preferred: TestApp;
+  beforeAll(async () => {
+    preferred = await createTestApp({ USER_VERIFICATION: 'preferred' });
+  });
+  afterAll(async () => {
+    await preferred?.close();
+  });
+
+  it('still refuses a step-up assertion without user verification: the step-up always requires it', async () => {
+    const { cookie, authenticator } = await preferred.signUp('preferred-a');
+    preferred.clock.advance(600);
+    const sessionVerifiedAt = async () =>
+      (await preferred.database.db.selectFrom('session').select('verified_at').where('id', '=', sessionIdOf(cookie)).executeTakeFirstOrThrow()).verified_at.getTime();
+    const before = await sessionVerifiedAt();
+    await expectError(stepUp(preferred, cookie, authenticator, { userVerified: false }), 401, 'verification_failed');
+    expect(await sessionVerifiedAt()).toBe(before);
+    // The same passkey without user verification still signs in under this policy: only the step-up insists.
+    const login = await preferred.signIn(authenticator, { userVerified: false });
+    expect(login.status).toBe(200);
+  });
+});
