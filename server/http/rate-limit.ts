@@ -36,6 +36,9 @@ export async function enforceRateLimit(deps: Pick<Deps, 'db' | 'clock'>, options
   }
 }
 
+/** What `jsonBody` (server/http/body.ts) puts in `c.var`, which the identifier is read from. */
+type BodyEnv = { Variables: { body: unknown } };
+
 export interface RateLimitRoute {
   /** The ceremony family whose counters this route shares: `register`, `login`, `reauth`, `recovery`… */
   family: string;
@@ -55,7 +58,7 @@ export interface RateLimitRoute {
  * @example
  * app.post('/auth/reauth/options', body, rateLimit(deps, { family: 'reauth', issuesChallenge: true }), handler);
  */
-export function rateLimit(deps: Pick<Deps, 'db' | 'clock' | 'config'>, route: RateLimitRoute): MiddlewareHandler<any> {
+export function rateLimit(deps: Pick<Deps, 'db' | 'clock' | 'config'>, route: RateLimitRoute): MiddlewareHandler<BodyEnv> {
   const { rateLimits, trustedProxies, challengeTtl } = deps.config;
   return async (c, next) => {
     await enforceRequestLimits(deps, c, route, { rateLimits, trustedProxies, challengeTtl });
@@ -65,7 +68,7 @@ export function rateLimit(deps: Pick<Deps, 'db' | 'clock' | 'config'>, route: Ra
 
 async function enforceRequestLimits(
   deps: Pick<Deps, 'db' | 'clock'>,
-  c: Context<any>,
+  c: Context<BodyEnv>,
   route: RateLimitRoute,
   config: Pick<Deps['config'], 'rateLimits' | 'trustedProxies' | 'challengeTtl'>,
 ): Promise<void> {

@@ -28,7 +28,7 @@ export function readSessionCookie(c: Context, options: SessionCookieOptions): st
 /** True when a cookie of this name was sent, whatever its value. */
 export function hasSessionCookie(c: Context, options: SessionCookieOptions): boolean {
   const header = c.req.header('cookie');
-  return header !== undefined && header.includes(`${options.name}=`);
+  return header?.includes(`${options.name}=`) === true;
 }
 
 /**
