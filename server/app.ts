@@ -1,6 +1,6 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import { requestId } from 'hono/request-id';
-import { activityRoutes } from './audit/routes.js';
+import { activityRoutes } from './activity/routes.js';
 import { pingDatabase } from './db/database.js';
 import type { Deps } from './deps.js';
 import { AuthError } from './errors.js';

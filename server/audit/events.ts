@@ -40,8 +40,4 @@ export type Actor = 'user' | 'admin' | 'system';
 /** How risky an event looks (risk signals, counter regressions, token reuse). */
 export type RiskLevel = 'low' | 'medium' | 'high';
 
-/** What an event records about the request behind it. */
-export interface RequestContext {
-  userAgent: string | null;
-  ipAddress: string | null;
-}
+export type { RequestContext } from '../request-context.js';

@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import type { RequestContext } from '../request-context.js';
 
 /**
  * The client's address: the socket's peer, or, when `trustedProxies` reverse proxies are configured,
@@ -14,6 +15,6 @@ export function clientAddress(c: Context, trustedProxies: number): string | null
 }
 
 /** What a new session records about the request that created it. */
-export function requestContext(c: Context, trustedProxies: number): { userAgent: string | null; ipAddress: string | null } {
+export function requestContext(c: Context, trustedProxies: number): RequestContext {
   return { userAgent: c.req.header('user-agent')?.slice(0, 512) ?? null, ipAddress: clientAddress(c, trustedProxies) };
 }

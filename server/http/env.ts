@@ -1,5 +1,5 @@
 import type { RequestIdVariables } from 'hono/request-id';
-import type { RequestContext } from '../audit/events.js';
+import type { RequestContext } from '../request-context.js';
 
 /**
  * The Hono environment of every route: what the app's middleware (server/app.ts) puts in `c.var`
