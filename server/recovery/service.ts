@@ -6,7 +6,7 @@ import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { requireRecentVerification } from '../sessions/step-up.js';
 import { createSession, type Session } from '../sessions/service.js';
-import { findUserById } from '../users/repository.js';
+import { findUserById, findUserByUsername } from '../users/repository.js';
 import { toUser, type User } from '../user.js';
 import { normalizeUsername } from '../users/username.js';
 import { generateRecoveryCode, hashRecoveryCode, normalizeRecoveryCode, recoveryCodeCount } from './codes.js';
@@ -80,7 +80,7 @@ export async function recoverAccount(
 
 async function recordRecoveryFailure(deps: Deps, username: string, context: RequestContext, now: Date): Promise<void> {
   try {
-    const user = await deps.db.selectFrom('app_user').select('id').where('username', '=', username).executeTakeFirst();
+    const user = await findUserByUsername(deps.db, username);
     // Attempts on unknown usernames are not tied to anyone; they are for the rate limit to stop.
     if (!user) return;
     await recordAuditEvent(deps.db, { type: 'recovery_failed', userId: user.id, reason: 'verification_failed', ...context }, now);
