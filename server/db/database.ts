@@ -31,12 +31,14 @@ const preparedMarker = /^\/\* prepared:([a-z0-9_]+) \*\//;
  * marker (the session lookup), so the number of statements per connection stays small.
  */
 class PreparingClient extends pg.Client {
+  // biome-ignore lint/suspicious/noExplicitAny: overrides every overload of pg's query and passes them through unchanged.
   override query(...args: any[]): any {
     const [text, values] = args;
     if (typeof text === 'string' && Array.isArray(values) && args.length === 2) {
       const name = preparedMarker.exec(text)?.[1];
       if (name !== undefined) return super.query({ name, text, values });
     }
+    // biome-ignore lint/suspicious/noExplicitAny: as above, the overloads pass through.
     return (super.query as (...a: any[]) => any)(...args);
   }
 }

@@ -4,17 +4,19 @@ import {
   verifyAuthenticationResponse,
   type PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/server';
-import { recordAssertionFailure } from '../audit/failures.js';
+import type { RiskLevel } from '../audit/events.js';
+import { recordAssertionFailure } from './failures.js';
 import { recordAuditEvent } from '../audit/repository.js';
 import { bytesEqual, fromBase64url, toBase64url } from '../crypto.js';
 import type { ChallengeRow } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
-import { assessSignIn, signInRefusal, type SignInAssessment } from '../risk/sign-in.js';
+import { signInRefusal, type SignInAssessment } from '../risk/sign-in.js';
 import { createSession, type Session, type SessionContext } from '../sessions/service.js';
-import { toUser, type User } from '../users/user.js';
+import { toUser, type User } from '../user.js';
 import { consumeChallenge, storeChallenge } from './challenges.js';
 import { advancePasskeyCounter, findPasskeyWithOwner, recordCounterRegression, recordPasskeyUse, type PasskeyWithOwner } from './repository.js';
+import { assessSignIn } from './sign-in-risk.js';
 import { parseAuthenticationResponse } from './validation.js';
 
 /**
@@ -119,7 +121,7 @@ export interface SignInNotice {
   newDevice: boolean;
   newNetwork: boolean;
   device: { browser: string; os: string };
-  risk: 'low' | 'medium' | 'high' | null;
+  risk: RiskLevel | null;
   signals: string[];
   stepUpRequired: boolean;
 }
@@ -148,7 +150,7 @@ export async function finishAuthentication(
   const { passkey, owner, counter, backedUp } = verified;
   const passkeyId = toBase64url(passkey.credential_id);
 
-  const assessment = await assessSignIn(db, config, owner.id, context, now);
+  const assessment = await assessSignIn(deps, { userId: owner.id, context }, now);
   const details = signInDetails(assessment);
   if (assessment.action === 'refuse') {
     await recordAuditEvent(db, { type: 'login_refused', userId: owner.id, actor: 'system', passkeyId, ...context, risk: assessment.risk, details }, now);
@@ -159,7 +161,7 @@ export async function finishAuthentication(
 
   return db.transaction().execute(async (trx) => {
     await recordPasskeyUse(trx, passkey.credential_id, { counter, backedUp, now });
-    const { token, session } = await createSession(trx, config.session, owner.id, { ...context, passkeyId: passkey.credential_id }, now, { stepUpRequired });
+    const { token, session } = await createSession(trx, config.session, { userId: owner.id, context: { ...context, passkeyId: passkey.credential_id }, stepUpRequired }, now);
     await recordAuditEvent(
       trx,
       { type: 'login_succeeded', userId: owner.id, sessionId: session.id, passkeyId, ...context, risk: assessment.risk, details: { ...details, stepUpRequired } },

@@ -20,6 +20,11 @@ export interface PasskeyWithOwner {
   owner: AppUserRow;
 }
 
+/** The user id of the owner of a credential; `null` when unknown. */
+export async function findPasskeyOwnerId(db: Kysely<Database>, credentialId: Uint8Array): Promise<string | null> {
+  return (await db.selectFrom('passkey').select('user_id').where('credential_id', '=', credentialId).executeTakeFirst())?.user_id ?? null;
+}
+
 /** The passkey with this credential ID and its owner, in one query; `null` when unknown. */
 export async function findPasskeyWithOwner(db: Kysely<Database>, credentialId: Uint8Array): Promise<PasskeyWithOwner | null> {
   const row = await db

@@ -2,6 +2,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
+import type { Deps } from '../deps.js';
 import type { Database, SigningKeyRow } from '../db/schema.js';
 import { openPrivateKey, sealPrivateKey } from './key-encryption.js';
 import { insertSigningKey, listPublishedSigningKeys, listUnsealedSigningKeys, lockSigningKeys, storeSealedPrivateKey } from './key-repository.js';
@@ -45,11 +46,10 @@ export interface KeyStore {
   verificationKey(kid: string): Promise<{ alg: SigningAlgorithm; key: KeyObject } | null>;
 }
 
-interface KeyStoreDeps {
-  db: Kysely<Database>;
-  config: Pick<Config, 'tokens'>;
-  clock: { now(): Date };
-}
+type KeyStoreDeps = Pick<Deps, 'db' | 'config' | 'clock'>;
+
+/** What the token services take: the app's dependencies and this instance's key store. */
+export type TokenDeps = Pick<Deps, 'db' | 'config' | 'clock'> & { keys: KeyStore };
 
 const kidPattern = /^[A-Za-z0-9_-]{1,64}$/;
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, sessionCookieOf, type TestApp } from '../helpers/app.js';
-import { addPasskey, auditRows, authenticatorWith, expectError, sessionIdOf, snapshot, stepUp } from './helpers.js';
+import { addPasskey, auditRows, authenticatorWith, expectError, sessionIdOf, snapshot, stepUp } from '../helpers/lifecycle.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -117,5 +117,28 @@ describe('step-up', () => {
     expect(options.allowCredentials).toHaveLength(2);
     expect((await t.post('/auth/reauth/verify', phone.getAssertion(options), cookie)).status).toBe(200);
     expect(authenticator.credentials).toHaveLength(1);
+  });
+});
+
+describe('step-up under USER_VERIFICATION=preferred', () => {
+  let preferred: TestApp;
+  beforeAll(async () => {
+    preferred = await createTestApp({ USER_VERIFICATION: 'preferred' });
+  });
+  afterAll(async () => {
+    await preferred?.close();
+  });
+
+  it('still refuses a step-up assertion without user verification: the step-up always requires it', async () => {
+    const { cookie, authenticator } = await preferred.signUp('preferred-a');
+    preferred.clock.advance(600);
+    const sessionVerifiedAt = async () =>
+      (await preferred.database.db.selectFrom('session').select('verified_at').where('id', '=', sessionIdOf(cookie)).executeTakeFirstOrThrow()).verified_at.getTime();
+    const before = await sessionVerifiedAt();
+    await expectError(stepUp(preferred, cookie, authenticator, { userVerified: false }), 401, 'verification_failed');
+    expect(await sessionVerifiedAt()).toBe(before);
+    // The same passkey without user verification still signs in under this policy: only the step-up insists.
+    const login = await preferred.signIn(authenticator, { userVerified: false });
+    expect(login.status).toBe(200);
   });
 });

@@ -16,7 +16,7 @@ import {
   sessionIdOf,
   signUpFrom,
   type Client,
-} from './helpers.js';
+} from '../risk/helpers.js';
 
 // One database for the file; tests use their own users, and build apps with their own policies on it.
 let t: TestApp;

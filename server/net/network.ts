@@ -1,5 +1,5 @@
 import { isIPv4, isIPv6 } from 'node:net';
-import { expandIPv6 } from '../http/ip-address.js';
+import { bareAddress, expandIPv6 } from './address.js';
 
 /**
  * The client network of an address, as the risk signals compare it: an IPv4 address by its /24
@@ -12,10 +12,8 @@ import { expandIPv6 } from '../http/ip-address.js';
  */
 export function networkOf(address: string | null): string | null {
   if (address === null) return null;
-  const bare = address.trim().replace(/^\[|\]$/g, '').replace(/%.*$/, '');
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare);
-  const v4 = mapped ? (mapped[1] as string) : bare;
-  if (isIPv4(v4)) return `${v4.split('.').slice(0, 3).join('.')}.0/24`;
+  const bare = bareAddress(address);
+  if (isIPv4(bare)) return `${bare.split('.').slice(0, 3).join('.')}.0/24`;
   if (!isIPv6(bare)) return null;
   const groups = expandIPv6(bare).slice(0, 3).map((g) => g.replace(/^0+(?=.)/, ''));
   return `${groups.join(':')}::/48`;

@@ -1,4 +1,4 @@
-import type { AppUserRow } from '../db/schema.js';
+import type { AppUserRow } from './db/schema.js';
 
 /** The contract's `User`. */
 export interface User {

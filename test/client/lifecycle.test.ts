@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAccountClient } from '../../client/src/account.js';
 import { AuthClientError } from '../../client/src/errors.js';
 import { createTestApp, origin, type TestApp } from '../helpers/app.js';
-import { addPasskey, authenticatorWith, sessionIdOf } from './helpers.js';
+import { addPasskey, authenticatorWith, sessionIdOf } from '../helpers/lifecycle.js';
 
 let t: TestApp;
 beforeAll(async () => {

@@ -18,10 +18,6 @@ export function sessionIdOf(cookie: string): string {
   return cookie.split('=')[1]!.split('.')[0]!;
 }
 
-export async function json(response: Response): Promise<any> {
-  return response.json();
-}
-
 export async function expectError(response: Response | Promise<Response>, status: number, code: string): Promise<void> {
   const r = await response;
   const text = await r.text();

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { recordAuditEvent } from '../../server/audit/repository.js';
-import { assessSignIn } from '../../server/risk/sign-in.js';
+import { assessSignIn } from '../../server/passkeys/sign-in-risk.js';
 import { createApp } from '../../server/app.js';
 import { loadConfig } from '../../server/config.js';
 import { createTestApp, origin, sessionCookieOf, type TestApp } from '../helpers/app.js';
@@ -17,7 +17,7 @@ import {
   signInFrom,
   signUpFrom,
   type Client,
-} from './helpers.js';
+} from '../risk/helpers.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -165,7 +165,7 @@ describe('sign-in signals', () => {
       await recordAuditEvent(t.deps.db, { type: 'login_failed', userId: null, reason: 'unknown_credential', ipAddress }, now);
     }
     const config = loadConfig({ ORIGIN: origin, RISK_SIGNIN_NETWORK_FAILURES: '3' });
-    const assessment = await assessSignIn(t.deps.db, config, userId, { userAgent: null, ipAddress: '2001:db8:5:ffff::9' }, now);
+    const assessment = await assessSignIn({ db: t.deps.db, config }, { userId, context: { userAgent: null, ipAddress: '2001:db8:5:ffff::9' } }, now);
     expect(assessment).toMatchObject({ network: '2001:db8:5::/48', failures: { account: 0, network: 3 }, signals: ['network_failures'], risk: 'medium' });
   });
 

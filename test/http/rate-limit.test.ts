@@ -1,9 +1,10 @@
 import type { Hono } from 'hono';
+import type { AppEnv } from '../../server/http/env.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/app.js';
 import { loadConfig } from '../../server/config.js';
 import { openDatabase } from '../../server/db/database.js';
-import { addressKey } from '../../server/http/rate-limit.js';
+import { addressKey } from '../../server/net/address.js';
 import { createTestApp, origin, type TestApp } from '../helpers/app.js';
 
 // One database for the file (PGlite start-up is the slow part); each test builds an app with its own
@@ -19,7 +20,7 @@ afterAll(async () => {
 });
 
 interface LimitedApp extends Omit<TestApp, 'app' | 'config'> {
-  app: Hono;
+  app: Hono<AppEnv>;
 }
 
 function app(env: Record<string, string> = {}): LimitedApp {

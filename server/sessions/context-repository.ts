@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
-import type { DeviceContext } from './user-agent.js';
+import type { SignInHistory } from '../risk/sign-in.js';
+import type { DeviceContext } from '../risk/user-agent.js';
 
 /** How many networks a session remembers; past it, the oldest is forgotten. */
 export const maxSessionNetworks = 32;
@@ -75,18 +76,6 @@ export async function trustSessionContext(
   await query.execute();
 }
 
-/** What the user's sessions (live or kept after their end) say about a network and a device. */
-export interface SignInHistory {
-  /** Some session of the user has a known network. */
-  hasNetworks: boolean;
-  /** Some session of the user was used from this network. */
-  seenNetwork: boolean;
-  /** Some session of the user has a parsed device. */
-  hasDevices: boolean;
-  /** Some session of the user was created (or re-verified) on this browser family and OS. */
-  seenDevice: boolean;
-}
-
 /** One query over the user's sessions (by `session_user_id_idx`). */
 export async function findSignInHistory(db: Kysely<Database>, userId: string, network: string | null, device: DeviceContext): Promise<SignInHistory> {
   const row = await db
@@ -105,37 +94,4 @@ export async function findSignInHistory(db: Kysely<Database>, userId: string, ne
     hasDevices: row?.has_devices === true,
     seenDevice: row?.seen_device === true,
   };
-}
-
-/** Failed sign-ins attributed to a user since `since` (by the partial index on `login_failed`). */
-export async function countRecentLoginFailuresOfUser(db: Kysely<Database>, userId: string, since: Date): Promise<number> {
-  const row = await db
-    .selectFrom('audit_event')
-    .select((eb) => eb.fn.countAll<string | number>().as('count'))
-    .where('type', '=', 'login_failed')
-    .where('user_id', '=', userId)
-    .where('created_at', '>', since)
-    .executeTakeFirstOrThrow();
-  return Number(row.count);
-}
-
-/**
- * Failed sign-ins since `since`, counted per client address, for the addresses matching one of the
- * `LIKE` patterns (all addresses when none are given). At most `limit` addresses, the busiest first.
- */
-export async function countRecentLoginFailuresByAddress(
-  db: Kysely<Database>,
-  since: Date,
-  patterns: string[],
-  limit: number,
-): Promise<Array<{ address: string; count: number }>> {
-  let query = db
-    .selectFrom('audit_event')
-    .select(['ip_address', (eb) => eb.fn.countAll<string | number>().as('count')])
-    .where('type', '=', 'login_failed')
-    .where('created_at', '>', since)
-    .where('ip_address', 'is not', null);
-  if (patterns.length > 0) query = query.where((eb) => eb.or(patterns.map((p) => eb(sql<string>`lower(ip_address)`, 'like', p))));
-  const rows = await query.groupBy('ip_address').orderBy('count', 'desc').limit(limit).execute();
-  return rows.map((row) => ({ address: row.ip_address as string, count: Number(row.count) }));
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disableUser } from '../../server/users/service.js';
 import { createTestApp, sessionCookieOf, type TestApp } from '../helpers/app.js';
-import { addPasskey, auditRows, authenticatorWith, expectError, sessionIdOf, snapshot } from './helpers.js';
+import { addPasskey, auditRows, authenticatorWith, expectError, sessionIdOf, snapshot } from '../helpers/lifecycle.js';
 
 let t: TestApp;
 beforeAll(async () => {

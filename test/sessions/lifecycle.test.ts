@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { auditRows, expectError, sessionIdOf, signInCookie, snapshot } from './helpers.js';
+import { auditRows, expectError, sessionIdOf, signInCookie, snapshot } from '../helpers/lifecycle.js';
 
 let t: TestApp;
 beforeAll(async () => {

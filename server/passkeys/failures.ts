@@ -1,8 +1,10 @@
+import type { AuditEventType, RequestContext } from '../audit/events.js';
+import { recordAuditEvent } from '../audit/repository.js';
 import { fromBase64url } from '../crypto.js';
 import type { Deps } from '../deps.js';
 import { AuthError, type AuthErrorCode } from '../errors.js';
-import type { AuditEventType, RequestContext } from './events.js';
-import { recordAuditEvent } from './repository.js';
+import { findPasskeyOwnerId } from './repository.js';
+import { maxCredentialIdBytes } from './validation.js';
 
 // Malformed requests and refused-by-limit requests are not attempts on an account; recording them
 // would only let anyone grow the table.
@@ -24,14 +26,7 @@ export async function recordAssertionFailure(
   if (!(error instanceof AuthError) || !recordedCodes.has(error.code)) return;
   try {
     const credentialId = credentialIdOf(body);
-    const owner =
-      credentialId === null
-        ? null
-        : ((await deps.db
-            .selectFrom('passkey')
-            .select('user_id')
-            .where('credential_id', '=', fromBase64url(credentialId) as Buffer)
-            .executeTakeFirst())?.user_id ?? null);
+    const owner = credentialId === null ? null : await findPasskeyOwnerId(deps.db, fromBase64url(credentialId) as Buffer);
     const userId = extra.userId ?? owner;
     await recordAuditEvent(
       deps.db,
@@ -57,5 +52,5 @@ function credentialIdOf(body: unknown): string | null {
   const id = (body as { id?: unknown }).id;
   if (typeof id !== 'string' || id.length === 0 || id.length > 1400) return null;
   const bytes = fromBase64url(id);
-  return bytes !== null && bytes.byteLength <= 1023 ? id : null;
+  return bytes !== null && bytes.byteLength <= maxCredentialIdBytes ? id : null;
 }

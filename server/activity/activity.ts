@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { AuditEventRow, Database } from '../db/schema.js';
 import { AuthError } from '../errors.js';
-import { listAuditEventsOfUser } from './repository.js';
+import { listAuditEventsOfUser } from '../audit/repository.js';
 
 /** An audit event as its user sees it in `GET /auth/activity`. */
 export interface ActivityEvent {

@@ -1,12 +1,12 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
-import { enforceSessionContext } from '../risk/session-context.js';
-import { clearSessionCookie, hasSessionCookie, readSessionCookie, setSessionCookie } from '../sessions/cookie.js';
-import { validateSessionToken, type Session, type ValidatedSession } from '../sessions/service.js';
-import type { SessionSecretState } from '../sessions/secret-rotation.js';
-import type { User } from '../users/user.js';
-import { requestContext } from './client-address.js';
+import { enforceSessionContext } from './context-policy.js';
+import { clearSessionCookie, hasSessionCookie, readSessionCookie, setSessionCookie } from './cookie.js';
+import { validateSessionToken, type Session, type ValidatedSession } from './service.js';
+import type { SessionSecretState } from './secret-rotation.js';
+import type { User } from '../user.js';
+import { requestContext } from '../http/client-address.js';
 
 /** What {@link requireSession} puts in `c.var`. */
 export interface SessionVariables {
@@ -86,7 +86,8 @@ export async function authenticateRequest(
     return null;
   }
   // No query and no parsing when the request's context is the session's (server/risk/session-context.ts).
-  const risk = await enforceSessionContext(deps, validated.session, validated.context, requestContext(c, deps.config.trustedProxies), now);
+  const current = requestContext(c, deps.config.trustedProxies);
+  const risk = await enforceSessionContext(deps, { session: validated.session, stored: validated.context, current }, now);
   if (risk === 'revoked') {
     clearSessionCookie(c, cookie);
     return null;

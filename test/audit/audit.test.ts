@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteUser, disableUser, enableUser } from '../../server/users/service.js';
 import { createTestApp, sessionCookieOf, type TestApp } from '../helpers/app.js';
-import { addPasskey, auditRows, auditTypes, authenticatorWith, expectError, sessionIdOf, signInCookie, stepUp } from './helpers.js';
+import { addPasskey, auditRows, auditTypes, authenticatorWith, expectError, sessionIdOf, signInCookie, stepUp } from '../helpers/lifecycle.js';
 
 let t: TestApp;
 beforeAll(async () => {
