@@ -1,29 +1,12 @@
+import type { ErrorCode } from './contract/error-codes.js';
+
 /**
- * The closed set of error codes of the HTTP contract (shared/spec/http-api.md). Each maps to one
- * HTTP status in server/http/errors.ts; nothing here knows about HTTP. `registration_failed` is the
- * contract's `verification_failed` for a registration response, which the contract answers with 400
- * rather than 401.
+ * The codes a domain error can carry: the contract's error codes (server/contract/error-codes.ts,
+ * the one list), plus `registration_failed`, a server-only code for a registration response that
+ * does not verify, which goes on the wire as the contract's `verification_failed` with 400 rather
+ * than 401. Each maps to one HTTP status in server/http/errors.ts; nothing here knows about HTTP.
  */
-export type AuthErrorCode =
-  | 'invalid_request'
-  | 'invalid_challenge'
-  | 'registration_failed'
-  | 'verification_failed'
-  | 'unauthenticated'
-  | 'unknown_credential'
-  | 'csrf'
-  | 'account_disabled'
-  | 'reauthentication_required'
-  | 'not_found'
-  | 'method_not_allowed'
-  | 'username_taken'
-  | 'credential_exists'
-  | 'last_passkey'
-  | 'payload_too_large'
-  | 'unsupported_media_type'
-  | 'rate_limited'
-  | 'internal'
-  | 'unavailable';
+export type AuthErrorCode = ErrorCode | 'registration_failed';
 
 const defaultMessages: Record<AuthErrorCode, string> = {
   invalid_request: 'The request is malformed.',

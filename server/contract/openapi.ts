@@ -158,7 +158,9 @@ export function buildOpenApiDocument({ cookieName = '__Host-session', serverUrl,
       };
     }
     const security = op.security === 'session' ? [{ sessionCookie: [] }] : op.security === 'introspection' ? [{ introspectionSecret: [] }, { introspectionBasic: [] }] : [];
-    (paths[op.path] ??= {})[op.method] = {
+    const item = paths[op.path] ?? {};
+    paths[op.path] = item;
+    item[op.method] = {
       operationId: `${op.method}${op.path.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ?? '').toUpperCase())}`,
       tags: [op.tag],
       summary: op.summary,
@@ -213,5 +215,3 @@ export function buildOpenApiDocument({ cookieName = '__Host-session', serverUrl,
   };
 }
 
-/** The document's type. */
-export type OpenApiDocument = ReturnType<typeof buildOpenApiDocument>;

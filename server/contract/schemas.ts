@@ -36,7 +36,9 @@ export const usernameInput = v.pipe(
 const usernameDoc = v.pipe(
   v.string(),
   v.maxLength(256),
-  v.description('Normalised (Unicode NFKC, lower case, trimmed) before use; then 3 to 64 characters, no control characters.'),
+  v.description(
+    'Normalised (Unicode NFKC, lower case, trimmed) before use; then 3 to 64 characters of well-formed Unicode, no control or invisible characters, letters of one script (Latin may join Han, Kana, Hangul or Bopomofo).',
+  ),
   v.examples(['ann']),
 );
 
@@ -417,7 +419,7 @@ type Equal<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Assert<T extends true> = T;
 
 /** Fails to compile when a response schema and its wire type (wire.ts) disagree, either way. */
-export type SchemasMatchWireTypes = [
+type SchemasMatchWireTypes = [
   Assert<Equal<v.InferOutput<typeof errorBody>, Wire.ErrorBody>>,
   Assert<Equal<v.InferOutput<typeof user>, Wire.User>>,
   Assert<Equal<v.InferOutput<typeof session>, Wire.Session>>,
@@ -451,3 +453,5 @@ export type SchemasMatchWireTypes = [
   Assert<Equal<v.InferInput<typeof updateUserRequestDoc>, Wire.UpdateUserRequest>>,
   Assert<Equal<v.InferInput<typeof recoverRequestDoc>, Wire.RecoverRequest>>,
 ];
+const schemasMatchWireTypes: SchemasMatchWireTypes extends true[] ? true : never = true;
+void schemasMatchWireTypes;

@@ -3,17 +3,9 @@
  * (server/contract/schemas.ts checks each schema against its type, both ways, at compile time) and
  * the browser client (`import type` only) share. A field added to a schema without its type here is
  * a compile error in the contract; added here, it is one in the client wherever the client builds
- * that value, until handled. No runtime code, no imports but WebAuthn's own JSON types.
+ * that value, until handled. No runtime code, no imports but the error codes' type.
  */
-import type {
-  AuthenticationResponseJSON,
-  PublicKeyCredentialCreationOptionsJSON,
-  PublicKeyCredentialRequestOptionsJSON,
-  RegistrationResponseJSON,
-} from '@simplewebauthn/browser';
 import type { ErrorCode } from './error-codes.js';
-
-export type { AuthenticationResponseJSON, PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON, RegistrationResponseJSON };
 
 /** Every non-2xx answer. */
 export interface ErrorBody {

@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
+import type { ErrorCode } from '../contract/error-codes.js';
 import { AuthError, type AuthErrorCode } from '../errors.js';
 
 /** The one table from error codes to HTTP statuses (and, where they differ, the wire code). */
@@ -26,7 +27,7 @@ const statusOf: Record<AuthErrorCode, ContentfulStatusCode> = {
   unavailable: 503,
 };
 
-const wireCode: Partial<Record<AuthErrorCode, string>> = { registration_failed: 'verification_failed' };
+const wireCode: Partial<Record<AuthErrorCode, ErrorCode>> = { registration_failed: 'verification_failed' };
 
 /** Writes `{"error": {"code", "message"}}` with the status of the code. */
 export function errorResponse(c: Context, error: AuthError): Response {

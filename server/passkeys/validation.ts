@@ -29,9 +29,11 @@ function challengeOf(clientDataJSON: string): { challenge: string; crossOrigin: 
     invalid('response.clientDataJSON is not JSON.');
   }
   if (typeof clientData !== 'object' || clientData === null || Array.isArray(clientData)) invalid('clientDataJSON must be an object.');
-  const { challenge, crossOrigin } = clientData as Json;
+  const { challenge, crossOrigin, topOrigin } = clientData as Json;
   if (typeof challenge !== 'string' || challenge.length === 0 || challenge.length > 256) invalid('clientDataJSON has no challenge.');
-  return { challenge, crossOrigin: crossOrigin === true };
+  // Only "absent" or exactly false is a top-level ceremony; any other value ("true", 1, null) and any
+  // topOrigin (which browsers send only from inside a frame) counts as embedded, and is refused.
+  return { challenge, crossOrigin: (crossOrigin !== undefined && crossOrigin !== false) || topOrigin !== undefined };
 }
 
 function attachmentOf(input: { authenticatorAttachment?: 'platform' | 'cross-platform' | null | undefined }) {

@@ -46,19 +46,6 @@ function validator(key: string, schema: unknown): ValidateFunction {
   return validate;
 }
 
-const errorCodesByStatus = (status: number): Set<string> | null => {
-  for (const item of Object.values(paths)) {
-    for (const operation of Object.values(item)) {
-      const schema = operation.responses[String(status)]?.content?.['application/json']?.schema as
-        | { properties?: { error?: { properties?: { code?: { enum?: string[] } } } } }
-        | undefined;
-      const codes = schema?.properties?.error?.properties?.code?.enum;
-      if (codes) return new Set(codes);
-    }
-  }
-  return null;
-};
-
 /** Why a response does not conform to the document, or `null` when it does. */
 export async function nonConformance(method: string, url: string, response: Response): Promise<string | null> {
   const path = new URL(url, 'http://localhost').pathname;
@@ -98,9 +85,6 @@ function parseJson(text: string): any {
     return undefined;
   }
 }
-
-/** Error codes the document lists for a status (for tests of the document itself). */
-export { errorCodesByStatus };
 
 /**
  * Wraps an app's `fetch` (which `app.request()` calls too) so that every response is checked
