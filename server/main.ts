@@ -25,12 +25,32 @@ async function main(): Promise<void> {
 
   let database;
   try {
-    database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, preparedStatements: config.preparedStatements });
+    database = await openDatabase({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      preparedStatements: config.preparedStatements,
+      poolSize: config.databasePool.size,
+      connectTimeoutMs: config.databasePool.connectTimeoutMs,
+      statementTimeoutMs: config.databasePool.statementTimeoutMs,
+    });
   } catch (error) {
     console.error(error instanceof Error ? error.message : error);
     process.exit(1);
   }
-  if (config.migrateOnStart) await migrateToLatest(database.db);
+  if (config.migrateOnStart) {
+    if (config.migrationDatabaseUrl !== null && config.migrationDatabaseUrl !== config.databaseUrl) {
+      await migrateThrough(config.migrationDatabaseUrl, config.databasePool.connectTimeoutMs);
+    } else {
+      if (config.databaseUrl !== null && !config.preparedStatements) {
+        // Prepared statements off usually means a transaction-mode pooler, where the Migrator's
+        // session-level lock may be taken on one server connection and released on another.
+        logger.warn(
+          'migrating through DATABASE_URL with DATABASE_PREPARED_STATEMENTS=false: if this is a transaction-mode pooler (PgBouncer), set MIGRATION_DATABASE_URL to a direct or session-mode URL, or MIGRATE_ON_START=false and run `npm run migrate` against one',
+        );
+      }
+      await migrateToLatest(database.db);
+    }
+  }
 
   const deps = { db: database.db, config, clock: systemClock, logger };
   const app = createApp(deps);
@@ -69,6 +89,16 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** Runs the migrations over their own single direct (or session-mode) connection. */
+async function migrateThrough(url: string, connectTimeoutMs: number): Promise<void> {
+  const handle = await openDatabase({ databaseUrl: url, dataDir: '', poolSize: 1, connectTimeoutMs, statementTimeoutMs: 3_600_000 });
+  try {
+    await migrateToLatest(handle.db);
+  } finally {
+    await handle.close();
+  }
 }
 
 await main();

@@ -3,6 +3,7 @@ import { sql, type Kysely } from 'kysely';
 import type { AuditEventRow, Database } from '../db/schema.js';
 import { enqueueSecurityEvent } from '../events/outbox.js';
 import { isSecurityEventType } from '../events/types.js';
+import { inTransaction } from '../db/transaction.js';
 
 export type NewAuditEvent = {
   type: string;
@@ -25,7 +26,7 @@ export type NewAuditEvent = {
  */
 export async function recordAuditEvent(db: Kysely<Database>, event: NewAuditEvent, now: Date): Promise<AuditEventRow> {
   // The audit row and its outbox row commit together; a caller outside a transaction gets one here.
-  if (!db.isTransaction && isSecurityEventType(event.type)) return db.transaction().execute((trx) => recordAuditEvent(trx, event, now));
+  if (!db.isTransaction && isSecurityEventType(event.type)) return inTransaction(db, (trx) => recordAuditEvent(trx, event, now));
   const row = await db
     .insertInto('audit_event')
     .values({

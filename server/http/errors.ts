@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
+import { isRetryableTransactionError } from '../db/transaction.js';
 import { AuthError, type AuthErrorCode } from '../errors.js';
 
 /** The one table from error codes to HTTP statuses (and, where they differ, the wire code). */
@@ -57,6 +58,12 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 export function handleError(logger: Logger) {
   return (error: unknown, c: Context): Response => {
     if (error instanceof AuthError) return errorResponse(c, error);
+    // Still a serialization failure or deadlock after every retry (server/db/transaction.ts): the
+    // request may simply be sent again, so 503, not a 500.
+    if (isRetryableTransactionError(error)) {
+      logger.warn({ err: error }, 'transaction conflict persisted after retries');
+      return errorResponse(c, new AuthError('unavailable'));
+    }
     if (isDatabaseUnavailable(error)) {
       logger.error({ err: error }, 'database unavailable');
       return errorResponse(c, new AuthError('unavailable'));

@@ -16,6 +16,7 @@ import { toUser, type User } from '../users/user.js';
 import { consumeChallenge, storeChallenge } from './challenges.js';
 import { findPasskeyWithOwner, recordCounterRegression, recordPasskeyUse, type PasskeyWithOwner } from './repository.js';
 import { parseAuthenticationResponse } from './validation.js';
+import { inTransaction } from '../db/transaction.js';
 
 /**
  * Begins a sign-in: request options with an empty `allowCredentials` (every passkey here is
@@ -91,7 +92,7 @@ export async function verifyAssertion(
 
   const { newCounter, credentialBackedUp } = verification.authenticationInfo;
   if ((newCounter > 0 || storedCounter > 0) && newCounter <= storedCounter) {
-    await db.transaction().execute(async (trx) => {
+    await inTransaction(db, async (trx) => {
       await recordCounterRegression(trx, passkey.credential_id, now);
       await recordAuditEvent(
         trx,
@@ -151,7 +152,7 @@ export async function finishAuthentication(
   }
   const stepUpRequired = assessment.action === 'step-up';
 
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     await recordPasskeyUse(trx, passkey.credential_id, { counter, backedUp, now });
     const { token, session } = await createSession(trx, config.session, owner.id, { ...context, passkeyId: passkey.credential_id }, now, { stepUpRequired });
     await recordAuditEvent(

@@ -15,6 +15,7 @@ import { listPasskeyRowsOfUser } from '../passkeys/manage-repository.js';
 import type { Session } from '../sessions/service.js';
 import { markSessionVerified } from '../sessions/repository.js';
 import { trustRequestContext } from '../risk/session-context.js';
+import { inTransaction } from '../db/transaction.js';
 
 /**
  * The step-up rule: the action needs a user-verified assertion on this session younger than
@@ -67,7 +68,7 @@ export async function finishReauthentication(
     throw error;
   }
   const { passkey, counter, backedUp } = verified;
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     await recordPasskeyUse(trx, passkey.credential_id, { counter, backedUp, now });
     if (!(await markSessionVerified(trx, session.id, now))) throw new AuthError('unauthenticated');
     // The user proved presence from this browser and network: they become the session's trusted context (README "Risk signals").

@@ -7,6 +7,7 @@ import { revokeSessionById } from '../sessions/repository.js';
 import { networkOf } from './network.js';
 import { addSessionNetwork, markSessionSuspect, requireSessionStepUp, trustSessionContext } from './repository.js';
 import { parseUserAgent, type DeviceContext } from './user-agent.js';
+import { inTransaction } from '../db/transaction.js';
 
 /** The context a session trusts and its risk state, as the session hot path reads them. */
 export interface StoredSessionContext {
@@ -114,7 +115,7 @@ export async function enforceSessionContext(
   if (signal !== 'network_change') {
     const action = signal === 'ua_change' ? config.risk.uaChange : config.risk.uaAndNetworkChange;
     if (action !== 'record' || stored.suspectAt === null) {
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const outcome = await applyAction(trx, session.id, action, action === 'record' ? () => markSessionSuspect(trx, session.id, network, now) : null, now);
         if (outcome.changed) await recordAuditEvent(trx, { type: 'session_suspect', ...event(signal, action) }, now);
         return outcome.result;
@@ -126,7 +127,7 @@ export async function enforceSessionContext(
   }
 
   const action = config.risk.networkChange;
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const outcome = await applyAction(trx, session.id, action, () => addSessionNetwork(trx, session.id, network as string), now);
     if (outcome.changed) await recordAuditEvent(trx, { type: 'session_network_changed', ...event('network_change', action) }, now);
     return outcome.result;

@@ -6,6 +6,7 @@ import { toBase64url } from '../crypto.js';
 import { AuthError } from '../errors.js';
 import { toUser, type User } from './user.js';
 import { normalizeDisplayName } from './username.js';
+import { inTransaction } from '../db/transaction.js';
 
 /** Who made a change, as the audit trail records it. */
 export type Actor = 'user' | 'admin' | 'system';
@@ -33,7 +34,7 @@ export async function disableUser(
   actor: Actor,
   now: Date,
 ): Promise<{ changed: boolean; revokedSessions: number } | null> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const user = await trx.selectFrom('app_user').select(['id', 'disabled_at']).where('id', '=', userId).forUpdate().executeTakeFirst();
     if (!user) return null;
     // Revoke even when already disabled: a login racing the first disable may have left a session.
@@ -47,7 +48,7 @@ export async function disableUser(
 
 /** Enables a disabled user. `null` for an unknown user; `changed: false` when the user was not disabled. */
 export async function enableUser(db: Kysely<Database>, userId: string, actor: Actor, now: Date): Promise<{ changed: boolean } | null> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const user = await trx.selectFrom('app_user').select(['id', 'disabled_at']).where('id', '=', userId).forUpdate().executeTakeFirst();
     if (!user) return null;
     if (user.disabled_at === null) return { changed: false };
@@ -62,7 +63,7 @@ export async function enableUser(db: Kysely<Database>, userId: string, actor: Ac
  * an unknown user.
  */
 export async function revokeAllSessions(db: Kysely<Database>, userId: string, actor: Actor, now: Date): Promise<{ revokedSessions: number } | null> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const user = await trx.selectFrom('app_user').select('id').where('id', '=', userId).forUpdate().executeTakeFirst();
     if (!user) return null;
     const revoked = await revokeSessionsOfUser(trx, userId, now);
@@ -79,7 +80,7 @@ export async function revokeAllSessions(db: Kysely<Database>, userId: string, ac
  * unknown user.
  */
 export async function deleteUser(db: Kysely<Database>, userId: string, actor: Actor, now: Date): Promise<boolean> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const deleted = await trx.deleteFrom('app_user').where('id', '=', userId).returning('id').executeTakeFirst();
     if (!deleted) return false;
     await recordAuditEvent(trx, { type: 'user_deleted', userId, actor }, now);
@@ -102,7 +103,7 @@ export async function changeDisplayName(
   if (typeof input !== 'object' || input === null || Array.isArray(input) || !('displayName' in input)) {
     throw new AuthError('invalid_request', 'The body must be {"displayName": string}.');
   }
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const current = await trx.selectFrom('app_user').selectAll().where('id', '=', userId).forUpdate().executeTakeFirst();
     if (!current) throw new AuthError('unauthenticated');
     const displayName = normalizeDisplayName((input as { displayName: unknown }).displayName, current.username);
