@@ -15,6 +15,8 @@ import { reauthRoutes } from './reauth/routes.js';
 import { recoveryRoutes } from './recovery/routes.js';
 import { sessionManagementRoutes } from './sessions/manage-routes.js';
 import { userRoutes } from './users/routes.js';
+import { createMetrics } from './metrics/metrics.js';
+import { metricsHandler, requestMetrics, requireMetricsToken } from './metrics/routes.js';
 
 export interface AppOptions {
   /** Folder of the built client and demo page (default `client/dist`). */
@@ -29,10 +31,15 @@ export interface AppOptions {
  * const app = createApp({ db, config: loadConfig(process.env), clock: systemClock, logger });
  * serve({ fetch: app.fetch, port: 3000 });
  */
-export function createApp(deps: Deps, options: AppOptions = {}): Hono {
-  const { config, logger } = deps;
+export function createApp(appDeps: Deps, options: AppOptions = {}): Hono {
+  const { config, logger } = appDeps;
+  // Metrics are on with METRICS_TOKEN or METRICS_PORT; server/main.ts passes its own (with the pool).
+  const metricsOn = config.metrics.token !== null || config.metrics.port !== null;
+  const metrics = appDeps.metrics ?? (metricsOn ? createMetrics({ db: appDeps.db, droppedLogLines: appDeps.droppedLogLines }) : undefined);
+  const deps: Deps = metrics ? { ...appDeps, metrics } : appDeps;
   const app = new Hono();
 
+  if (metrics) app.use('*', requestMetrics(metrics));
   app.use('*', requestLog(deps));
   app.use('*', securityHeaders(config.origins[0]?.startsWith('https://') ?? false));
 
@@ -47,6 +54,8 @@ export function createApp(deps: Deps, options: AppOptions = {}): Hono {
   app.route('/', activityRoutes(deps));
   app.route('/', userRoutes(deps));
   app.route('/', staticRoutes({ dir: options.staticDir }));
+
+  if (metrics && config.metrics.token !== null) app.get('/metrics', requireMetricsToken(config.metrics.token), metricsHandler(metrics));
 
   app.get('/healthz', async (c) => {
     if (await pingDatabase(deps.db)) return c.json({ status: 'ok' });

@@ -8,6 +8,8 @@ import { startAdminChannel } from './admin/channel.js';
 import { createLogger } from './logger.js';
 import { startSweeper } from './maintenance/sweep.js';
 import { startEventDispatcher } from './events/dispatcher.js';
+import { createMetrics } from './metrics/metrics.js';
+import { metricsApp } from './metrics/routes.js';
 
 // The only file that reads process.env.
 async function main(): Promise<void> {
@@ -52,8 +54,17 @@ async function main(): Promise<void> {
     }
   }
 
-  const deps = { db: database.db, config, clock: systemClock, logger };
+  const metricsOn = config.metrics.token !== null || config.metrics.port !== null;
+  // droppedLogLines: connect the logger's dropped-lines counter here once server/logger.ts exports it.
+  const droppedLogLines: (() => number) | undefined = undefined;
+  const metrics = metricsOn ? createMetrics({ db: database.db, pool: database.pool, droppedLogLines }) : undefined;
+  const deps = { db: database.db, config, clock: systemClock, logger, metrics, droppedLogLines };
   const app = createApp(deps);
+  // METRICS_PORT: GET /metrics without a token, on loopback only.
+  const metricsServer =
+    metrics && config.metrics.port !== null
+      ? serve({ fetch: metricsApp(metrics).fetch, port: config.metrics.port, hostname: '127.0.0.1' }, (info) => logger.info({ port: info.port }, 'metrics on http://127.0.0.1:%d/metrics', info.port))
+      : null;
   // Benchmark-only routes (bench/routes.ts), never mounted unless BENCH_ROUTES=1.
   if (process.env.BENCH_ROUTES === '1') app.route('/', (await import('../bench/routes.js')).benchRoutes(deps));
   // The local admin channel for `npm run admin` while this server holds the PGlite folder.
@@ -76,6 +87,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'stopping: finishing requests in flight');
     const sweepStopped = sweeper.stop();
     const dispatchStopped = dispatcher.stop();
+    metricsServer?.close();
     // Stop accepting, let requests in flight finish, then close the pool.
     server.close(async () => {
       await sweepStopped;

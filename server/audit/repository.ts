@@ -3,7 +3,24 @@ import { sql, type Kysely } from 'kysely';
 import type { AuditEventRow, Database } from '../db/schema.js';
 import { enqueueSecurityEvent } from '../events/outbox.js';
 import { isSecurityEventType } from '../events/types.js';
-import { inTransaction } from '../db/transaction.js';
+import { afterCommit, inTransaction } from '../db/transaction.js';
+
+// Observers of committed audit events (metrics), per root database handle.
+const auditObservers = new WeakMap<object, Set<(event: AuditEventRow) => void>>();
+
+/**
+ * Calls `observer` with every audit event recorded through `db` once its transaction has committed
+ * (events of a rolled-back or retried attempt are never seen). Returns a function that stops it.
+ */
+export function observeAuditEvents(db: Kysely<Database>, observer: (event: AuditEventRow) => void): () => void {
+  let observers = auditObservers.get(db);
+  if (!observers) {
+    observers = new Set();
+    auditObservers.set(db, observers);
+  }
+  observers.add(observer);
+  return () => observers.delete(observer);
+}
 
 export type NewAuditEvent = {
   type: string;
@@ -46,6 +63,9 @@ export async function recordAuditEvent(db: Kysely<Database>, event: NewAuditEven
     .returningAll()
     .executeTakeFirstOrThrow();
   await enqueueSecurityEvent(db, row);
+  afterCommit(db, (root) => {
+    for (const observer of auditObservers.get(root) ?? []) observer(row);
+  });
   return row;
 }
 

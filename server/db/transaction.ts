@@ -58,6 +58,19 @@ export function retryDelay(attempt: number, baseDelayMs: number): number {
   return Math.random() * Math.min(250, baseDelayMs * 2 ** (attempt - 1));
 }
 
+// The callbacks of each transaction that inTransaction runs, keyed by its `trx`.
+const afterCommitCallbacks = new WeakMap<object, Array<(root: Kysely<Database>) => void>>();
+
+/**
+ * Runs `callback` once the transaction `db` has committed (with the root database handle), or at
+ * once when `db` is not a transaction. A rolled-back or retried attempt never runs it: for counting
+ * what really happened (metrics), never for anything the transaction's correctness depends on.
+ */
+export function afterCommit(db: Kysely<Database>, callback: (root: Kysely<Database>) => void): void {
+  if (!db.isTransaction) callback(db);
+  else afterCommitCallbacks.get(db)?.push(callback);
+}
+
 /**
  * Runs `fn` in a transaction, and runs the WHOLE transaction again (a bounded number of times, with
  * jittered backoff) when it fails with a serialization failure or deadlock. Every multi-statement
@@ -71,8 +84,14 @@ export async function inTransaction<T>(db: Kysely<Database>, fn: (trx: Transacti
   if (db.isTransaction) return fn(db as Transaction<Database>);
   const { maxAttempts = 5, baseDelayMs = 5 } = options;
   for (let attempt = 1; ; attempt++) {
+    const committed: Array<(root: Kysely<Database>) => void> = [];
     try {
-      return await db.transaction().execute(fn);
+      const result = await db.transaction().execute((trx) => {
+        afterCommitCallbacks.set(trx, committed);
+        return fn(trx);
+      });
+      for (const callback of committed) callback(db);
+      return result;
     } catch (error) {
       if (!isRetryableTransactionError(error)) throw error;
       const stats = retryStats(db);
