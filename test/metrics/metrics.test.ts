@@ -90,3 +90,23 @@ describe('GET /metrics', () => {
     expect(value(after, 'auth_outbox_events', { state: 'pending' })).toBeGreaterThanOrEqual(4);
   });
 });
+
+describe('METRICS_PORT listener app', () => {
+  it('serves GET /metrics without a token (it listens on 127.0.0.1 only) and nothing else', async () => {
+    const t = await createTestApp({ METRICS_PORT: '9464' });
+    try {
+      const { metricsApp } = await import('../../server/metrics/routes.js');
+      const { createMetrics } = await import('../../server/metrics/metrics.js');
+      const app = metricsApp(createMetrics({ db: t.deps.db, processMetrics: false }));
+      const response = await app.request('/metrics');
+      expect(response.status).toBe(200);
+      const families = parsePrometheusTextFormat(await response.text()) as Family[];
+      expect(families.some((f) => f.name === 'auth_outbox_events')).toBe(true);
+      expect((await app.request('/auth/session')).status).toBe(404);
+      // On the main port, METRICS_PORT alone does not expose /metrics.
+      expect((await t.get('/metrics')).status).toBe(404);
+    } finally {
+      await t.close();
+    }
+  });
+});
