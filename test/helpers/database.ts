@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, sql } from 'kysely';
+import { Kysely } from 'kysely';
 import pg from 'pg';
 import { createPool, createPostgresKysely } from '../../server/db/database.js';
 import { migrateToLatest } from '../../server/db/migrate.js';
@@ -66,4 +66,3 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   };
 }
 
-export { sql };

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { retryStats } from '../../server/db/transaction.js';
 import { origin, sessionCookieOf, createTestApp, type TestApp } from '../helpers/app.js';
 import { createSoftwareAuthenticator } from '../helpers/authenticator.js';
-import { addPasskey } from '../lifecycle/helpers.js';
+import { addPasskey } from '../helpers/lifecycle.js';
 
 // Serialization failures need concurrent transactions on a real server; PGlite has one connection.
 describe.skipIf(!process.env.DATABASE_URL)('concurrent writes for one user under SERIALIZABLE', () => {
