@@ -15,6 +15,8 @@ import { recoveryRoutes } from './recovery/routes.js';
 import { sessionRoutes } from './sessions/routes.js';
 import { tokenRoutes } from './tokens/routes.js';
 import { userRoutes } from './users/routes.js';
+import { createMetrics } from './metrics/metrics.js';
+import { metricsHandler, requestMetrics, requireMetricsToken } from './metrics/routes.js';
 
 export interface AppOptions {
   /** Folder of the built client and demo page (default `client/dist`). */
@@ -29,10 +31,15 @@ export interface AppOptions {
  * const app = createApp({ db, config: loadConfig(process.env), clock: systemClock, logger });
  * serve({ fetch: app.fetch, port: 3000 });
  */
-export function createApp(deps: Deps, options: AppOptions = {}): Hono<AppEnv> {
-  const { config, logger } = deps;
+export function createApp(appDeps: Deps, options: AppOptions = {}): Hono<AppEnv> {
+  const { config, logger } = appDeps;
+  // Metrics are on with METRICS_TOKEN or METRICS_PORT; server/main.ts passes its own (with the pool).
+  const metricsOn = config.metrics.token !== null || config.metrics.port !== null;
+  const metrics = appDeps.metrics ?? (metricsOn ? createMetrics({ db: appDeps.db, droppedLogLines: appDeps.droppedLogLines }) : undefined);
+  const deps: Deps = metrics ? { ...appDeps, metrics } : appDeps;
   const app = new Hono<AppEnv>();
 
+  if (metrics) app.use('*', requestMetrics(metrics));
   // The id is always ours (a client's X-Request-Id is never adopted: limitLength 0 refuses every
   // incoming one), sent back in X-Request-Id and put in the log line.
   app.use('*', requestId({ limitLength: 0 }));
@@ -56,6 +63,7 @@ export function createApp(deps: Deps, options: AppOptions = {}): Hono<AppEnv> {
   // The contract as OpenAPI 3.1, built once from the schemas the routes validate with.
   const openApi = buildOpenApiDocument({ cookieName: config.session.cookieName, serverUrl: config.origins[0] });
   app.get('/openapi.json', (c) => c.json(openApi));
+  if (metrics && config.metrics.token !== null) app.get('/metrics', requireMetricsToken(config.metrics.token), metricsHandler(metrics));
 
   app.get('/healthz', async (c) => {
     if (await pingDatabase(deps.db)) return c.json({ status: 'ok' });

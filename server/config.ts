@@ -59,6 +59,27 @@ export interface Config {
   migrateOnStart: boolean;
   /** Named prepared statements for the hot queries on PostgreSQL (off for PgBouncer before 1.21). */
   preparedStatements: boolean;
+  /** The PostgreSQL connection pool of one instance. */
+  databasePool: {
+    /** Connections at most (`DATABASE_POOL_SIZE`). */
+    size: number;
+    /** Wait for a connection at most this long before answering 503, in ms. */
+    connectTimeoutMs: number;
+    /** A statement running longer is cancelled, in ms. */
+    statementTimeoutMs: number;
+  };
+  /**
+   * Where migrations run (`MIGRATION_DATABASE_URL`, default `DATABASE_URL`): a direct or session-mode
+   * connection, since Kysely's Migrator holds a session-level lock across statements.
+   */
+  migrationDatabaseUrl: string | null;
+  /** Prometheus metrics (server/metrics/); off unless `token` or `port` is set. */
+  metrics: {
+    /** Bearer token that `GET /metrics` on the main port requires; null keeps it off there. */
+    token: string | null;
+    /** A separate listener on 127.0.0.1 serving `GET /metrics` without a token; null for none. */
+    port: number | null;
+  };
   /**
    * Rate limits, counted in the database so every instance shares them. Each ceremony family
    * (`register`, `login`, `reauth`, `recovery`…) has its own counters; a limit of 0 turns it off.
@@ -198,6 +219,16 @@ export function loadConfig(env: Env = {}): Config {
     trustedProxies: read('TRUSTED_PROXIES', 0, integer(0, 10), 'a count of proxies (0 to 10)'),
     migrateOnStart: read('MIGRATE_ON_START', true, boolean, 'true or false'),
     preparedStatements: read('DATABASE_PREPARED_STATEMENTS', true, boolean, 'true or false'),
+    databasePool: {
+      size: read('DATABASE_POOL_SIZE', 10, integer(1, 1000), 'a count of connections (1 to 1000)'),
+      connectTimeoutMs: read('DATABASE_CONNECT_TIMEOUT_MS', 3000, integer(100, 120_000), 'milliseconds (100 to 120000)'),
+      statementTimeoutMs: read('DATABASE_STATEMENT_TIMEOUT_MS', 10_000, integer(100, 3_600_000), 'milliseconds (100 to 3600000)'),
+    },
+    migrationDatabaseUrl: read('MIGRATION_DATABASE_URL', databaseUrl, (raw) => (/^postgres(ql)?:\/\//.test(raw) ? raw : undefined), 'a postgres:// URL'),
+    metrics: {
+      token: read('METRICS_TOKEN', null as string | null, (raw) => (raw.length >= 32 && raw.length <= 512 && /^[\x21-\x7e]+$/.test(raw) ? raw : undefined), '32 to 512 printable characters without spaces'),
+      port: read('METRICS_PORT', null as number | null, integer(1, 65535), 'a port number (1-65535)'),
+    },
     shutdownTimeout: read('SHUTDOWN_TIMEOUT', 10, integer(1, 600), 'seconds (1 to 600)'),
     logBufferBytes: read('LOG_BUFFER_BYTES', 1024 * 1024, integer(4096, 256 * 1024 * 1024), 'bytes (4096 to 268435456)'),
     logLevel: read('LOG_LEVEL', 'info', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'fatal, error, warn, info, debug, trace or silent'),
@@ -230,6 +261,8 @@ export function loadConfig(env: Env = {}): Config {
       networkFailures: read('RISK_SIGNIN_NETWORK_FAILURES', 20, integer(0, 1_000_000), 'a count (0 turns it off)'),
     },
   };
+  if (config.migrationDatabaseUrl !== null && databaseUrl === null) errors.push('MIGRATION_DATABASE_URL needs DATABASE_URL');
+  if (config.metrics.port !== null && config.metrics.port === port) errors.push('METRICS_PORT must differ from PORT');
   if ((config.webhook.url === null) !== (config.webhook.secret === null)) errors.push('WEBHOOK_URL and WEBHOOK_SECRET must be set together');
   if (errors.length > 0) throw new ConfigError(`Invalid configuration:\n  ${errors.join('\n  ')}`);
   return config;

@@ -5,9 +5,11 @@ import { ConfigError, loadConfig } from './config.js';
 import { openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { startAdminChannel } from './admin/channel.js';
-import { createLogger, nonBlockingDestination } from './logger.js';
+import { createLogger, logDropped, nonBlockingDestination } from './logger.js';
 import { startSweeper } from './maintenance/sweep.js';
 import { startEventDispatcher } from './events/dispatcher.js';
+import { createMetrics } from './metrics/metrics.js';
+import { metricsApp } from './metrics/routes.js';
 import { answerClientErrorsInJson } from './http/client-error.js';
 import { resolveKeyEncryptionKey } from './tokens/key-encryption.js';
 import { sealUnsealedSigningKeys } from './tokens/keys.js';
@@ -31,12 +33,32 @@ async function main(): Promise<void> {
 
   let database;
   try {
-    database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, preparedStatements: config.preparedStatements });
+    database = await openDatabase({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      preparedStatements: config.preparedStatements,
+      poolSize: config.databasePool.size,
+      connectTimeoutMs: config.databasePool.connectTimeoutMs,
+      statementTimeoutMs: config.databasePool.statementTimeoutMs,
+    });
   } catch (error) {
     console.error(error instanceof Error ? error.message : error);
     process.exit(1);
   }
-  if (config.migrateOnStart) await migrateToLatest(database.db);
+  if (config.migrateOnStart) {
+    if (config.migrationDatabaseUrl !== null && config.migrationDatabaseUrl !== config.databaseUrl) {
+      await migrateThrough(config.migrationDatabaseUrl, config.databasePool.connectTimeoutMs);
+    } else {
+      if (config.databaseUrl !== null && !config.preparedStatements) {
+        // Prepared statements off usually means a transaction-mode pooler, where the Migrator's
+        // session-level lock may be taken on one server connection and released on another.
+        logger.warn(
+          'migrating through DATABASE_URL with DATABASE_PREPARED_STATEMENTS=false: if this is a transaction-mode pooler (PgBouncer), set MIGRATION_DATABASE_URL to a direct or session-mode URL, or MIGRATE_ON_START=false and run `npm run migrate` against one',
+        );
+      }
+      await migrateToLatest(database.db);
+    }
+  }
   // Signing keys are sealed: with TOKEN_KEY_ENCRYPTION_KEY, or on PGlite with a key of the data folder's own.
   const keyEncryptionKey = await resolveKeyEncryptionKey(config.tokens.keyEncryptionKey, database.lock?.path ?? null);
   config = { ...config, tokens: { ...config.tokens, keyEncryptionKey } };
@@ -45,8 +67,17 @@ async function main(): Promise<void> {
     if (sealed > 0) logger.warn({ sealed }, 'sealed signing keys that were stored in the clear; rotate them (npm run admin -- keys:rotate), as old database pages may still hold them');
   }
 
-  const deps = { db: database.db, config, clock: systemClock, logger };
+  const metricsOn = config.metrics.token !== null || config.metrics.port !== null;
+  // Log lines dropped because the consumer of stdout did not keep up (auth_log_lines_dropped_total).
+  const droppedLogLines = logDropped;
+  const metrics = metricsOn ? createMetrics({ db: database.db, pool: database.pool, droppedLogLines }) : undefined;
+  const deps = { db: database.db, config, clock: systemClock, logger, metrics, droppedLogLines };
   const app = createApp(deps);
+  // METRICS_PORT: GET /metrics without a token, on loopback only.
+  const metricsServer =
+    metrics && config.metrics.port !== null
+      ? serve({ fetch: metricsApp(metrics).fetch, port: config.metrics.port, hostname: '127.0.0.1' }, (info) => logger.info({ port: info.port }, 'metrics on http://127.0.0.1:%d/metrics', info.port))
+      : null;
   // Benchmark-only routes (bench/routes.ts), never mounted unless BENCH_ROUTES=1.
   if (process.env.BENCH_ROUTES === '1') app.route('/', (await import('../bench/routes.js')).benchRoutes(deps));
   // The local admin channel for `npm run admin` while this server holds the PGlite folder.
@@ -83,6 +114,7 @@ async function main(): Promise<void> {
     logger.info({ signal, shutdownTimeout: config.shutdownTimeout }, 'stopping: finishing requests in flight');
     const sweepStopped = sweeper.stop();
     const dispatchStopped = dispatcher.stop();
+    metricsServer?.close();
     // Stop accepting, let requests in flight finish, then close the pool.
     server.close(async () => {
       await sweepStopped;
@@ -97,6 +129,16 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** Runs the migrations over their own single direct (or session-mode) connection. */
+async function migrateThrough(url: string, connectTimeoutMs: number): Promise<void> {
+  const handle = await openDatabase({ databaseUrl: url, dataDir: '', poolSize: 1, connectTimeoutMs, statementTimeoutMs: 3_600_000 });
+  try {
+    await migrateToLatest(handle.db);
+  } finally {
+    await handle.close();
+  }
 }
 
 await main();

@@ -3,7 +3,25 @@ import { sql, type Kysely } from 'kysely';
 import type { AuditEventRow, Database } from '../db/schema.js';
 import { enqueueSecurityEvent } from '../events/outbox.js';
 import { isSecurityEventType } from '../events/types.js';
+import { afterCommit, inTransaction } from '../db/transaction.js';
 import type { Actor, AuditEventType, RiskLevel } from './events.js';
+
+// Observers of committed audit events (metrics), per root database handle.
+const auditObservers = new WeakMap<object, Set<(event: AuditEventRow) => void>>();
+
+/**
+ * Calls `observer` with every audit event recorded through `db` once its transaction has committed
+ * (events of a rolled-back or retried attempt are never seen). Returns a function that stops it.
+ */
+export function observeAuditEvents(db: Kysely<Database>, observer: (event: AuditEventRow) => void): () => void {
+  let observers = auditObservers.get(db);
+  if (!observers) {
+    observers = new Set();
+    auditObservers.set(db, observers);
+  }
+  observers.add(observer);
+  return () => observers.delete(observer);
+}
 
 export type NewAuditEvent = {
   type: AuditEventType;
@@ -26,7 +44,7 @@ export type NewAuditEvent = {
  */
 export async function recordAuditEvent(db: Kysely<Database>, event: NewAuditEvent, now: Date): Promise<AuditEventRow> {
   // The audit row and its outbox row commit together; a caller outside a transaction gets one here.
-  if (!db.isTransaction && isSecurityEventType(event.type)) return db.transaction().execute((trx) => recordAuditEvent(trx, event, now));
+  if (!db.isTransaction && isSecurityEventType(event.type)) return inTransaction(db, (trx) => recordAuditEvent(trx, event, now));
   const row = await db
     .insertInto('audit_event')
     .values({
@@ -46,6 +64,9 @@ export async function recordAuditEvent(db: Kysely<Database>, event: NewAuditEven
     .returningAll()
     .executeTakeFirstOrThrow();
   await enqueueSecurityEvent(db, row);
+  afterCommit(db, (root) => {
+    for (const observer of auditObservers.get(root) ?? []) observer(row);
+  });
   return row;
 }
 

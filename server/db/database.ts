@@ -1,8 +1,10 @@
 import path from 'node:path';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, sql } from 'kysely';
 import pg from 'pg';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
+import { RetryingPostgresDialect } from './retrying-dialect.js';
 import type { Database } from './schema.js';
+import { attachRetryStats, type RetryStats } from './transaction.js';
 
 export interface DatabaseHandle {
   db: Kysely<Database>;
@@ -12,6 +14,8 @@ export interface DatabaseHandle {
   close(): Promise<void>;
   /** The data-folder lock, for the embedded database only. */
   lock?: DataDirLock;
+  /** The connection pool, for PostgreSQL only (its sizes are exported as metrics). */
+  pool?: pg.Pool;
 }
 
 export interface OpenDatabaseOptions {
@@ -19,6 +23,10 @@ export interface OpenDatabaseOptions {
   dataDir: string;
   /** Pool size for PostgreSQL. */
   poolSize?: number;
+  /** How long to wait for a connection (new or from the pool) before answering 503, in ms. */
+  connectTimeoutMs?: number;
+  /** Bound on one statement, in ms: the server cancels it, and the client gives up shortly after. */
+  statementTimeoutMs?: number;
   /** Named prepared statements for marked hot queries (default true; see {@link createPool}). */
   preparedStatements?: boolean;
 }
@@ -43,17 +51,29 @@ class PreparingClient extends pg.Client {
   }
 }
 
+export interface PoolOptions {
+  max?: number;
+  preparedStatements?: boolean;
+  connectTimeoutMs?: number;
+  statementTimeoutMs?: number;
+}
+
 /**
  * The PostgreSQL pool: bounded waits (an unreachable database answers 503 instead of hanging
  * requests), connection errors that cannot crash the process, and named prepared statements for
  * marked queries unless `preparedStatements` is false (PgBouncer before 1.21 in transaction mode).
  */
-export function createPool(url: string, options: { max?: number; preparedStatements?: boolean } = {}): pg.Pool {
+export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
+  const statementTimeout = options.statementTimeoutMs ?? 10_000;
   const pool = new pg.Pool({
     connectionString: url,
     max: options.max ?? 10,
-    connectionTimeoutMillis: 3000,
-    query_timeout: 10_000,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 3000,
+    // The server cancels a statement running longer (it is sent as a startup parameter, which a
+    // pooler must pass or ignore: PgBouncer's `ignore_startup_parameters`); the client gives up a
+    // little later in case the server cannot be reached at all.
+    statement_timeout: statementTimeout,
+    query_timeout: statementTimeout + 1000,
     idleTimeoutMillis: 30_000,
     ...(options.preparedStatements === false ? {} : { Client: PreparingClient }),
   });
@@ -67,6 +87,17 @@ export function createPool(url: string, options: { max?: number; preparedStateme
   return pool;
 }
 
+/**
+ * Kysely over a `pg` pool, with single statements retried after a serialization failure or
+ * deadlock (retrying-dialect.ts); its counters are {@link retryStats}`(db)`.
+ */
+export function createPostgresKysely(pool: pg.Pool): Kysely<Database> {
+  const stats: RetryStats = { transactionRetries: 0, statementRetries: 0, exhausted: 0 };
+  const db = new Kysely<Database>({ dialect: new RetryingPostgresDialect({ pool }, stats) });
+  attachRetryStats(db, stats);
+  return db;
+}
+
 // int8 (bigint) as a JS number: our counters fit in 2^53.
 pg.types.setTypeParser(20, (value) => Number(value));
 
@@ -77,9 +108,14 @@ pg.types.setTypeParser(20, (value) => Number(value));
  */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
   if (options.databaseUrl) {
-    const pool = createPool(options.databaseUrl, { max: options.poolSize ?? 10, preparedStatements: options.preparedStatements ?? true });
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { db, kind: 'postgres', close: () => db.destroy() };
+    const pool = createPool(options.databaseUrl, {
+      max: options.poolSize ?? 10,
+      preparedStatements: options.preparedStatements ?? true,
+      connectTimeoutMs: options.connectTimeoutMs,
+      statementTimeoutMs: options.statementTimeoutMs,
+    });
+    const db = createPostgresKysely(pool);
+    return { db, kind: 'postgres', pool, close: () => db.destroy() };
   }
   const lock = await lockDataDir(options.dataDir);
   // The database files, the admin token and the key-encryption key are this user's alone: PGlite

@@ -4,7 +4,7 @@ import type { Deps } from '../deps.js';
 import { claimDueEvents, markEventDelivered, markEventFailed, pruneOutbox } from './outbox.js';
 import { signatureHeader, signWebhookBody } from './signature.js';
 
-type DispatchDeps = Pick<Deps, 'db' | 'config' | 'clock' | 'logger'>;
+type DispatchDeps = Pick<Deps, 'db' | 'config' | 'clock' | 'logger' | 'metrics'>;
 
 export interface DispatchResult {
   /** Events taken for delivery in this run. */
@@ -60,7 +60,10 @@ export async function dispatchDue(deps: DispatchDeps, { batchSize = 10, maxBatch
     const claimed = await claimDueEvents(deps.db, now, new Date(now.getTime() + leaseSeconds(deps.config) * 1000), batchSize);
     result.claimed += claimed.length;
     const outcomes = await Promise.all(claimed.map((event) => deliverOne(deps, url, secret, event, signal)));
-    for (const outcome of outcomes) result[outcome] += 1;
+    for (const outcome of outcomes) {
+      result[outcome] += 1;
+      deps.metrics?.webhookDelivery(outcome);
+    }
     if (claimed.length < batchSize) break;
   }
   return result;

@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
 import type { ErrorCode } from '../contract/error-codes.js';
+import { isRetryableTransactionError } from '../db/transaction.js';
 import { AuthError, type AuthErrorCode } from '../errors.js';
 
 /** The one table from error codes to HTTP statuses (and, where they differ, the wire code). */
@@ -36,6 +37,8 @@ export function errorResponse(c: Context, error: AuthError): Response {
   return c.json({ error: { code: wireCode[error.code] ?? error.code, message: error.message } }, statusOf[error.code]);
 }
 
+// "not queryable": a connection lost inside a transaction makes the rollback fail with this, which
+// replaces the original error (found by `npm run soak`).
 const unavailableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '53300']);
 
 /** True for errors that mean the database cannot be reached now (as opposed to a bug). */
@@ -43,7 +46,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && (unavailableCodes.has(code) || code.startsWith('08'))) return true;
-    if (/timeout exceeded when trying to connect|Connection terminated|connection timeout|PGlite is closed|Query read timeout|Cannot use a pool after calling end/i.test(e.message)) {
+    if (/timeout exceeded when trying to connect|Connection terminated|connection timeout|PGlite is closed|Query read timeout|Cannot use a pool after calling end|Client has encountered a connection error and is not queryable/i.test(e.message)) {
       return true;
     }
   }
@@ -58,6 +61,12 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 export function handleError(logger: Logger) {
   return (error: unknown, c: Context): Response => {
     if (error instanceof AuthError) return errorResponse(c, error);
+    // Still a serialization failure or deadlock after every retry (server/db/transaction.ts): the
+    // request may simply be sent again, so 503, not a 500.
+    if (isRetryableTransactionError(error)) {
+      logger.warn({ err: error }, 'transaction conflict persisted after retries');
+      return errorResponse(c, new AuthError('unavailable'));
+    }
     if (isDatabaseUnavailable(error)) {
       logger.error({ err: error }, 'database unavailable');
       return errorResponse(c, new AuthError('unavailable'));

@@ -26,13 +26,14 @@ export interface RateLimitOptions {
  * @example
  * await enforceRateLimit(deps, { bucket: 'recovery:identifier', key: username, limit: 5, windowSeconds: 900 });
  */
-export async function enforceRateLimit(deps: Pick<Deps, 'db' | 'clock'>, options: RateLimitOptions): Promise<void> {
+export async function enforceRateLimit(deps: Pick<Deps, 'db' | 'clock' | 'metrics'>, options: RateLimitOptions): Promise<void> {
   const { bucket, key, limit, windowSeconds } = options;
   if (limit <= 0) return;
   const now = deps.clock.now();
   const { hits, expiresAt } = await hitCounter(deps.db, { bucket, key: sha256(`${bucket}\u0000${key}`), windowSeconds }, now);
   if (hits > limit) {
     const retryAfter = Math.max(1, Math.ceil((expiresAt.getTime() - now.getTime()) / 1000));
+    deps.metrics?.rateLimited(bucket);
     throw new AuthError('rate_limited', undefined, { retryAfter });
   }
 }

@@ -51,8 +51,8 @@ export async function sweepExpired(
 
   const counters = await inBatches(maxBatches, batchSize, async () => {
     const result = await sql`
-      delete from rate_limit where ctid in (
-        select ctid from rate_limit where expires_at <= ${now} limit ${batchSize} for update skip locked
+      delete from rate_limit where (bucket, key) in (
+        select bucket, key from rate_limit where expires_at <= ${now} limit ${batchSize} for update skip locked
       )`.execute(db);
     return Number(result.numAffectedRows ?? 0n);
   });

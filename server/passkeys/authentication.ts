@@ -18,6 +18,7 @@ import { consumeChallenge, storeChallenge } from './challenges.js';
 import { advancePasskeyCounter, findPasskeyWithOwner, recordCounterRegression, recordPasskeyUse, type PasskeyWithOwner } from './repository.js';
 import { assessSignIn } from './sign-in-risk.js';
 import { parseAuthenticationResponse, type AuthenticationInput } from './validation.js';
+import { inTransaction } from '../db/transaction.js';
 
 /**
  * Begins a sign-in: request options with an empty `allowCredentials` (every passkey here is
@@ -99,7 +100,7 @@ export async function verifyAssertion(
   // Compare-and-set in the database, not on the value read above: of two assertions with one counter
   // value sent at once, only one advances it; the other is a regression (a cloned authenticator).
   if (!(await advancePasskeyCounter(db, passkey.credential_id, newCounter))) {
-    await db.transaction().execute(async (trx) => {
+    await inTransaction(db, async (trx) => {
       await recordCounterRegression(trx, passkey.credential_id, now);
       await recordAuditEvent(
         trx,
@@ -152,7 +153,7 @@ export async function finishAuthentication(
   }
   const stepUpRequired = assessment.action === 'step-up';
 
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     await recordPasskeyUse(trx, passkey.credential_id, { counter, backedUp, now });
     const { token, session } = await createSession(trx, config.session, { userId: owner.id, context: { ...context, passkeyId: passkey.credential_id }, stepUpRequired }, now);
     await recordAuditEvent(

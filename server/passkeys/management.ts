@@ -28,6 +28,7 @@ import { authenticatorName, genericPasskeyName } from './names.js';
 import { supportedAlgorithmIDs, verifyNewCredential } from './registration.js';
 import { insertPasskey } from './repository.js';
 import { maxCredentialIdBytes, type RegistrationInput } from './validation.js';
+import { inTransaction } from '../db/transaction.js';
 
 /** A passkey as its owner sees it. */
 export type PasskeyView = Passkey;
@@ -125,7 +126,7 @@ export async function finishPasskeyRegistration(
   if (pending.user_id !== session.userId || pending.session_id !== session.id) throw new AuthError('invalid_challenge');
   const credentialId = credential.credential_id;
 
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     if (!(await lockUser(trx, session.userId))) throw new AuthError('unauthenticated');
     const row = await insertPasskey(trx, { ...credential, user_id: session.userId });
     if (!row) throw new AuthError('credential_exists');
@@ -162,7 +163,7 @@ export async function renamePasskey(deps: Deps, session: Session, id: string, in
   const { name } = input;
   const credentialId = parseCredentialId(id);
   const now = clock.now();
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const row = await renamePasskeyOfUser(trx, session.userId, credentialId, name);
     if (!row) throw new AuthError('not_found');
     await recordAuditEvent(trx, { type: 'passkey_renamed', userId: session.userId, sessionId: session.id, passkeyId: id, ...context, details: { name } }, now);
@@ -180,7 +181,7 @@ export async function deletePasskey(deps: Deps, session: Session, id: string, co
   const now = clock.now();
   requireRecentVerification(session, config, now);
   const credentialId = parseCredentialId(id);
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     if (!(await lockUser(trx, session.userId))) throw new AuthError('unauthenticated');
     if (!(await findPasskeyOfUser(trx, session.userId, credentialId))) throw new AuthError('not_found');
     if ((await countPasskeysOfUser(trx, session.userId)) <= 1) throw new AuthError('last_passkey');

@@ -11,6 +11,7 @@ import { toUser, type User } from '../user.js';
 import { consumeChallenge, storeChallenge } from './challenges.js';
 import { insertPasskey, type NewPasskeyRow } from './repository.js';
 import { parseRegistrationResponse, type RegistrationInput } from './validation.js';
+import { inTransaction } from '../db/transaction.js';
 
 /** EdDSA, ES256, RS256: offered at registration and required at verification, the same list. */
 export const supportedAlgorithmIDs = [-8, -7, -257];
@@ -73,7 +74,7 @@ export async function finishRegistration(
   const credentialId = credential.credential_id;
 
   const { username, display_name: displayName, webauthn_user_id: webauthnUserId } = pending;
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const user = await insertUser(trx, {
       id: randomUUID(),
       webauthn_user_id: webauthnUserId,

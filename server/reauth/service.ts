@@ -14,6 +14,7 @@ import { recordPasskeyUse } from '../passkeys/repository.js';
 import { listPasskeyRowsOfUser } from '../passkeys/manage-repository.js';
 import { trustRequestContext } from '../sessions/context-policy.js';
 import { markSessionVerified } from '../sessions/repository.js';
+import { inTransaction } from '../db/transaction.js';
 import type { Session } from '../sessions/service.js';
 
 /**
@@ -57,7 +58,7 @@ export async function finishReauthentication(
     throw error;
   }
   const { passkey, counter, backedUp } = verified;
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     await recordPasskeyUse(trx, passkey.credential_id, { counter, backedUp, now });
     if (!(await markSessionVerified(trx, session.id, now))) throw new AuthError('unauthenticated');
     // The user proved presence from this browser and network: they become the session's trusted context (README "Risk signals").

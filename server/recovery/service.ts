@@ -11,6 +11,7 @@ import { toUser, type User } from '../user.js';
 import type { RecoverRequest } from '../contract/wire.js';
 import { generateRecoveryCode, hashRecoveryCode, normalizeRecoveryCode, recoveryCodeCount } from './codes.js';
 import { consumeRecoveryCode, countRecoveryCodes, replaceRecoveryCodes } from './repository.js';
+import { inTransaction } from '../db/transaction.js';
 
 /** How long a recovery session lives at most: long enough to add a passkey, no longer. */
 export const recoverySessionLifetime = 15 * 60;
@@ -24,7 +25,7 @@ export async function createRecoveryCodes(deps: Deps, session: Session, context:
   const now = clock.now();
   requireRecentVerification(session, config, now);
   const codes = Array.from({ length: recoveryCodeCount }, generateRecoveryCode);
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     await replaceRecoveryCodes(trx, session.userId, codes.map((code) => hashRecoveryCode(normalizeRecoveryCode(code)!)), now);
     await recordAuditEvent(trx, { type: 'recovery_codes_created', userId: session.userId, sessionId: session.id, ...context, details: { count: codes.length } }, now);
   });
@@ -53,7 +54,7 @@ export async function recoverAccount(
   const code = normalizeRecoveryCode(input.code);
   const now = clock.now();
 
-  const result = await db.transaction().execute(async (trx) => {
+  const result = await inTransaction(db, async (trx) => {
     const userId = code === null ? null : await consumeRecoveryCode(trx, username, hashRecoveryCode(code));
     if (userId === null) return null;
     const user = await findUserById(trx, userId);

@@ -3,6 +3,7 @@ import type { RequestContext } from '../audit/events.js';
 import { recordAuditEvent } from '../audit/repository.js';
 import type { SessionRiskAction } from '../config.js';
 import type { Database } from '../db/schema.js';
+import { inTransaction } from '../db/transaction.js';
 import type { Deps } from '../deps.js';
 import { networkOf } from '../net/network.js';
 import { assessSessionContext, riskOfSessionSignal, type SessionSignal, type StoredSessionContext } from '../risk/session-context.js';
@@ -62,7 +63,7 @@ export async function enforceSessionContext(
   if (signal !== 'network_change') {
     const action = signal === 'ua_change' ? config.risk.uaChange : config.risk.uaAndNetworkChange;
     if (action !== 'record' || stored.suspectAt === null) {
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const outcome = await applyAction(trx, session.id, action, action === 'record' ? () => markSessionSuspect(trx, session.id, network, now) : null, now);
         if (outcome.changed) await recordAuditEvent(trx, { type: 'session_suspect', ...event(signal, action) }, now);
         return outcome.result;
@@ -74,7 +75,7 @@ export async function enforceSessionContext(
   }
 
   const action = config.risk.networkChange;
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const outcome = await applyAction(trx, session.id, action, () => addSessionNetwork(trx, session.id, network as string), now);
     if (outcome.changed) await recordAuditEvent(trx, { type: 'session_network_changed', ...event('network_change', action) }, now);
     return outcome.result;

@@ -10,6 +10,7 @@ import { requireRecentVerification } from './step-up.js';
 import { listLiveSessionsOfUser, revokeSessionById, revokeSessionOfUser, revokeSessionsOfUserExcept } from './repository.js';
 import { liveAt, type SessionConfig, sessionEnd } from './lifetime.js';
 import type { Session } from './service.js';
+import { inTransaction } from '../db/transaction.js';
 
 /** A session as `GET /auth/sessions` shows it: never its token. */
 export type SessionView = SessionSummary;
@@ -33,7 +34,7 @@ export async function revokeOwnSession(deps: Deps, current: Session, sessionId: 
   const now = clock.now();
   // Ids are 20 base64url characters; anything else (a NUL byte, say) cannot name a session.
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(sessionId)) throw new AuthError('not_found');
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     if (!(await revokeSessionOfUser(trx, current.userId, sessionId, liveAt(config.session, now)))) throw new AuthError('not_found');
     // After the ownership check, so another user's id stays 404 either way; throwing rolls the revocation back.
     if (sessionId !== current.id) requireRecentVerification(current, config, now);
@@ -47,7 +48,7 @@ export async function revokeOtherSessions(deps: Deps, current: Session, context:
   const { db, config, clock } = deps;
   const now = clock.now();
   requireRecentVerification(current, config, now);
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const revoked = await revokeSessionsOfUserExcept(trx, current.userId, current.id, liveAt(config.session, now));
     await recordRevocations(trx, current.userId, revoked, { actor: 'user', cause: 'revoke_others', fromSession: current.id, context }, now);
     return { revoked: revoked.length };
@@ -56,7 +57,7 @@ export async function revokeOtherSessions(deps: Deps, current: Session, context:
 
 /** Ends a session on logout, with its audit event, in one transaction. */
 export async function logout(db: Kysely<Database>, session: Session, context: RequestContext, now: Date): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     if (await revokeSessionById(trx, session.id, now)) {
       await recordAuditEvent(trx, { type: 'logout', userId: session.userId, sessionId: session.id, ...context }, now);
     }

@@ -3,6 +3,7 @@ import { recordAuditEvent } from '../audit/repository.js';
 import type { Database } from '../db/schema.js';
 import { replaceSessionSecret, revokeSessionByPreviousSecret } from './secret-rotation-repository.js';
 import { formatToken, hashSecret, newSessionSecret, parseToken } from './token.js';
+import { inTransaction } from '../db/transaction.js';
 
 /**
  * Session secret rotation (README "Access tokens"). The cookie is the refresh credential of the access
@@ -51,7 +52,7 @@ export async function revokeSessionForSecretReuse(
   previousHash: Uint8Array,
   now: Date,
 ): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     if (!(await revokeSessionByPreviousSecret(trx, session.id, previousHash, now))) return;
     await recordAuditEvent(
       trx,

@@ -44,7 +44,8 @@ export async function deleteRetiredSigningKeys(db: Kysely<Database>, cutoff: Dat
  * (two instances starting together create one key, two rotations at once create one new key).
  */
 export async function lockSigningKeys(trx: Kysely<Database>): Promise<void> {
-  await sql`select pg_advisory_xact_lock(hashtext('passkey-auth:signing_key'))`.execute(trx);
+  // A row lock on the one-row table signing_key_lock: the same on every PostgreSQL-compatible database.
+  await sql`select id from signing_key_lock for update`.execute(trx);
 }
 
 /** Keys whose private part is stored unsealed. */

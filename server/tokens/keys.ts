@@ -6,6 +6,7 @@ import type { Deps } from '../deps.js';
 import type { Database, SigningKeyRow } from '../db/schema.js';
 import { openPrivateKey, sealPrivateKey } from './key-encryption.js';
 import { insertSigningKey, listPublishedSigningKeys, listUnsealedSigningKeys, lockSigningKeys, storeSealedPrivateKey } from './key-repository.js';
+import { inTransaction } from '../db/transaction.js';
 
 export type SigningAlgorithm = 'ES256' | 'EdDSA';
 export type TokenConfig = Config['tokens'];
@@ -196,11 +197,11 @@ export async function generateSigningKey(
 }
 
 /**
- * Creates a key that signs at once if none signs now. Under an advisory lock, so instances that
+ * Creates a key that signs at once if none signs now. Under a row lock, so instances that
  * start together create one key between them.
  */
 export async function ensureSigningKey(db: Kysely<Database>, tokens: TokenConfig, now: Date): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     await lockSigningKeys(trx);
     const rows = await listPublishedSigningKeys(trx, now);
     if (rows.some((row) => row.activates_at.getTime() <= now.getTime())) return;

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { Database } from '../db/schema.js';
 import { deleteRetiredSigningKeys, insertSigningKey, listPublishedSigningKeys, lockSigningKeys, scheduleRetirement } from './key-repository.js';
 import { generateSigningKey, maxTokenLifetime } from './keys.js';
+import { inTransaction } from '../db/transaction.js';
 
 /** Leeway for clocks between instances and verifiers, in seconds. */
 const clockSkew = 60;
@@ -40,7 +41,7 @@ export async function rotateSigningKeys(deps: { db: Kysely<Database>; config: Pi
   const { db, clock } = deps;
   const tokens = deps.config.tokens;
   const now = clock.now();
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     await lockSigningKeys(trx);
     const rows = await listPublishedSigningKeys(trx, now);
     const pending = rows.find((row) => row.activates_at.getTime() > now.getTime() && row.retires_at === null);

@@ -8,6 +8,7 @@ import type { UpdateUserRequest } from '../contract/wire.js';
 import { revokeAllSessionsOfUser } from '../sessions/repository.js';
 import { toUser, type User } from '../user.js';
 import { deleteUserRow, lockUser, setDisplayName, setUserDisabledAt } from './repository.js';
+import { inTransaction } from '../db/transaction.js';
 
 /**
  * Disables a user and revokes all of their sessions in the same transaction, so that their very next
@@ -20,7 +21,7 @@ export async function disableUser(
   actor: Actor,
   now: Date,
 ): Promise<{ changed: boolean; revokedSessions: number } | null> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const user = await lockUser(trx, userId);
     if (!user) return null;
     // Revoke even when already disabled: a login racing the first disable may have left a session.
@@ -34,7 +35,7 @@ export async function disableUser(
 
 /** Enables a disabled user. `null` for an unknown user; `changed: false` when the user was not disabled. */
 export async function enableUser(db: Kysely<Database>, userId: string, actor: Actor, now: Date): Promise<{ changed: boolean } | null> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const user = await lockUser(trx, userId);
     if (!user) return null;
     if (user.disabled_at === null) return { changed: false };
@@ -49,7 +50,7 @@ export async function enableUser(db: Kysely<Database>, userId: string, actor: Ac
  * an unknown user.
  */
 export async function revokeAllSessions(db: Kysely<Database>, userId: string, actor: Actor, now: Date): Promise<{ revokedSessions: number } | null> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const user = await lockUser(trx, userId);
     if (!user) return null;
     const revoked = await revokeAllSessionsOfUser(trx, userId, now);
@@ -66,7 +67,7 @@ export async function revokeAllSessions(db: Kysely<Database>, userId: string, ac
  * unknown user.
  */
 export async function deleteUser(db: Kysely<Database>, userId: string, actor: Actor, now: Date): Promise<boolean> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const deleted = await deleteUserRow(trx, userId);
     if (!deleted) return false;
     await recordAuditEvent(trx, { type: 'user_deleted', userId, actor }, now);
@@ -86,7 +87,7 @@ export async function changeDisplayName(
   options: { rpId: string; sessionId: string; context: RequestContext },
   now: Date,
 ): Promise<{ user: User; signal: { rpId: string; userId: string; name: string; displayName: string } }> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const current = await lockUser(trx, userId);
     if (!current) throw new AuthError('unauthenticated');
     // Checked and normalised by the contract's schema; empty or null means the username.

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Kysely, PostgresDialect } from 'kysely';
+import type { Kysely } from 'kysely';
 import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -9,6 +9,7 @@ import { recordAuditEvent } from '../../server/audit/repository.js';
 import type { Config } from '../../server/config.js';
 import type { Database } from '../../server/db/schema.js';
 import type { Deps } from '../../server/deps.js';
+import { createPostgresKysely } from '../../server/db/database.js';
 import { dispatchDue, leaseSeconds, retryDelaySeconds, startEventDispatcher } from '../../server/events/dispatcher.js';
 import { claimDueEvents, pruneOutbox } from '../../server/events/outbox.js';
 import { verifyWebhookSignature } from '../../server/events/signature.js';
@@ -55,7 +56,7 @@ async function writeEvents(count: number): Promise<string[]> {
 function anotherInstance(overrides: { config?: Config } = {}): Deps {
   let db = t.deps.db;
   if (t.database.url) {
-    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: t.database.url, max: 5 }) }) });
+    db = createPostgresKysely(new pg.Pool({ connectionString: t.database.url, max: 5 }));
     extraDatabases.push(db);
   }
   return { db, config: overrides.config ?? t.config, clock: t.clock, logger: pino({ level: 'silent' }) };

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely } from 'kysely';
 import pg from 'pg';
-import { createPool } from '../../server/db/database.js';
+import { createPool, createPostgresKysely } from '../../server/db/database.js';
 import { migrateToLatest } from '../../server/db/migrate.js';
 import { PGliteDialect } from '../../server/db/pglite-dialect.js';
 import type { Database } from '../../server/db/schema.js';
@@ -40,10 +40,17 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);
+  // TEST_ISOLATION=serializable (as .ci/run sets it) runs every transaction of this database
+  // SERIALIZABLE, so serialization failures show up and must be retried (server/db/transaction.ts).
+  const isolation = process.env.TEST_ISOLATION;
+  if (isolation !== undefined && isolation !== '') {
+    if (!/^(serializable|repeatable read|read committed)$/.test(isolation)) throw new Error(`TEST_ISOLATION=${isolation}: unknown isolation level`);
+    await admin.query(`ALTER DATABASE ${name} SET default_transaction_isolation = '${isolation}'`);
+  }
   await admin.end();
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: createPool(url.toString(), { max: 10 }) }) });
+  const db = createPostgresKysely(createPool(url.toString(), { max: 10 }));
   await migrateToLatest(db);
   return {
     db,

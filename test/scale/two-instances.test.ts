@@ -1,8 +1,10 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAccessToken } from '../../server/verify.js';
 import { startServer, type RunningServer } from '../browser/harness.js';
 import { createSoftwareAuthenticator, type SoftwareAuthenticator } from '../helpers/authenticator.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { startPgBouncer, type RunningPgBouncer } from '../helpers/pgbouncer.js';
 
 // Two real server processes on one PostgreSQL database, as a load balancer would run them: no
 // instance may keep in memory anything another one needs.
@@ -17,6 +19,10 @@ interface Instance {
 }
 
 let database: TestDatabase;
+// TEST_PGBOUNCER=1 (.ci/run): both instances reach the database through PgBouncer in transaction
+// mode, without named prepared statements; only migrations take the direct URL.
+const throughPgBouncer = process.env.TEST_PGBOUNCER === '1';
+let pgbouncer: RunningPgBouncer | undefined;
 let a: Instance;
 let b: Instance;
 
@@ -25,7 +31,7 @@ async function startInstance(url: string): Promise<Instance> {
   // own X-Forwarded-For address (one trusted proxy), so the per-address limits of one test never
   // spill into another.
   const server = await startServer({
-    DATABASE_URL: url,
+    ...(pgbouncer ? { DATABASE_URL: pgbouncer.through(url), DATABASE_PREPARED_STATEMENTS: 'false', MIGRATION_DATABASE_URL: url } : { DATABASE_URL: url }),
     ORIGIN: origin,
     TRUSTED_PROXIES: '1',
     RATE_LIMIT_PER_ADDRESS: String(perAddressLimit),
@@ -73,14 +79,16 @@ async function signIn(first: Instance, second: Instance, authenticator: Software
   return call(second, 'POST', '/auth/login/verify', { body: authenticator.getAssertion(await options.json()), address });
 }
 
-describe.skipIf(!process.env.DATABASE_URL)('two server instances on one PostgreSQL database', () => {
+describe.skipIf(!process.env.DATABASE_URL)(`two server instances on one PostgreSQL database${throughPgBouncer ? ', through PgBouncer in transaction mode' : ''}`, () => {
   beforeAll(async () => {
     database = await createTestDatabase();
+    if (throughPgBouncer) pgbouncer = await startPgBouncer(database.url as string);
     [a, b] = await Promise.all([startInstance(database.url as string), startInstance(database.url as string)]);
   }, 120_000);
 
   afterAll(async () => {
     await Promise.all([a?.server.stop(), b?.server.stop()]);
+    await pgbouncer?.stop();
     await database?.destroy();
   }, 60_000);
 
@@ -180,5 +188,19 @@ describe.skipIf(!process.env.DATABASE_URL)('two server instances on one PostgreS
     expect((await verifyAccessToken(fromA, { ...options, jwks: `${b.url}/.well-known/jwks.json` })).sub).toBe(
       (await verifyAccessToken(fromB, { ...options, jwks: `${a.url}/.well-known/jwks.json` })).sub,
     );
+  });
+
+  it.runIf(throughPgBouncer)('reached the database through PgBouncer (its admin console lists the connections of the instances as clients)', async () => {
+    const admin = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${pgbouncer?.port}/pgbouncer` });
+    await admin.connect();
+    try {
+      const name = new URL(database.url as string).pathname.slice(1);
+      const clients = (await admin.query('SHOW CLIENTS')).rows.filter((row: { database: string }) => row.database === name);
+      expect(clients.length).toBeGreaterThanOrEqual(2);
+      const pools = (await admin.query('SHOW POOLS')).rows.filter((row: { database: string }) => row.database === name);
+      expect(pools.map((row: { pool_mode: string }) => row.pool_mode)).toContain('transaction');
+    } finally {
+      await admin.end();
+    }
   });
 });
