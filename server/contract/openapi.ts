@@ -117,6 +117,8 @@ export interface OpenApiOptions {
   /** A server URL to list (the first configured origin, say). */
   serverUrl?: string;
   version?: string;
+  /** Document `GET /metrics` (served on the main port when `METRICS_TOKEN` is set). */
+  metrics?: boolean;
 }
 
 /**
@@ -124,7 +126,7 @@ export interface OpenApiOptions {
  * request body, response status and error code, with the session cookie, access tokens and the
  * introspection secret as security schemes. Served at `GET /openapi.json`; `npm run openapi` writes it.
  */
-export function buildOpenApiDocument({ cookieName = '__Host-session', serverUrl, version = '0.1.0' }: OpenApiOptions = {}) {
+export function buildOpenApiDocument({ cookieName = '__Host-session', serverUrl, version = '0.1.0', metrics = false }: OpenApiOptions = {}) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const op of operations) {
     const responses: Record<string, unknown> = {};
@@ -174,6 +176,20 @@ export function buildOpenApiDocument({ cookieName = '__Host-session', serverUrl,
   paths['/openapi.json'] = {
     get: { operationId: 'getOpenapiJson', tags: ['Operations'], summary: 'This document', security: [], responses: { 200: { description: 'OK', content: { 'application/json': { schema: { type: 'object' } } } } } },
   };
+  if (metrics) {
+    paths['/metrics'] = {
+      get: {
+        operationId: 'getMetrics',
+        tags: ['Operations'],
+        summary: 'Prometheus metrics (only when METRICS_TOKEN is set)',
+        security: [{ metricsToken: [] }],
+        responses: {
+          200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } },
+          401: errorResponse(401),
+        },
+      },
+    };
+  }
   for (const [path, type] of Object.entries(staticFiles)) {
     paths[path] = {
       get: {
@@ -210,6 +226,7 @@ export function buildOpenApiDocument({ cookieName = '__Host-session', serverUrl,
         accessToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An access token from `POST /auth/token`, for your own APIs (verify it with the JWKS).' },
         introspectionSecret: { type: 'http', scheme: 'bearer', description: 'The introspection secret (`INTROSPECTION_SECRET`) of a resource service.' },
         introspectionBasic: { type: 'http', scheme: 'basic', description: 'The introspection secret as the password (any client id).' },
+        ...(metrics ? { metricsToken: { type: 'http', scheme: 'bearer', description: 'The metrics token (`METRICS_TOKEN`) of a Prometheus scraper.' } } : {}),
       },
     },
   };

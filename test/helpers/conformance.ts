@@ -20,38 +20,59 @@ interface ResponseObject {
 }
 type PathItem = Record<string, { responses: Record<string, ResponseObject> }>;
 
-const document = buildOpenApiDocument();
-const paths = document.paths as Record<string, PathItem>;
 // Formats (date-time) are left to the schemas' own checks on the server; here the shape is what matters.
 const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
-const compiled = new Map<string, ValidateFunction>();
 
-const templates = Object.keys(paths).map((template) => ({
-  template,
-  pattern: new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}$`),
-}));
+/** A document's paths, their matchers and compiled schemas (cached by the document's text). */
+interface Checker {
+  paths: Record<string, PathItem>;
+  templates: Array<{ template: string; pattern: RegExp }>;
+  compiled: Map<string, ValidateFunction>;
+}
+
+const checkers = new Map<string, Checker>();
+
+function checkerOf(document: { paths: unknown }): Checker {
+  const key = JSON.stringify(document);
+  let checker = checkers.get(key);
+  if (!checker) {
+    const paths = document.paths as Record<string, PathItem>;
+    const templates = Object.keys(paths).map((template) => ({
+      template,
+      pattern: new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}$`),
+    }));
+    checker = { paths, templates, compiled: new Map() };
+    checkers.set(key, checker);
+  }
+  return checker;
+}
 
 /** The template a path matches, literal segments first (`/auth/sessions/revoke-others` before `/auth/sessions/{id}`). */
-function findTemplate(path: string): string | null {
-  const matches = templates.filter(({ pattern }) => pattern.test(path)).map(({ template }) => template);
+function findTemplate(checker: Checker, path: string): string | null {
+  const matches = checker.templates.filter(({ pattern }) => pattern.test(path)).map(({ template }) => template);
   return matches.sort((a, b) => a.split('{').length - b.split('{').length)[0] ?? null;
 }
 
-function validator(key: string, schema: unknown): ValidateFunction {
-  let validate = compiled.get(key);
+function validator(checker: Checker, key: string, schema: unknown): ValidateFunction {
+  let validate = checker.compiled.get(key);
   if (!validate) {
     validate = ajv.compile(schema as object);
-    compiled.set(key, validate);
+    checker.compiled.set(key, validate);
   }
   return validate;
 }
 
-/** Why a response does not conform to the document, or `null` when it does. */
-export async function nonConformance(method: string, url: string, response: Response): Promise<string | null> {
+/**
+ * Why a response does not conform to the document (by default the one a server with the default
+ * configuration serves), or `null` when it does.
+ */
+export async function nonConformance(method: string, url: string, response: Response, document: { paths: unknown } = buildOpenApiDocument()): Promise<string | null> {
+  const checker = checkerOf(document);
+  const { paths } = checker;
   const path = new URL(url, 'http://localhost').pathname;
   const where = `${method} ${path} → ${response.status}`;
   const text = method === 'HEAD' ? '' : await response.clone().text();
-  const template = findTemplate(path);
+  const template = findTemplate(checker, path);
   const expectError = async (status: number, code: string): Promise<string | null> => {
     if (response.status !== status) return `${where}: undocumented (expected ${status} ${code})`;
     if (method === 'HEAD') return null;
@@ -72,7 +93,7 @@ export async function nonConformance(method: string, url: string, response: Resp
   if (mediaType !== 'application/json') return null;
   const body = parseJson(text);
   if (body === undefined) return `${where}: not JSON: ${text.slice(0, 200)}`;
-  const validate = validator(`${method} ${template} ${response.status}`, media.schema);
+  const validate = validator(checker, `${method} ${template} ${response.status}`, media.schema);
   if (validate(body)) return null;
   const errors = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}${e.params && 'allowedValues' in e.params ? ` (${JSON.stringify(e.params.allowedValues)})` : ''}`);
   return `${where}: body does not match the document: ${errors.slice(0, 5).join('; ')}; body ${text.slice(0, 300)}`;
@@ -88,13 +109,22 @@ function parseJson(text: string): any {
 
 /**
  * Wraps an app's `fetch` (which `app.request()` calls too) so that every response is checked
- * against the OpenAPI document; a non-conforming response rejects with the reason.
+ * against the OpenAPI document that app serves at `/openapi.json` (it follows the configuration:
+ * `/metrics` with `METRICS_TOKEN`, say); a non-conforming response rejects with the reason.
  */
 export function checkedApp<T extends Hono<any, any, any>>(app: T): T {
-  const fetch = app.fetch;
+  const fetch = app.fetch as (request: Request, ...rest: unknown[]) => Response | Promise<Response>;
+  let served: Promise<{ paths: unknown }> | null = null;
+  const documentOf = (...rest: unknown[]) => {
+    // An app that does not serve the document (a host's own app, say) is checked against the default one.
+    served ??= Promise.resolve(fetch(new Request('http://localhost/openapi.json'), ...rest)).then((r) =>
+      r.ok ? (r.json() as Promise<{ paths: unknown }>) : buildOpenApiDocument(),
+    );
+    return served;
+  };
   app.fetch = (async (request: Request, ...rest: unknown[]) => {
-    const response = await (fetch as (request: Request, ...rest: unknown[]) => Response | Promise<Response>)(request, ...rest);
-    const problem = await nonConformance(request.method, request.url, response);
+    const response = await fetch(request, ...rest);
+    const problem = await nonConformance(request.method, request.url, response, await documentOf(...rest));
     if (problem !== null) throw new Error(`Response does not conform to openapi.json: ${problem}`);
     return response;
   }) as T['fetch'];
