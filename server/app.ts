@@ -15,6 +15,7 @@ import { reauthRoutes } from './reauth/routes.js';
 import { recoveryRoutes } from './recovery/routes.js';
 import { sessionManagementRoutes } from './sessions/manage-routes.js';
 import { userRoutes } from './users/routes.js';
+import { platformRoutes } from './platform/routes.js';
 
 export interface AppOptions {
   /** Folder of the built client and demo page (default `client/dist`). */
@@ -46,6 +47,7 @@ export function createApp(deps: Deps, options: AppOptions = {}): Hono {
   app.route('/', recoveryRoutes(deps));
   app.route('/', activityRoutes(deps));
   app.route('/', userRoutes(deps));
+  app.route('/', platformRoutes(deps));
   app.route('/', staticRoutes({ dir: options.staticDir }));
 
   app.get('/healthz', async (c) => {

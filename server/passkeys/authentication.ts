@@ -10,6 +10,7 @@ import { bytesEqual, fromBase64url, toBase64url } from '../crypto.js';
 import type { ChallengeRow } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
+import { ceremonyOrigins } from '../platform/origins.js';
 import { assessSignIn, signInRefusal, type SignInAssessment } from '../risk/sign-in.js';
 import { createSession, type Session, type SessionContext } from '../sessions/service.js';
 import { toUser, type User } from '../users/user.js';
@@ -72,7 +73,7 @@ export async function verifyAssertion(
     verification = await verifyAuthenticationResponse({
       response,
       expectedChallenge: challenge,
-      expectedOrigin: config.origins,
+      expectedOrigin: ceremonyOrigins(config),
       expectedRPID: config.rpId,
       // The counter is checked below, so that a regression can be recorded rather than only refused.
       credential: {

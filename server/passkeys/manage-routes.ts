@@ -12,7 +12,7 @@ export function passkeyManagementRoutes(deps: Deps) {
   const { config, clock } = deps;
   const cookie = { name: config.session.cookieName };
   const app = new Hono<{ Variables: SessionVariables & { body: unknown } }>();
-  const body = jsonBody({ origins: config.origins });
+  const body = jsonBody(config);
   const session = requireSession(deps);
   // Adding a passkey is what a recovery session is for.
   const sessionOrRecovery = requireSession(deps, { allowRecovery: true });

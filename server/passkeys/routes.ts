@@ -13,7 +13,7 @@ export function ceremonyRoutes(deps: Deps) {
   const { config, clock } = deps;
   const cookie = { name: config.session.cookieName };
   const app = new Hono<{ Variables: { body: unknown } }>();
-  const body = jsonBody({ origins: config.origins });
+  const body = jsonBody(config);
   const context = (c: Context<any>) => requestContext(c, config.trustedProxies);
 
   app.post('/auth/register/options', body, rateLimit(deps, { family: 'register', identifier: usernameOf, issuesChallenge: true }), async (c) => {

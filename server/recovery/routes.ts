@@ -11,7 +11,7 @@ import { createRecoveryCodes, getRecoveryCodeStatus, recoverAccount } from './se
 export function recoveryRoutes(deps: Deps) {
   const { db, config, clock } = deps;
   const app = new Hono<{ Variables: SessionVariables & { body: unknown } }>();
-  const body = jsonBody({ origins: config.origins });
+  const body = jsonBody(config);
   const session = requireSession(deps);
   const context = (c: Context<any>) => requestContext(c, config.trustedProxies);
 

@@ -10,7 +10,7 @@ import { listSessions, revokeOtherSessions, revokeOwnSession } from './managemen
 export function sessionManagementRoutes(deps: Deps) {
   const { config } = deps;
   const app = new Hono<{ Variables: SessionVariables & { body: unknown } }>();
-  const body = jsonBody({ origins: config.origins });
+  const body = jsonBody(config);
   const session = requireSession(deps);
   const context = (c: Context<any>) => requestContext(c, config.trustedProxies);
 

@@ -29,7 +29,7 @@ export function sessionRoutes(deps: Deps) {
   });
 
   // Logging out always succeeds and clears the cookie; a live session behind it is revoked at once.
-  app.post('/auth/logout', jsonBody({ origins: config.origins }), async (c) => {
+  app.post('/auth/logout', jsonBody(config), async (c) => {
     const token = readSessionCookie(c, cookie);
     if (token !== null) {
       const now = clock.now();

@@ -18,7 +18,7 @@ export function tokenRoutes(deps: Deps, keys: KeyStore = createKeyStore(deps)) {
   const app = new Hono<{ Variables: SessionVariables & { body: unknown } }>();
 
   // The contract's order: CSRF, 413, 415, 400 (the body, which has no fields, must be an object), then the session.
-  app.post('/auth/token', jsonBody({ origins: config.origins }), async (c, next) => {
+  app.post('/auth/token', jsonBody(config), async (c, next) => {
     bodyObject(c.var.body);
     await next();
   }, requireSession(deps), async (c) => {

@@ -11,7 +11,7 @@ export function userRoutes(deps: Deps) {
   const app = new Hono<{ Variables: SessionVariables & { body: unknown } }>();
   const context = (c: Context<any>) => requestContext(c, config.trustedProxies);
 
-  app.patch('/auth/user', jsonBody({ origins: config.origins }), requireSession(deps), async (c) =>
+  app.patch('/auth/user', jsonBody(config), requireSession(deps), async (c) =>
     c.json(
       await changeDisplayName(deps.db, c.var.session.userId, c.var.body, { rpId: config.rpId, sessionId: c.var.session.id, context: context(c) }, clock.now()),
     ),
