@@ -24,7 +24,9 @@ export type AuditEventType =
   | 'user_deleted'
   // README "Access tokens": a retired session secret replayed after its grace (the session is revoked), and a signing key rotation.
   | 'token_reuse_detected'
-  | 'signing_key_rotated';
+  | 'signing_key_rotated'
+  // SESSION_LIMIT: a session revoked because a new sign-in went beyond the user's limit.
+  | 'session_evicted';
 
 /** What an event records about the request behind it. */
 export interface RequestContext {

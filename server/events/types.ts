@@ -32,6 +32,8 @@ export const securityEvents: Readonly<Record<string, Mapping>> = {
   // A session ended from somewhere else: another session, an admin, a passkey removal, a disabled
   // account. Closing the very session making the request is a logout and is not reported.
   session_revoked: { type: 'session.revoked', when: (event) => event.details.fromSession !== event.session_id },
+  // SESSION_LIMIT: a sign-in beyond the limit revoked this least recently used session (`reason: "session_limit"`).
+  session_evicted: { type: 'session.revoked' },
   // Written by the session-context work (issue 8, risk signals) when a session looks stolen.
   session_suspect: { type: 'session.suspect' },
   token_reuse_detected: { type: 'session.token_reused' },

@@ -12,7 +12,7 @@ import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { ceremonyOrigins } from '../platform/origins.js';
 import { assessSignIn, signInRefusal, type SignInAssessment } from '../risk/sign-in.js';
-import { createSession, type Session, type SessionContext } from '../sessions/service.js';
+import { createSession, enforceSessionLimit, type Session, type SessionContext } from '../sessions/service.js';
 import { toUser, type User } from '../users/user.js';
 import { consumeChallenge, storeChallenge } from './challenges.js';
 import { findPasskeyWithOwner, recordCounterRegression, recordPasskeyUse, type PasskeyWithOwner } from './repository.js';
@@ -160,6 +160,7 @@ export async function finishAuthentication(
       { type: 'login_succeeded', userId: owner.id, sessionId: session.id, passkeyId, ...context, risk: assessment.risk, details: { ...details, stepUpRequired } },
       now,
     );
+    await enforceSessionLimit(trx, config.session, session, now, context);
     logger.info({ userId: owner.id }, 'user signed in');
     const noteworthy = assessment.newDevice || assessment.newNetwork || assessment.risk !== null || stepUpRequired;
     const notice: SignInNotice | null = noteworthy

@@ -185,3 +185,37 @@ export async function revokeSessionsOfPasskey(db: Kysely<Database>, credentialId
     .execute();
   return rows.map((row) => row.id);
 }
+
+/**
+ * Revokes a user's live sessions beyond the `keep` most recently used ones, never `exceptId` (the
+ * new session); returns the revoked ids. The user's row is locked first, so concurrent sign-ins of
+ * one user count each other's sessions instead of each keeping one too many.
+ */
+export async function revokeLeastRecentlyUsedSessions(
+  db: Kysely<Database>,
+  userId: string,
+  options: { exceptId: string; keep: number; now: Date; idleCutoff: Date },
+): Promise<string[]> {
+  const { exceptId, keep, now, idleCutoff } = options;
+  await db.selectFrom('app_user').select('id').where('id', '=', userId).forUpdate().execute();
+  const rows = await db
+    .updateTable('session')
+    .set({ revoked_at: now })
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('session')
+        .select('id')
+        .where('user_id', '=', userId)
+        .where('id', '!=', exceptId)
+        .where('revoked_at', 'is', null)
+        .where('expires_at', '>', now)
+        .where('last_seen_at', '>', idleCutoff)
+        .orderBy('last_seen_at', 'desc')
+        .orderBy('created_at', 'desc')
+        .orderBy('id')
+        .offset(keep),
+    )
+    .returning('id')
+    .execute();
+  return rows.map((row) => row.id);
+}

@@ -5,7 +5,8 @@ import type { Database, SessionKind } from '../db/schema.js';
 import { initialSessionContext, type StoredSessionContext } from '../risk/session-context.js';
 import type { User } from '../users/user.js';
 import { revokeSessionForSecretReuse, type SessionSecretState } from './secret-rotation.js';
-import { findActiveSession, insertSession, touchSession } from './repository.js';
+import { findActiveSession, insertSession, revokeLeastRecentlyUsedSessions, touchSession } from './repository.js';
+import { recordAuditEvent } from '../audit/repository.js';
 
 export type SessionConfig = Config['session'];
 
@@ -151,4 +152,29 @@ export async function validateSessionToken(
 
 function earliest(a: Date, b: Date): Date {
   return a.getTime() <= b.getTime() ? a : b;
+}
+
+/**
+ * The per-user session limit (`SESSION_LIMIT`, off when 0): after a sign-in created `session`, the
+ * user's least recently used live sessions beyond the limit are revoked, each recorded as
+ * `session_evicted` (reported as `session.revoked`). Run it in the sign-in's transaction.
+ */
+export async function enforceSessionLimit(
+  db: Kysely<Database>,
+  config: SessionConfig,
+  session: { id: string; userId: string },
+  now: Date,
+  context: { ipAddress: string | null; userAgent: string | null },
+): Promise<string[]> {
+  if (config.limit === 0) return [];
+  const idleCutoff = new Date(now.getTime() - config.idleTimeout * 1000);
+  const revoked = await revokeLeastRecentlyUsedSessions(db, session.userId, { exceptId: session.id, keep: config.limit - 1, now, idleCutoff });
+  for (const id of revoked) {
+    await recordAuditEvent(
+      db,
+      { type: 'session_evicted', userId: session.userId, actor: 'system', reason: 'session_limit', sessionId: id, ...context, details: { limit: config.limit, newSession: session.id } },
+      now,
+    );
+  }
+  return revoked;
 }
