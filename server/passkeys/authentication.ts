@@ -17,21 +17,32 @@ import { toUser, type User } from '../users/user.js';
 import { consumeChallenge, storeChallenge } from './challenges.js';
 import { findPasskeyWithOwner, recordCounterRegression, recordPasskeyUse, type PasskeyWithOwner } from './repository.js';
 import { parseAuthenticationResponse } from './validation.js';
+import { credentialsForUsername, type AllowedCredential } from './allow-credentials.js';
+import { normalizeUsername } from '../users/username.js';
 
 /**
  * Begins a sign-in: request options with an empty `allowCredentials` (every passkey here is
- * discoverable), so the answer is the same whoever asks and reveals no account.
+ * discoverable), so the answer is the same whoever asks and reveals no account. With
+ * `LOGIN_ALLOW_CREDENTIALS=on` and a username (an opt-in addition to the contract, for security keys
+ * with non-discoverable credentials), `allowCredentials` lists that user's credentials, and the
+ * challenge is bound to the user; for a name nobody has, a fake list that is stable for that name
+ * (server/passkeys/allow-credentials.ts).
  */
-export async function startAuthentication(deps: Deps): Promise<PublicKeyCredentialRequestOptionsJSON> {
+export async function startAuthentication(deps: Deps, input: { username?: unknown } = {}): Promise<PublicKeyCredentialRequestOptionsJSON> {
   const { db, config, clock } = deps;
+  let allowCredentials: AllowedCredential[] = [];
+  let userId: string | null = null;
+  if (config.login.allowCredentials && config.login.fakeCredentialSecret !== null && input.username !== undefined) {
+    ({ userId, credentials: allowCredentials } = await credentialsForUsername(db, normalizeUsername(input.username), config.login.fakeCredentialSecret));
+  }
   const options = await generateAuthenticationOptions({
     rpID: config.rpId,
-    allowCredentials: [],
+    allowCredentials,
     userVerification: config.userVerification,
     challenge: randomBytes(32),
     timeout: config.challengeTtl * 1000,
   });
-  await storeChallenge(db, options.challenge, { purpose: 'authentication' }, clock.now(), config.challengeTtl);
+  await storeChallenge(db, options.challenge, { purpose: 'authentication', user_id: userId }, clock.now(), config.challengeTtl);
   return options;
 }
 
@@ -60,7 +71,11 @@ export async function verifyAssertion(
     throw new AuthError('verification_failed', 'This passkey belongs to another account.');
   }
   const handle = userHandle === null ? null : fromBase64url(userHandle);
-  if (purpose === 'authentication' && (handle === null || !bytesEqual(handle, owner.webauthn_user_id))) {
+  // A non-discoverable credential may answer without a user handle; only a challenge issued for its
+  // owner's username (LOGIN_ALLOW_CREDENTIALS) lets it through, checked above.
+  const handleOptional = purpose === 'reauthentication' || pending.user_id !== null;
+  if (!handleOptional && handle === null) throw new AuthError('verification_failed', 'The user handle does not match the passkey.');
+  if (purpose === 'authentication' && handle !== null && !bytesEqual(handle, owner.webauthn_user_id)) {
     throw new AuthError('verification_failed', 'The user handle does not match the passkey.');
   }
   if (purpose === 'reauthentication' && handle !== null && !bytesEqual(handle, owner.webauthn_user_id)) {

@@ -27,11 +27,13 @@ export function ceremonyRoutes(deps: Deps) {
     return c.json({ user }, 201);
   });
 
-  app.post('/auth/login/options', body, rateLimit(deps, { family: 'login', issuesChallenge: true }), async (c) => {
+  // With LOGIN_ALLOW_CREDENTIALS=on a username is also counted per name, which slows down probing names.
+  const loginOptionsLimit = rateLimit(deps, { family: 'login', issuesChallenge: true, ...(config.login.allowCredentials ? { identifier: usernameOf } : {}) });
+  app.post('/auth/login/options', body, loginOptionsLimit, async (c) => {
     const input = bodyObject(c.var.body);
-    // A username changes nothing in the answer (every passkey is discoverable), so it reveals nothing.
+    // By default a username changes nothing in the answer (every passkey is discoverable), so it reveals nothing.
     if (input.username !== undefined && typeof input.username !== 'string') throw new AuthError('invalid_request', 'username must be a string.');
-    return c.json(await startAuthentication(deps));
+    return c.json(await startAuthentication(deps, { username: input.username }));
   });
 
   app.post('/auth/login/verify', body, rateLimit(deps, { family: 'login', identifier: credentialIdOf }), async (c) => {
