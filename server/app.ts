@@ -16,6 +16,7 @@ import { recoveryRoutes } from './recovery/routes.js';
 import { sessionManagementRoutes } from './sessions/manage-routes.js';
 import { userRoutes } from './users/routes.js';
 import { platformRoutes } from './platform/routes.js';
+import { dbscRoutes } from './dbsc/routes.js';
 
 export interface AppOptions {
   /** Folder of the built client and demo page (default `client/dist`). */
@@ -48,6 +49,7 @@ export function createApp(deps: Deps, options: AppOptions = {}): Hono {
   app.route('/', activityRoutes(deps));
   app.route('/', userRoutes(deps));
   app.route('/', platformRoutes(deps));
+  app.route('/', dbscRoutes(deps));
   app.route('/', staticRoutes({ dir: options.staticDir }));
 
   app.get('/healthz', async (c) => {

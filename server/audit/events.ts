@@ -26,7 +26,9 @@ export type AuditEventType =
   | 'token_reuse_detected'
   | 'signing_key_rotated'
   // SESSION_LIMIT: a session revoked because a new sign-in went beyond the user's limit.
-  | 'session_evicted';
+  | 'session_evicted'
+  // DBSC: a session bound to a device key at its registration.
+  | 'session_device_bound';
 
 /** What an event records about the request behind it. */
 export interface RequestContext {

@@ -113,4 +113,6 @@ export const auditOnlyTypes: readonly string[] = [
   // README "Risk signals": a session used from a new network (with `details.action`), and a sign-in refused by a risk policy.
   'session_network_changed',
   'login_refused',
+  // DBSC (server/dbsc/): a session bound to a device key.
+  'session_device_bound',
 ];

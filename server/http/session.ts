@@ -7,6 +7,7 @@ import { validateSessionToken, type Session, type ValidatedSession } from '../se
 import type { SessionSecretState } from '../sessions/secret-rotation.js';
 import type { User } from '../users/user.js';
 import { requestContext } from './client-address.js';
+import { passesDeviceBinding } from '../dbsc/http.js';
 
 /** What {@link requireSession} puts in `c.var`. */
 export interface SessionVariables {
@@ -80,6 +81,9 @@ export async function authenticateRequest(
   const cookie = { name: deps.config.session.cookieName };
   const token = readSessionCookie(c, cookie);
   const now = deps.clock.now();
+  // DBSC (server/dbsc/): a device-bound session also needs its short-lived cookie; refused, the
+  // session cookie is kept, for the browser's refresh that proves the key.
+  if (token !== null && !(await passesDeviceBinding(deps, c, token.slice(0, token.indexOf('.')), now))) return null;
   const validated = token === null ? null : await validateSessionToken(deps.db, deps.config.session, token, now);
   if (validated === null || token === null) {
     if (hasSessionCookie(c, cookie)) clearSessionCookie(c, cookie);

@@ -5,6 +5,7 @@ import { bodyObject, jsonBody } from '../http/body.js';
 import { requestContext } from '../http/client-address.js';
 import { credentialIdOf, rateLimit, usernameOf } from '../http/rate-limit.js';
 import { setSessionCookie } from '../sessions/cookie.js';
+import { offerDeviceBinding } from '../dbsc/http.js';
 import { finishAuthentication, startAuthentication } from './authentication.js';
 import { finishRegistration, startRegistration } from './registration.js';
 
@@ -24,6 +25,7 @@ export function ceremonyRoutes(deps: Deps) {
   app.post('/auth/register/verify', body, rateLimit(deps, { family: 'register', identifier: credentialIdOf }), async (c) => {
     const { user, token, session } = await finishRegistration(deps, c.var.body, context(c));
     setSessionCookie(c, cookie, token, session.expiresAt, clock.now());
+    await offerDeviceBinding(deps, c, session.id);
     return c.json({ user }, 201);
   });
 
@@ -39,6 +41,7 @@ export function ceremonyRoutes(deps: Deps) {
   app.post('/auth/login/verify', body, rateLimit(deps, { family: 'login', identifier: credentialIdOf }), async (c) => {
     const { user, token, session, notice } = await finishAuthentication(deps, c.var.body, context(c));
     setSessionCookie(c, cookie, token, session.expiresAt, clock.now());
+    await offerDeviceBinding(deps, c, session.id);
     // `notice` (an addition to the contract, README "Risk signals") only when a risk signal has something to say.
     return c.json(notice === null ? { user } : { user, notice });
   });

@@ -4,7 +4,10 @@ import type { Database, SessionKind, SessionRow } from '../db/schema.js';
 /** The risk-signal columns (server/risk/), which a new session may leave at their defaults. */
 type SessionRiskColumns = 'context_user_agent' | 'context_browser' | 'context_os' | 'networks' | 'suspect_at' | 'step_up_required_at';
 
-export type NewSessionRow = Omit<SessionRow, 'revoked_at' | 'kind' | 'previous_secret_hash' | 'secret_rotated_at' | SessionRiskColumns> & {
+/** The device-binding columns (server/dbsc/), which a new session leaves empty. */
+type SessionDbscColumns = 'dbsc_public_key' | 'dbsc_challenge' | 'dbsc_challenge_expires_at' | 'dbsc_authorization' | 'dbsc_cookie_hash' | 'dbsc_cookie_expires_at';
+
+export type NewSessionRow = Omit<SessionRow, 'revoked_at' | 'kind' | 'previous_secret_hash' | 'secret_rotated_at' | SessionRiskColumns | SessionDbscColumns> & {
   kind?: SessionKind;
 } & Partial<Pick<SessionRow, SessionRiskColumns>>;
 

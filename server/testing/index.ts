@@ -15,3 +15,4 @@
  */
 export * from './authenticator.js';
 export * from './playwright.js';
+export * from './dbsc-client.js';
