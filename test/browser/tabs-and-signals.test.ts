@@ -46,7 +46,11 @@ it('makes one POST /auth/token for two tabs that ask for an access token at once
     await new Promise((resolve) => setTimeout(resolve, 300));
     await route.fallback();
   });
-  const ask = `import('/auth-client.js').then((client) => client.getAccessToken())`;
+  // Each tab loads the client first (as a page using it would have), so that both listen on the
+  // channel before either asks; then both ask at once.
+  const load = `import('/auth-client.js').then((client) => { window.__authClient = client; client.clearAccessToken(); })`;
+  await Promise.all([first.evaluate(load), second.evaluate(load)]);
+  const ask = `window.__authClient.getAccessToken()`;
   const [a, b] = await Promise.all([first.evaluate(ask), second.evaluate(ask)]);
   expect(tokenRequests).toHaveLength(1);
   expect(a).toBe(b);
