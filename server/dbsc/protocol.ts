@@ -3,7 +3,7 @@
  * web-platform tests `device-bound-session-credentials/` exchange them). Pure functions, no I/O.
  */
 
-/** Where the browser posts the registration and the refreshes. */
+/** Where the browser posts the registration and the refreshes (dbsc/routes.ts, mounted at `/auth/dbsc` in app.ts). */
 export const registrationPath = '/auth/dbsc/register';
 export const refreshPath = '/auth/dbsc/refresh';
 

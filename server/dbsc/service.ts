@@ -2,12 +2,12 @@ import { decodeProtectedHeader, importJWK, jwtVerify, type JWTPayload } from 'jo
 import type { Kysely } from 'kysely';
 import { recordAuditEvent } from '../audit/repository.js';
 import type { Config } from '../config.js';
-import { bytesEqual, randomBase64url, sha256 } from '../crypto.js';
+import { randomBase64url, sha256 } from '../crypto.js';
 import type { Database } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { registrationHeader, challengeHeader } from './protocol.js';
-import { bindSession, clearDbscChallenge, findDeviceBinding, rotateBoundCookie, storeDbscChallenge } from './repository.js';
+import { bindSession, clearDbscChallenge, rotateBoundCookie, storeDbscChallenge } from '../sessions/device-binding-repository.js';
 
 /** A fresh short-lived bound cookie: its value (for `Set-Cookie`) and when it dies. */
 export interface BoundCookie {
@@ -109,17 +109,4 @@ export async function refreshBoundCookie(
   const rotated = await rotateBoundCookie(db, input.sessionId, { challenge: payload.jti, cookieHash: sha256(cookie.value), cookieExpiresAt: cookie.expiresAt, now });
   if (!rotated) throw new AuthError('invalid_challenge');
   return cookie;
-}
-
-/**
- * The gate's question for one request: `unbound` (today's behaviour: the session cookie suffices),
- * `bound` (the request carries the session's current, unexpired bound cookie), or `refused`.
- */
-export async function checkBoundCookie(db: Kysely<Database>, sessionId: string, cookieValue: string | null, now: Date): Promise<'unbound' | 'bound' | 'refused'> {
-  const binding = await findDeviceBinding(db, sessionId);
-  if (binding === null || binding.publicKey === null) return 'unbound';
-  if (cookieValue === null || binding.cookieHash === null || binding.cookieExpiresAt === null) return 'refused';
-  // Both checks always run; the hash comparison is constant-time.
-  const matches = bytesEqual(sha256(cookieValue), binding.cookieHash);
-  return matches && binding.cookieExpiresAt.getTime() > now.getTime() ? 'bound' : 'refused';
 }

@@ -3,6 +3,7 @@ import type { AuthenticatorTransport } from '@simplewebauthn/server';
 import type { Kysely } from 'kysely';
 import { toBase64url } from '../crypto.js';
 import type { Database } from '../db/schema.js';
+import { findPasskeysOfUsername } from './repository.js';
 
 /** One `allowCredentials` entry as `generateAuthenticationOptions` takes it. */
 export interface AllowedCredential {
@@ -36,13 +37,7 @@ export async function credentialsForUsername(
   username: string,
   secret: string,
 ): Promise<{ userId: string | null; credentials: AllowedCredential[] }> {
-  const rows = await db
-    .selectFrom('app_user')
-    .innerJoin('passkey', 'passkey.user_id', 'app_user.id')
-    .select(['app_user.id as user_id', 'passkey.credential_id', 'passkey.transports'])
-    .where('app_user.username', '=', username)
-    .orderBy('passkey.created_at')
-    .execute();
+  const rows = await findPasskeysOfUsername(db, username);
   const first = rows[0];
   if (first === undefined) return { userId: null, credentials: fakeCredentials(username, secret) };
   return {

@@ -20,6 +20,11 @@ export interface PasskeyWithOwner {
   owner: AppUserRow;
 }
 
+/** The user id of the owner of a credential; `null` when unknown. */
+export async function findPasskeyOwnerId(db: Kysely<Database>, credentialId: Uint8Array): Promise<string | null> {
+  return (await db.selectFrom('passkey').select('user_id').where('credential_id', '=', credentialId).executeTakeFirst())?.user_id ?? null;
+}
+
 /** The passkey with this credential ID and its owner, in one query; `null` when unknown. */
 export async function findPasskeyWithOwner(db: Kysely<Database>, credentialId: Uint8Array): Promise<PasskeyWithOwner | null> {
   const row = await db
@@ -67,6 +72,36 @@ export async function recordPasskeyUse(
     .execute();
 }
 
+/**
+ * Moves the signature counter forward as a compare-and-set in one statement: true when `counter`
+ * was below `newCounter` (or, for an authenticator that does not count, both are 0). False means the
+ * counter did not advance: it went backwards, or a concurrent use with the same value won the race.
+ */
+export async function advancePasskeyCounter(db: Kysely<Database>, credentialId: Uint8Array, newCounter: number): Promise<boolean> {
+  const row = await db
+    .updateTable('passkey')
+    .set({ counter: newCounter })
+    .where('credential_id', '=', credentialId)
+    .where('counter', newCounter === 0 ? '=' : '<', newCounter)
+    .returning('credential_id')
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 export async function recordCounterRegression(db: Kysely<Database>, credentialId: Uint8Array, now: Date): Promise<void> {
   await db.updateTable('passkey').set({ counter_regressed_at: now }).where('credential_id', '=', credentialId).execute();
+}
+
+/** The passkeys of the user named `username` (normalised), oldest first, with the owner's id; none for an unknown name. */
+export async function findPasskeysOfUsername(
+  db: Kysely<Database>,
+  username: string,
+): Promise<{ user_id: string; credential_id: Uint8Array; transports: string[] }[]> {
+  return db
+    .selectFrom('app_user')
+    .innerJoin('passkey', 'passkey.user_id', 'app_user.id')
+    .select(['app_user.id as user_id', 'passkey.credential_id', 'passkey.transports'])
+    .where('app_user.username', '=', username)
+    .orderBy('passkey.created_at')
+    .execute();
 }

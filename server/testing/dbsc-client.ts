@@ -83,19 +83,19 @@ export function parseRegistrationHeader(value: string): { algorithms: string[]; 
 export function parseChallengeHeader(value: string): { challenge: string; sessionId: string | null } | null {
   const match = /^"((?:[^"\\]|\\.)*)"(.*)$/.exec(value.trim());
   if (!match) return null;
-  return { challenge: unescape(match[1] ?? ''), sessionId: parseParams(match[2] ?? '').get('id') ?? null };
+  return { challenge: unescapeSfString(match[1] ?? ''), sessionId: parseParams(match[2] ?? '').get('id') ?? null };
 }
 
 function parseParams(text: string): Map<string, string> {
   const params = new Map<string, string>();
   for (const part of text.matchAll(/;\s*([a-z_]+)=("(?:[^"\\]|\\.)*"|[^;,]*)/gi)) {
     const raw = part[2] ?? '';
-    params.set((part[1] ?? '').toLowerCase(), raw.startsWith('"') ? unescape(raw.slice(1, -1)) : raw);
+    params.set((part[1] ?? '').toLowerCase(), raw.startsWith('"') ? unescapeSfString(raw.slice(1, -1)) : raw);
   }
   return params;
 }
 
-function unescape(value: string): string {
+function unescapeSfString(value: string): string {
   return value.replace(/\\(.)/g, '$1');
 }
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, origin, type TestApp } from '../helpers/app.js';
 import { createSoftwareAuthenticator, type SoftwareAuthenticator } from '../helpers/authenticator.js';
 import { createDbscClient, generateDbscKey, parseRegistrationHeader, signDbscProof, type DbscClient } from '../../server/testing/index.js';
-import { auditTypes, sessionIdOf } from '../lifecycle/helpers.js';
+import { auditTypes, sessionIdOf } from '../helpers/lifecycle.js';
 
 const sessionCookie = '__Host-session';
 const boundCookie = '__Host-dbsc';

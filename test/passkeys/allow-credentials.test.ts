@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from '../../server/config.js';
 import { fakeCredentials } from '../../server/passkeys/allow-credentials.js';
 import { createTestApp, origin, type TestApp } from '../helpers/app.js';
 import { createSoftwareAuthenticator, type SoftwareAuthenticator } from '../helpers/authenticator.js';
-import { addPasskey, stepUp } from '../lifecycle/helpers.js';
+import { addPasskey, stepUp } from '../helpers/lifecycle.js';
 
 const secret = 'a-server-secret-of-at-least-32-characters!';
 let t: TestApp;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/config.js';
 import { createSession } from '../../server/sessions/service.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { auditRows, sessionIdOf, signInCookie } from '../lifecycle/helpers.js';
+import { auditRows, sessionIdOf, signInCookie } from '../helpers/lifecycle.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -51,7 +51,7 @@ describe('SESSION_LIMIT', () => {
     expect(await auditRows(t, user.id, 'session_evicted')).toEqual([]);
     // Sessions made before the limit was lowered: the next sign-in brings the count back to the limit.
     const context = { passkeyId: null, userAgent: null, ipAddress: null };
-    for (let i = 0; i < 3; i++) await createSession(t.database.db, t.config.session, user.id, context, new Date(t.clock.now().getTime() - 1000 * (i + 1)));
+    for (let i = 0; i < 3; i++) await createSession(t.database.db, t.config.session, { userId: user.id, context }, new Date(t.clock.now().getTime() - 1000 * (i + 1)));
     t.clock.advance(60);
     const newest = await signInCookie(t, authenticator);
     expect(await auditRows(t, user.id, 'session_evicted')).toHaveLength(4);
