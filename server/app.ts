@@ -3,6 +3,7 @@ import { requestId } from 'hono/request-id';
 import { activityRoutes } from './activity/routes.js';
 import { buildOpenApiDocument } from './contract/openapi.js';
 import { pingDatabase } from './db/database.js';
+import { dbscRoutes } from './dbsc/routes.js';
 import type { Deps } from './deps.js';
 import { AuthError } from './errors.js';
 import { requestContext } from './http/client-address.js';
@@ -10,6 +11,7 @@ import type { AppEnv } from './http/env.js';
 import { errorResponse, handleError } from './http/errors.js';
 import { staticRoutes } from './http/static.js';
 import { passkeyRoutes } from './passkeys/routes.js';
+import { platformRoutes } from './platform/routes.js';
 import { reauthRoutes } from './reauth/routes.js';
 import { recoveryRoutes } from './recovery/routes.js';
 import { sessionRoutes } from './sessions/routes.js';
@@ -57,7 +59,9 @@ export function createApp(appDeps: Deps, options: AppOptions = {}): Hono<AppEnv>
   app.route('/auth', recoveryRoutes(deps)); // /recovery-codes, /recover
   app.route('/auth/activity', activityRoutes(deps)); // GET
   app.route('/auth/user', userRoutes(deps)); // PATCH
+  app.route('/auth/dbsc', dbscRoutes(deps)); // /register, /refresh (only with DBSC=on)
   app.route('/', tokenRoutes(deps)); // /auth/token, /auth/introspect, /.well-known/jwks.json
+  app.route('/.well-known', platformRoutes(deps)); // /webauthn, /assetlinks.json, /apple-app-site-association
   app.route('/', staticRoutes({ dir: options.staticDir })); // /, /demo.js, /demo.css, /auth-client.js
 
   // The contract as OpenAPI 3.1, built once from the schemas the routes validate with.

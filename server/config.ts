@@ -6,6 +6,33 @@ export interface Config {
   rpName: string;
   /** Allowed origins; the first is the canonical one (token issuer). */
   origins: string[];
+  /**
+   * WebAuthn related origins (`RELATED_ORIGINS`): other https sites of the same product whose
+   * ceremonies use this RP ID; listed at `GET /.well-known/webauthn` and accepted as ceremony origins.
+   */
+  relatedOrigins: string[];
+  /** Native apps that sign in with the same passkeys (server/platform/). */
+  apps: {
+    /** `ANDROID_APPS`: each app's package name and SHA-256 signing certificate fingerprints. */
+    android: AndroidApp[];
+    /** `IOS_APPS`: app IDs `TEAMID.bundle.id`. */
+    ios: string[];
+  };
+  /** Username-first sign-in for security keys (`LOGIN_ALLOW_CREDENTIALS`, server/passkeys/allow-credentials.ts). */
+  login: {
+    /** Put the named user's credentials in `allowCredentials` of `POST /auth/login/options`. */
+    allowCredentials: boolean;
+    /** The key of the fake, stable credential IDs answered for an unknown username; set exactly when `allowCredentials` is. */
+    fakeCredentialSecret: string | null;
+  };
+  /** Device Bound Session Credentials (`DBSC`, server/dbsc/, docs/dbsc.md). */
+  dbsc: {
+    enabled: boolean;
+    /** The short-lived cookie a bound session needs on every request. */
+    cookieName: string;
+    /** Its lifetime, in seconds: how long a copied short-lived cookie stays usable. */
+    cookieLifetime: number;
+  };
   /** `postgres://…`, or null for embedded PGlite under `dataDir`. */
   databaseUrl: string | null;
   dataDir: string;
@@ -23,6 +50,8 @@ export interface Config {
     secretRotationAge: number;
     /** How long the secret before a rotation stays valid, in seconds; after it, presenting it revokes the session. */
     secretRotationGrace: number;
+    /** Live sessions one user may have (`SESSION_LIMIT`); a sign-in beyond it revokes the least recently used. 0: no limit. */
+    limit: number;
   };
   /** Access tokens (server/tokens/, README "Access tokens"). */
   tokens: {
@@ -137,6 +166,13 @@ export interface Config {
   };
 }
 
+/** An Android app allowed to use the passkeys: `/.well-known/assetlinks.json` and its `android:apk-key-hash:` origins. */
+export interface AndroidApp {
+  packageName: string;
+  /** SHA-256 fingerprints of the signing certificates, upper-case hex with colons (`AB:CD:…`, 32 bytes). */
+  fingerprints: string[];
+}
+
 /** What a session-context signal does: only record it, require a passkey re-verification, or end the session. */
 export type SessionRiskAction = 'record' | 'step-up' | 'revoke';
 /** What a sign-in signal does: only record it, create the session with step-up required, or refuse the sign-in. */
@@ -169,6 +205,7 @@ export function loadConfig(env: Env = {}): Config {
     const n = Number(raw);
     return n >= min && n <= max ? n : undefined;
   };
+  const onOff = (raw: string) => (raw === 'on' || raw === 'true' ? true : raw === 'off' || raw === 'false' ? false : undefined);
   const boolean = (raw: string) => (raw === 'true' ? true : raw === 'false' ? false : undefined);
   const oneOf = <T extends string>(...values: T[]) => (raw: string) =>
     (values as string[]).includes(raw) ? (raw as T) : undefined;
@@ -182,6 +219,18 @@ export function loadConfig(env: Env = {}): Config {
       errors.push(`ORIGIN ${origin} is not on RP_ID ${rpId} or one of its subdomains`);
     }
   }
+  const relatedOrigins = read('RELATED_ORIGINS', [] as string[], parseHttpsOrigins, 'comma-separated https origins like https://shop.example.co.uk (no path)');
+  for (const related of relatedOrigins) {
+    const host = new URL(related).hostname;
+    if (origins.includes(related)) errors.push(`RELATED_ORIGINS ${related} is already in ORIGIN`);
+    else if (host === rpId || host.endsWith(`.${rpId}`)) errors.push(`RELATED_ORIGINS ${related} is on RP_ID ${rpId}: it needs no related-origin entry, list it in ORIGIN`);
+  }
+  if (new Set(relatedOrigins).size !== relatedOrigins.length) errors.push('RELATED_ORIGINS lists an origin twice');
+  const androidApps = read('ANDROID_APPS', [] as AndroidApp[], parseAndroidApps, 'comma-separated entries "package.name FINGERPRINT [FINGERPRINT…]", each fingerprint the SHA-256 of a signing certificate as 32 hex bytes with colons');
+  const iosApps = read('IOS_APPS', [] as string[], parseIosApps, 'comma-separated app IDs TEAMID.bundle.id (a 10-character team ID, then the bundle ID)');
+  const allowCredentials = read('LOGIN_ALLOW_CREDENTIALS', false, onOff, 'on or off');
+  const fakeCredentialSecret = read('LOGIN_ALLOW_CREDENTIALS_SECRET', null as string | null, (raw) => (raw.length >= 32 && raw.length <= 512 && /^[\x21-\x7e]+$/.test(raw) ? raw : undefined), '32 to 512 printable characters without spaces');
+  if (allowCredentials && fakeCredentialSecret === null) errors.push('LOGIN_ALLOW_CREDENTIALS=on needs LOGIN_ALLOW_CREDENTIALS_SECRET (32+ random characters, the same on every instance)');
   const databaseUrl = read('DATABASE_URL', null as string | null, (raw) => (/^postgres(ql)?:\/\//.test(raw) ? raw : undefined), 'a postgres:// URL');
   const idleTimeout = read('SESSION_IDLE_TIMEOUT', 7 * 86400, integer(60, 365 * 86400), 'seconds (60 to 31536000)');
   const absoluteLifetime = read('SESSION_ABSOLUTE_LIFETIME', 30 * 86400, integer(60, 365 * 86400), 'seconds (60 to 31536000)');
@@ -193,6 +242,14 @@ export function loadConfig(env: Env = {}): Config {
     rpId,
     rpName: read('RP_NAME', 'Passkey Auth', (raw) => (raw.length <= 64 ? raw : undefined), 'at most 64 characters'),
     origins,
+    relatedOrigins,
+    apps: { android: androidApps, ios: iosApps },
+    login: { allowCredentials, fakeCredentialSecret: allowCredentials ? fakeCredentialSecret : null },
+    dbsc: {
+      enabled: read('DBSC', false, onOff, 'on or off'),
+      cookieName: read('DBSC_COOKIE_NAME', '__Host-dbsc', (raw) => (/^[A-Za-z0-9_-]+$/.test(raw) ? raw : undefined), 'a cookie name'),
+      cookieLifetime: read('DBSC_COOKIE_LIFETIME', 600, integer(30, 3600), 'seconds (30 to 3600)'),
+    },
     databaseUrl,
     dataDir: read('DATA_DIR', './.data', (raw) => raw, 'a folder'),
     userVerification: read('USER_VERIFICATION', 'required', oneOf('required', 'preferred', 'discouraged'), 'required, preferred or discouraged'),
@@ -204,6 +261,7 @@ export function loadConfig(env: Env = {}): Config {
       touchInterval: read('SESSION_TOUCH_INTERVAL', 60, integer(1, 86400), 'seconds (1 to 86400)'),
       secretRotationAge: read('SESSION_SECRET_ROTATION_AGE', 900, integer(60, 86400), 'seconds (60 to 86400)'),
       secretRotationGrace: read('SESSION_SECRET_GRACE', 30, integer(0, 300), 'seconds (0 to 300)'),
+      limit: read('SESSION_LIMIT', 0, integer(0, 10_000), 'a count of sessions per user (0 turns the limit off)'),
     },
     tokens: {
       audience: read('TOKEN_AUDIENCE', origins[0] ?? '', (raw) => (raw.length <= 256 && !/[\u0000-\u001f\u007f\s,]/.test(raw) ? raw : undefined), 'one audience (at most 256 characters, no spaces or commas)'),
@@ -263,6 +321,7 @@ export function loadConfig(env: Env = {}): Config {
   };
   if (config.migrationDatabaseUrl !== null && databaseUrl === null) errors.push('MIGRATION_DATABASE_URL needs DATABASE_URL');
   if (config.metrics.port !== null && config.metrics.port === port) errors.push('METRICS_PORT must differ from PORT');
+  if (config.dbsc.enabled && config.dbsc.cookieName === config.session.cookieName) errors.push('DBSC_COOKIE_NAME must differ from SESSION_COOKIE_NAME');
   if ((config.webhook.url === null) !== (config.webhook.secret === null)) errors.push('WEBHOOK_URL and WEBHOOK_SECRET must be set together');
   if (errors.length > 0) throw new ConfigError(`Invalid configuration:\n  ${errors.join('\n  ')}`);
   return config;
@@ -289,6 +348,32 @@ function parseOrigins(raw: string): string[] | undefined {
     origins.push(url.origin);
   }
   return origins.length > 0 ? origins : undefined;
+}
+
+function parseHttpsOrigins(raw: string): string[] | undefined {
+  const origins = parseOrigins(raw);
+  // Browsers only make related origin requests from secure contexts, and the list is fetched over https.
+  if (origins === undefined || origins.some((origin) => !origin.startsWith('https://'))) return undefined;
+  return origins.length <= 50 ? origins : undefined;
+}
+
+function parseAndroidApps(raw: string): AndroidApp[] | undefined {
+  const apps: AndroidApp[] = [];
+  for (const entry of raw.split(',')) {
+    const [packageName, ...fingerprints] = entry.trim().split(/\s+/);
+    if (packageName === undefined || packageName === '') continue;
+    // Android package names: dot-separated Java identifiers, at least two segments.
+    if (!/^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$/.test(packageName) || fingerprints.length === 0) return undefined;
+    const normalized = fingerprints.map((fingerprint) => fingerprint.toUpperCase());
+    if (!normalized.every((fingerprint) => /^[0-9A-F]{2}(:[0-9A-F]{2}){31}$/.test(fingerprint))) return undefined;
+    apps.push({ packageName, fingerprints: normalized });
+  }
+  return apps.length > 0 ? apps : undefined;
+}
+
+function parseIosApps(raw: string): string[] | undefined {
+  const apps = raw.split(',').map((part) => part.trim()).filter((part) => part !== '');
+  return apps.length > 0 && apps.every((app) => /^[A-Z0-9]{10}\.[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(app)) ? apps : undefined;
 }
 
 function parseWebhookUrl(raw: string): string | undefined {

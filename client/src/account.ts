@@ -51,7 +51,8 @@ export interface AccountClient {
    */
   revokeOtherSessions(): Promise<number>;
   /**
-   * The user's passkeys, oldest first, with human names.
+   * The user's passkeys, oldest first, with human names. Also tells the browser (Signal API, best
+   * effort) which passkeys the server still accepts and the account's current name.
    *
    * @example
    * const passkeys = await account.listPasskeys();
@@ -200,7 +201,20 @@ export function createAccountClient({ baseUrl = '', fetch, onStepUp }: AccountCl
     },
 
     async listPasskeys() {
-      return (await fetchPasskeys(request)).passkeys;
+      const { passkeys, signal } = await fetchPasskeys(request);
+      if (signal) {
+        // Keep the user's authenticators in step with this server (WebAuthn L3 Signal API), best
+        // effort: the passkeys it still accepts, and the current name to show for the account.
+        trySignal(() =>
+          sendSignal({ signalName: 'allAcceptedCredentials', rpID: signal.rpId, userID: signal.userId, allAcceptedCredentialIDs: signal.allAcceptedCredentialIds }),
+        );
+        if (typeof signal.name === 'string' && typeof signal.displayName === 'string') {
+          trySignal(() =>
+            sendSignal({ signalName: 'currentUserDetails', rpID: signal.rpId, userID: signal.userId, userName: signal.name as string, userDisplayName: signal.displayName as string }),
+          );
+        }
+      }
+      return passkeys;
     },
 
     async addPasskey() {

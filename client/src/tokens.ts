@@ -62,7 +62,15 @@ interface HeldToken {
   lifetimeMs: number;
 }
 
-type ChannelMessage = { type: 'token'; token: string; expiresAt: number; lifetimeMs: number } | { type: 'cleared' };
+type ChannelMessage =
+  | { type: 'token'; token: string; expiresAt: number; lifetimeMs: number }
+  | { type: 'cleared' }
+  // Sent by the tab holding the refresh lock when it starts asking the server, and when it gave up.
+  | { type: 'refreshing' }
+  | { type: 'refresh-failed' };
+
+/** How long a tab that got the lock waits for the token of another tab's announced refresh. */
+const sharedTokenWaitMs = 2000;
 
 interface LockManagerLike {
   request<T>(name: string, callback: () => Promise<T>): Promise<T>;
@@ -85,6 +93,15 @@ export function createTokenClient({ baseUrl = '', fetch, refreshMargin = 30, cha
   // Bumped by clearAccessToken(), so a refresh that was already running cannot bring a token back.
   let generation = 0;
   let channel: BroadcastChannel | null | undefined;
+  // Another tab announced a refresh whose outcome this tab has not heard yet; its listeners wait here.
+  let othersRefreshing = false;
+  let onOutcome: Array<() => void> = [];
+  const settleOthers = () => {
+    othersRefreshing = false;
+    const waiting = onOutcome;
+    onOutcome = [];
+    for (const resolve of waiting) resolve();
+  };
 
   const locks = (): LockManagerLike | null => {
     const nav = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator;
@@ -99,13 +116,19 @@ export function createTokenClient({ baseUrl = '', fetch, refreshMargin = 30, cha
     (channel as { unref?: () => void } | null)?.unref?.();
     channel?.addEventListener('message', (event: MessageEvent) => {
       const message = event.data as ChannelMessage | null;
-      if (message?.type === 'cleared') {
+      if (message?.type === 'refreshing') {
+        othersRefreshing = true;
+      } else if (message?.type === 'refresh-failed') {
+        settleOthers();
+      } else if (message?.type === 'cleared') {
         held = null;
         generation++;
+        settleOthers();
       } else if (message?.type === 'token' && typeof message.token === 'string' && typeof message.expiresAt === 'number') {
         if (held === null || message.expiresAt > held.expiresAt) {
           held = { token: message.token, expiresAt: message.expiresAt, lifetimeMs: message.lifetimeMs };
         }
+        settleOthers();
       }
     });
     return channel;
@@ -147,17 +170,33 @@ export function createTokenClient({ baseUrl = '', fetch, refreshMargin = 30, cha
   const refresh = async (rejected: string | undefined): Promise<string> => {
     const started = generation;
     const run = async (): Promise<string> => {
-      // While this tab waited for the lock, another tab may have shared a token: take it.
+      // While this tab waited for the lock, another tab may have shared a token: take it. The lock
+      // can be granted here before that tab's token message is delivered (two independent event
+      // sources), so a refresh another tab announced is waited for, briefly, before asking again.
+      if (othersRefreshing && !isFresh(held, rejected)) {
+        await new Promise<void>((resolve) => {
+          // The announcing tab may have closed mid-refresh: stop waiting for it, once.
+          const timer = setTimeout(settleOthers, sharedTokenWaitMs);
+          onOutcome.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
       if (generation === started && isFresh(held, rejected)) return held.token;
+      getChannel()?.postMessage({ type: 'refreshing' } satisfies ChannelMessage);
       try {
         const token = await requestToken();
         if (generation === started) {
           held = token;
           getChannel()?.postMessage({ type: 'token', ...token } satisfies ChannelMessage);
+        } else {
+          getChannel()?.postMessage({ type: 'refresh-failed' } satisfies ChannelMessage);
         }
         return token.token;
       } catch (err) {
         if (err instanceof AuthClientError && err.code === 'unauthenticated') clear();
+        else getChannel()?.postMessage({ type: 'refresh-failed' } satisfies ChannelMessage);
         throw err;
       }
     };

@@ -30,6 +30,10 @@ export const auditEventTypes = [
   'session_suspect',
   'session_network_changed',
   'login_refused',
+  // SESSION_LIMIT: a session revoked because a new sign-in went beyond the user's limit.
+  'session_evicted',
+  // DBSC: a session bound to a device key at its registration.
+  'session_device_bound',
 ] as const;
 
 export type AuditEventType = (typeof auditEventTypes)[number];

@@ -55,6 +55,16 @@ export interface SessionTable {
   suspect_at: Date | null;
   /** When the session was told to pass a passkey re-verification before anything else. */
   step_up_required_at: Date | null;
+  /** DBSC (server/dbsc/): the public JWK the session is bound to (JSON text), or null when unbound. */
+  dbsc_public_key: string | null;
+  /** The pending DBSC challenge (registration or refresh), single-use, and when it expires. */
+  dbsc_challenge: string | null;
+  dbsc_challenge_expires_at: Date | null;
+  /** The `authorization` value the registration offer carried; the registration must echo it. */
+  dbsc_authorization: string | null;
+  /** SHA-256 of the current short-lived bound cookie, and its expiry. */
+  dbsc_cookie_hash: Uint8Array | null;
+  dbsc_cookie_expires_at: Date | null;
 }
 
 export type SessionKind = 'full' | 'recovery';

@@ -34,6 +34,8 @@ export const securityEvents = {
   // A session ended from somewhere else: another session, an admin, a passkey removal, a disabled
   // account. Closing the very session making the request is a logout and is not reported.
   session_revoked: { type: 'session.revoked', when: (event) => event.details.fromSession !== event.session_id },
+  // SESSION_LIMIT: a sign-in beyond the limit revoked this least recently used session (`reason: "session_limit"`).
+  session_evicted: { type: 'session.revoked' },
   // Written by the session-context work (issue 8, risk signals) when a session looks stolen.
   session_suspect: { type: 'session.suspect' },
   token_reuse_detected: { type: 'session.token_reused' },
@@ -113,6 +115,8 @@ export const auditOnlyTypes = [
   // README "Risk signals": a session used from a new network (with `details.action`), and a sign-in refused by a risk policy.
   'session_network_changed',
   'login_refused',
+  // DBSC (server/dbsc/): a session bound to a device key.
+  'session_device_bound',
 ] as const satisfies readonly AuditEventType[];
 
 type ReportedType = keyof typeof securityEvents;

@@ -20,10 +20,11 @@ const forbiddenKeys = new Set(['__proto__', 'constructor', 'prototype']);
  * (not JSON, nested too deep, control characters, lone surrogates, prototype keys). An empty body is `{}`. The parsed
  * value is in `c.var.body`.
  */
-export function jsonBody(options: { origins: readonly string[] }): MiddlewareHandler<{ Variables: { body: unknown } }> {
+export function jsonBody(options: { origins: readonly string[]; relatedOrigins?: readonly string[] }): MiddlewareHandler<{ Variables: { body: unknown } }> {
   const allowed = new Set(options.origins);
+  const related = new Set(options.relatedOrigins);
   return async (c, next) => {
-    checkCsrf({ origin: c.req.header('origin'), secFetchSite: c.req.header('sec-fetch-site') }, allowed);
+    checkCsrf({ origin: c.req.header('origin'), secFetchSite: c.req.header('sec-fetch-site') }, allowed, related);
     const length = c.req.header('content-length');
     if (length !== undefined && Number(length) > maxBodyBytes) throw new AuthError('payload_too_large');
     const bytes = await readLimited(c.req.raw.body);

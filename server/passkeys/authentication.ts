@@ -11,29 +11,41 @@ import { bytesEqual, fromBase64url, toBase64url } from '../crypto.js';
 import type { ChallengeRow } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
+import { ceremonyOrigins } from '../platform/origins.js';
 import { signInRefusal, type SignInAssessment } from '../risk/sign-in.js';
-import { createSession, type Session, type SessionContext } from '../sessions/service.js';
+import { createSession, enforceSessionLimit, type Session, type SessionContext } from '../sessions/service.js';
 import { toUser, type User } from '../user.js';
 import { consumeChallenge, storeChallenge } from './challenges.js';
 import { advancePasskeyCounter, findPasskeyWithOwner, recordCounterRegression, recordPasskeyUse, type PasskeyWithOwner } from './repository.js';
 import { assessSignIn } from './sign-in-risk.js';
 import { parseAuthenticationResponse, type AuthenticationInput } from './validation.js';
 import { inTransaction } from '../db/transaction.js';
+import { credentialsForUsername, type AllowedCredential } from './allow-credentials.js';
+import { normalizeUsername } from '../users/username.js';
 
 /**
  * Begins a sign-in: request options with an empty `allowCredentials` (every passkey here is
- * discoverable), so the answer is the same whoever asks and reveals no account.
+ * discoverable), so the answer is the same whoever asks and reveals no account. With
+ * `LOGIN_ALLOW_CREDENTIALS=on` and a username (an opt-in addition to the contract, for security keys
+ * with non-discoverable credentials), `allowCredentials` lists that user's credentials, and the
+ * challenge is bound to the user; for a name nobody has, a fake list that is stable for that name
+ * (server/passkeys/allow-credentials.ts).
  */
-export async function startAuthentication(deps: Deps): Promise<PublicKeyCredentialRequestOptionsJSON> {
+export async function startAuthentication(deps: Deps, input: { username?: unknown } = {}): Promise<PublicKeyCredentialRequestOptionsJSON> {
   const { db, config, clock } = deps;
+  let allowCredentials: AllowedCredential[] = [];
+  let userId: string | null = null;
+  if (config.login.allowCredentials && config.login.fakeCredentialSecret !== null && input.username !== undefined) {
+    ({ userId, credentials: allowCredentials } = await credentialsForUsername(db, normalizeUsername(input.username), config.login.fakeCredentialSecret));
+  }
   const options = await generateAuthenticationOptions({
     rpID: config.rpId,
-    allowCredentials: [],
+    allowCredentials,
     userVerification: config.userVerification,
     challenge: randomBytes(32),
     timeout: config.challengeTtl * 1000,
   });
-  await storeChallenge(db, options.challenge, { purpose: 'authentication' }, clock.now(), config.challengeTtl);
+  await storeChallenge(db, options.challenge, { purpose: 'authentication', user_id: userId }, clock.now(), config.challengeTtl);
   return options;
 }
 
@@ -66,7 +78,11 @@ export async function verifyAssertion(
     throw new AuthError('verification_failed', 'This passkey belongs to another account.');
   }
   const handle = userHandle === null ? null : fromBase64url(userHandle);
-  if (purpose === 'authentication' && (handle === null || !bytesEqual(handle, owner.webauthn_user_id))) {
+  // A non-discoverable credential may answer without a user handle; only a challenge issued for its
+  // owner's username (LOGIN_ALLOW_CREDENTIALS) lets it through, checked above.
+  const handleOptional = purpose === 'reauthentication' || pending.user_id !== null;
+  if (!handleOptional && handle === null) throw new AuthError('verification_failed', 'The user handle does not match the passkey.');
+  if (purpose === 'authentication' && handle !== null && !bytesEqual(handle, owner.webauthn_user_id)) {
     throw new AuthError('verification_failed', 'The user handle does not match the passkey.');
   }
   if (purpose === 'reauthentication' && handle !== null && !bytesEqual(handle, owner.webauthn_user_id)) {
@@ -79,7 +95,7 @@ export async function verifyAssertion(
     verification = await verifyAuthenticationResponse({
       response,
       expectedChallenge: challenge,
-      expectedOrigin: config.origins,
+      expectedOrigin: ceremonyOrigins(config),
       expectedRPID: config.rpId,
       // The counter is checked below, so that a regression can be recorded rather than only refused.
       credential: {
@@ -161,6 +177,7 @@ export async function finishAuthentication(
       { type: 'login_succeeded', userId: owner.id, sessionId: session.id, passkeyId, ...context, risk: assessment.risk, details: { ...details, stepUpRequired } },
       now,
     );
+    await enforceSessionLimit(trx, config.session, { session, context }, now);
     logger.info({ userId: owner.id }, 'user signed in');
     const noteworthy = assessment.newDevice || assessment.newNetwork || assessment.risk !== null || stepUpRequired;
     const notice: SignInNotice | null = noteworthy

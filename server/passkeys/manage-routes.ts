@@ -14,7 +14,7 @@ export function passkeyManagementRoutes(deps: Deps) {
   const { config, clock } = deps;
   const cookie = { name: config.session.cookieName };
   const app = new Hono<AppEnv>();
-  const body = jsonBody({ origins: config.origins });
+  const body = jsonBody(config);
   const session = requireSession(deps);
   // Adding a passkey is what a recovery session is for.
   const sessionOrRecovery = requireSession(deps, { allowRecovery: true });

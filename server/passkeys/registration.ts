@@ -5,6 +5,7 @@ import { toBase64url } from '../crypto.js';
 import type { ChallengeRow } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
+import { ceremonyOrigins } from '../platform/origins.js';
 import { createSession, type Session, type SessionContext } from '../sessions/service.js';
 import { findUserByUsername, insertUser } from '../users/repository.js';
 import { toUser, type User } from '../user.js';
@@ -119,7 +120,7 @@ export async function verifyNewCredential(
     verification = await verifyRegistrationResponse({
       response,
       expectedChallenge: challenge,
-      expectedOrigin: config.origins,
+      expectedOrigin: ceremonyOrigins(config),
       expectedRPID: config.rpId,
       requireUserPresence: true,
       requireUserVerification: config.userVerification === 'required',

@@ -91,3 +91,17 @@ export async function advancePasskeyCounter(db: Kysely<Database>, credentialId: 
 export async function recordCounterRegression(db: Kysely<Database>, credentialId: Uint8Array, now: Date): Promise<void> {
   await db.updateTable('passkey').set({ counter_regressed_at: now }).where('credential_id', '=', credentialId).execute();
 }
+
+/** The passkeys of the user named `username` (normalised), oldest first, with the owner's id; none for an unknown name. */
+export async function findPasskeysOfUsername(
+  db: Kysely<Database>,
+  username: string,
+): Promise<{ user_id: string; credential_id: Uint8Array; transports: string[] }[]> {
+  return db
+    .selectFrom('app_user')
+    .innerJoin('passkey', 'passkey.user_id', 'app_user.id')
+    .select(['app_user.id as user_id', 'passkey.credential_id', 'passkey.transports'])
+    .where('app_user.username', '=', username)
+    .orderBy('passkey.created_at')
+    .execute();
+}

@@ -12,7 +12,7 @@ import { finishReauthentication, startReauthentication } from './service.js';
 export function reauthRoutes(deps: Deps) {
   const { config } = deps;
   const app = new Hono<AppEnv>();
-  const body = jsonBody({ origins: config.origins });
+  const body = jsonBody(config);
   // A session held for a re-verification by a risk signal (README "Risk signals") may of course re-verify.
   const session = requireSession(deps, { allowStepUp: true });
 

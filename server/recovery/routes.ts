@@ -13,7 +13,7 @@ import { createRecoveryCodes, getRecoveryCodeStatus, recoverAccount } from './se
 export function recoveryRoutes(deps: Deps) {
   const { db, config, clock } = deps;
   const app = new Hono<AppEnv>();
-  const body = jsonBody({ origins: config.origins });
+  const body = jsonBody(config);
   const session = requireSession(deps);
 
   app.get('/recovery-codes', session, async (c) => {

@@ -2,9 +2,11 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { enforceSessionContext } from './context-policy.js';
+import { passesDeviceBinding } from './device-binding.js';
 import { clearSessionCookie, hasSessionCookie, readSessionCookie, setSessionCookie } from './cookie.js';
 import { validateSessionToken, type Session, type ValidatedSession } from './service.js';
 import type { SessionSecretState } from './secret-rotation.js';
+import { parseToken } from './token.js';
 import type { User } from '../user.js';
 import { requestContext } from '../http/client-address.js';
 
@@ -80,6 +82,10 @@ export async function authenticateRequest(
   const cookie = { name: deps.config.session.cookieName };
   const token = readSessionCookie(c, cookie);
   const now = deps.clock.now();
+  // DBSC (server/dbsc/, ./device-binding.ts): a device-bound session also needs its short-lived
+  // cookie; refused, the session cookie is kept, for the browser's refresh that proves the key.
+  const sessionId = token === null ? null : (parseToken(token)?.id ?? null);
+  if (sessionId !== null && !(await passesDeviceBinding(deps, c, sessionId, now))) return null;
   const validated = token === null ? null : await validateSessionToken(deps.db, deps.config.session, token, now);
   if (validated === null || token === null) {
     if (hasSessionCookie(c, cookie)) clearSessionCookie(c, cookie);

@@ -12,7 +12,7 @@ import { listSessions, revokeOtherSessions, revokeOwnSession } from './managemen
 export function sessionManagementRoutes(deps: Deps) {
   const { config } = deps;
   const app = new Hono<AppEnv>();
-  const body = jsonBody({ origins: config.origins });
+  const body = jsonBody(config);
   const session = requireSession(deps);
 
   app.get('/', session, async (c) => c.json({ sessions: await listSessions(deps, c.var.session) }));

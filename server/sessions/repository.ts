@@ -13,7 +13,10 @@ function isLive(at: LiveAt) {
 /** The risk-signal columns (server/risk/), which a new session may leave at their defaults. */
 type SessionRiskColumns = 'context_user_agent' | 'context_browser' | 'context_os' | 'networks' | 'suspect_at' | 'step_up_required_at';
 
-export type NewSessionRow = Omit<SessionRow, 'revoked_at' | 'kind' | 'previous_secret_hash' | 'secret_rotated_at' | SessionRiskColumns> & {
+/** The device-binding columns (server/dbsc/), which a new session leaves empty. */
+type SessionDbscColumns = 'dbsc_public_key' | 'dbsc_challenge' | 'dbsc_challenge_expires_at' | 'dbsc_authorization' | 'dbsc_cookie_hash' | 'dbsc_cookie_expires_at';
+
+export type NewSessionRow = Omit<SessionRow, 'revoked_at' | 'kind' | 'previous_secret_hash' | 'secret_rotated_at' | SessionRiskColumns | SessionDbscColumns> & {
   kind?: SessionKind;
 } & Partial<Pick<SessionRow, SessionRiskColumns>>;
 
@@ -191,6 +194,40 @@ export async function revokeAllSessionsOfUser(db: Kysely<Database>, userId: stri
     .set({ revoked_at: now })
     .where('user_id', '=', userId)
     .where('revoked_at', 'is', null)
+    .returning('id')
+    .execute();
+  return rows.map((row) => row.id);
+}
+
+/**
+ * Revokes a user's live sessions beyond the `keep` most recently used ones, never `exceptId` (the
+ * new session); returns the revoked ids (`SESSION_LIMIT`). The user's row is locked first (a read
+ * lock, the row is not written), so concurrent sign-ins of one user count each other's sessions
+ * instead of each keeping one too many. Pass the caller's transaction.
+ */
+export async function revokeLeastRecentlyUsedSessions(
+  db: Kysely<Database>,
+  userId: string,
+  options: { exceptId: string; keep: number },
+  at: LiveAt,
+): Promise<string[]> {
+  const { exceptId, keep } = options;
+  await db.selectFrom('app_user').select('id').where('id', '=', userId).forUpdate().execute();
+  const rows = await db
+    .updateTable('session')
+    .set({ revoked_at: at.now })
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('session')
+        .select('id')
+        .where('user_id', '=', userId)
+        .where('id', '!=', exceptId)
+        .where(isLive(at))
+        .orderBy('last_seen_at', 'desc')
+        .orderBy('created_at', 'desc')
+        .orderBy('id')
+        .offset(keep),
+    )
     .returning('id')
     .execute();
   return rows.map((row) => row.id);

@@ -36,7 +36,7 @@ export function sessionRoutes(deps: Deps) {
   });
 
   // Logging out always succeeds and clears the cookie; a live session behind it is revoked at once.
-  app.post('/logout', jsonBody({ origins: config.origins }), validBody(schemas.emptyRequest), async (c) => {
+  app.post('/logout', jsonBody(config), validBody(schemas.emptyRequest), async (c) => {
     const token = readSessionCookie(c, cookie);
     if (token !== null) {
       const now = clock.now();

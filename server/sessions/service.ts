@@ -1,10 +1,12 @@
 import type { Kysely } from 'kysely';
 import type { Database, SessionKind } from '../db/schema.js';
+import { recordAuditEvent } from '../audit/repository.js';
+import type { RequestContext } from '../request-context.js';
 import type { StoredSessionContext } from '../risk/session-context.js';
 import type { User } from '../user.js';
 import { initialSessionContext } from './context-policy.js';
 import { liveAt, type SessionConfig, sessionEnd } from './lifetime.js';
-import { findActiveSession, insertSession, touchSession } from './repository.js';
+import { findActiveSession, insertSession, revokeLeastRecentlyUsedSessions, touchSession } from './repository.js';
 import { revokeSessionForSecretReuse, type SessionSecretState } from './secret-rotation.js';
 import { formatToken, hashSecret, newSessionId, newSessionSecret, parseToken, secretHashMatches } from './token.js';
 
@@ -150,4 +152,37 @@ export async function validateSessionToken(
       stepUpRequiredAt: row.step_up_required_at,
     },
   };
+}
+
+/**
+ * The per-user session limit (`SESSION_LIMIT`, off when 0): after a sign-in created `session`, the
+ * user's least recently used live sessions beyond the limit are revoked, each recorded as
+ * `session_evicted` (reported as `session.revoked`). Run it in the sign-in's transaction.
+ */
+export async function enforceSessionLimit(
+  db: Kysely<Database>,
+  config: SessionConfig,
+  input: { session: { id: string; userId: string }; context: RequestContext },
+  now: Date,
+): Promise<string[]> {
+  if (config.limit === 0) return [];
+  const { session, context } = input;
+  const revoked = await revokeLeastRecentlyUsedSessions(db, session.userId, { exceptId: session.id, keep: config.limit - 1 }, liveAt(config, now));
+  for (const id of revoked) {
+    await recordAuditEvent(
+      db,
+      {
+        type: 'session_evicted',
+        userId: session.userId,
+        actor: 'system',
+        reason: 'session_limit',
+        sessionId: id,
+        ipAddress: context.ipAddress,
+        userAgent: context.userAgent,
+        details: { limit: config.limit, newSession: session.id },
+      },
+      now,
+    );
+  }
+  return revoked;
 }

@@ -8,6 +8,8 @@
  * - {@link addVirtualAuthenticator}: installs a DevTools WebAuthn virtual authenticator on a
  *   Playwright Chromium page (browser tests), with user-verification, presence and bogus-signature
  *   switches; {@link toVirtualCredential} moves a software credential into it.
+ * - {@link createDbscClient}: a software Device Bound Session Credentials client (registration with
+ *   a new ES256 key, refresh by signed challenge) for testing device-bound sessions without a browser.
  *
  * See README "Test kit".
  *
@@ -15,3 +17,4 @@
  */
 export * from './authenticator.js';
 export * from './playwright.js';
+export * from './dbsc-client.js';

@@ -21,7 +21,7 @@ export function tokenRoutes(deps: Deps, keys: KeyStore = createKeyStore(deps)) {
   const app = new Hono<AppEnv>();
 
   // The contract's order: CSRF, 413, 415, 400 (the body, which has no fields, must be an object), then the session.
-  app.post('/auth/token', jsonBody({ origins: config.origins }), validBody(emptyRequest), requireSession(deps), async (c) => {
+  app.post('/auth/token', jsonBody(config), validBody(emptyRequest), requireSession(deps), async (c) => {
     const issued = await issueAccessToken({ ...deps, keys }, {
       user: c.var.user,
       session: c.var.session,

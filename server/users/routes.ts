@@ -12,7 +12,7 @@ export function userRoutes(deps: Deps) {
   const { config, clock } = deps;
   const app = new Hono<AppEnv>();
 
-  app.patch('/', jsonBody({ origins: config.origins }), requireSession(deps), validBody(schemas.updateUserRequest), async (c) =>
+  app.patch('/', jsonBody(config), requireSession(deps), validBody(schemas.updateUserRequest), async (c) =>
     c.json(
       await changeDisplayName(deps.db, c.var.session.userId, c.var.input, { rpId: config.rpId, sessionId: c.var.session.id, context: c.var.requestContext }, clock.now()),
     ),
