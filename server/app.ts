@@ -65,7 +65,7 @@ export function createApp(appDeps: Deps, options: AppOptions = {}): Hono<AppEnv>
   app.route('/', staticRoutes({ dir: options.staticDir })); // /, /demo.js, /demo.css, /auth-client.js
 
   // The contract as OpenAPI 3.1, built once from the schemas the routes validate with.
-  const openApi = buildOpenApiDocument({ cookieName: config.session.cookieName, serverUrl: config.origins[0], metrics: metrics !== undefined && config.metrics.token !== null });
+  const openApi = buildOpenApiDocument({ cookieName: config.session.cookieName, serverUrl: config.origins[0], metrics: metrics !== undefined && config.metrics.token !== null, dbsc: config.dbsc.enabled });
   app.get('/openapi.json', (c) => c.json(openApi));
   if (metrics && config.metrics.token !== null) app.get('/metrics', requireMetricsToken(config.metrics.token), metricsHandler(metrics));
 

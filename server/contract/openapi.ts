@@ -57,6 +57,21 @@ export const operations: Operation[] = [
     body: s.introspectionRequest, responses: { 200: s.introspectionResponse }, errors: [400, 401, 413, 415],
   },
   { method: 'get', path: '/healthz', tag: 'Operations', summary: 'Database reachable', security: 'none', responses: { 200: s.healthResponse }, errors: [] },
+  { method: 'get', path: '/.well-known/webauthn', tag: 'Platform', summary: 'Related origins (RELATED_ORIGINS); 404 when none', security: 'none', responses: { 200: s.relatedOriginsResponse }, errors: [404] },
+  { method: 'get', path: '/.well-known/assetlinks.json', tag: 'Platform', summary: 'Android apps (ANDROID_APPS); 404 when none', security: 'none', responses: { 200: s.assetLinksResponse }, errors: [404] },
+  { method: 'get', path: '/.well-known/apple-app-site-association', tag: 'Platform', summary: 'iOS apps (IOS_APPS); 404 when none', security: 'none', responses: { 200: s.appleAppSiteAssociationResponse }, errors: [404] },
+];
+
+/** Served only with DBSC=on: device-bound session credentials (docs/dbsc.md). */
+const dbscOperations: Operation[] = [
+  {
+    method: 'post', path: '/auth/dbsc/register', tag: 'Device-bound sessions', summary: 'Bind the session to a device key (the Secure-Session-Response JWT)', security: 'session',
+    responses: { 200: s.dbscSessionResponse }, errors: [400, 401],
+  },
+  {
+    method: 'post', path: '/auth/dbsc/refresh', tag: 'Device-bound sessions', summary: 'A fresh bound cookie for a signed Secure-Session-Challenge (403 with the challenge first)', security: 'session',
+    responses: { 200: s.dbscSessionResponse }, errors: [400, 401, 403],
+  },
 ];
 
 /** Served files that are not JSON: the demo page and the browser client. */
@@ -119,6 +134,8 @@ export interface OpenApiOptions {
   version?: string;
   /** Document `GET /metrics` (served on the main port when `METRICS_TOKEN` is set). */
   metrics?: boolean;
+  /** Document the DBSC endpoints (served with `DBSC=on`). */
+  dbsc?: boolean;
 }
 
 /**
@@ -126,9 +143,9 @@ export interface OpenApiOptions {
  * request body, response status and error code, with the session cookie, access tokens and the
  * introspection secret as security schemes. Served at `GET /openapi.json`; `npm run openapi` writes it.
  */
-export function buildOpenApiDocument({ cookieName = '__Host-session', serverUrl, version = '0.1.0', metrics = false }: OpenApiOptions = {}) {
+export function buildOpenApiDocument({ cookieName = '__Host-session', serverUrl, version = '0.1.0', metrics = false, dbsc = false }: OpenApiOptions = {}) {
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const op of operations) {
+  for (const op of dbsc ? [...operations, ...dbscOperations] : operations) {
     const responses: Record<string, unknown> = {};
     for (const [status, schema] of Object.entries(op.responses)) {
       responses[status] = schema === null

@@ -369,6 +369,31 @@ export const introspectionResponse = v.union([
 
 export const healthResponse = v.strictObject({ status: v.literal('ok') });
 
+/** `GET /.well-known/webauthn`: the related origins (WebAuthn Level 3), from `RELATED_ORIGINS`. */
+export const relatedOriginsResponse = v.strictObject({ origins: v.array(v.string()) });
+
+/** `GET /.well-known/assetlinks.json`: the Android apps that may use this site's passkeys. */
+export const assetLinksResponse = v.array(
+  v.strictObject({
+    relation: v.array(v.string()),
+    target: v.strictObject({ namespace: v.literal('android_app'), package_name: v.string(), sha256_cert_fingerprints: v.array(v.string()) }),
+  }),
+);
+
+/** `GET /.well-known/apple-app-site-association`: the iOS apps that may use this site's passkeys. */
+export const appleAppSiteAssociationResponse = v.strictObject({ webcredentials: v.strictObject({ apps: v.array(v.string()) }) });
+
+/** `POST /auth/dbsc/register` and `/refresh` (DBSC=on): the session instructions, or the end of the bound session. */
+export const dbscSessionResponse = v.union([
+  v.strictObject({
+    session_identifier: v.string(),
+    refresh_url: v.string(),
+    scope: v.strictObject({ origin: v.string(), include_site: v.boolean(), scope_specification: v.array(v.unknown()) }),
+    credentials: v.array(v.strictObject({ type: v.literal('cookie'), name: v.string(), attributes: v.string() })),
+  }),
+  v.strictObject({ continue: v.literal(false) }),
+]);
+
 const credentialDescriptor = v.strictObject({ id: v.string(), type: v.literal('public-key'), transports: v.optional(v.array(v.string())) });
 const userVerification = v.picklist(['required', 'preferred', 'discouraged']);
 
