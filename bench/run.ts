@@ -1,16 +1,21 @@
 /**
- * `npm run bench`: the server's throughput on PostgreSQL and on PGlite, as ratios to a baseline
- * route measured in the same run (README "Performance").
+ * `npm run bench`: the server's throughput on PostgreSQL and on PGlite, measured side by side in
+ * the same run with a bare Hono app on the same adapter (the floor) and with Better Auth's
+ * `getSession` on the same PostgreSQL server and as many sessions; every target is a ratio within
+ * the run or a CPU cost per request (docs/performance.md).
  *
- *   npm run bench -- [--backend=pg|pglite|both] [--sessions=1000000] [--duration=6] [--warmup=1]
- *                    [--connections=50] [--concurrency=16] [--users=100000] [--log-level=silent]
- *                    [--profile]
+ *   npm run bench -- [--quick] [--backend=pg|pglite|both] [--sessions=1000000] [--duration=6]
+ *                    [--warmup=1] [--connections=50] [--concurrency=16] [--users=100000]
+ *                    [--log-level=silent] [--profile] [--no-pin] [--no-compare]
  *
  * For each backend: a fresh database (PostgreSQL: `bench_<random>` on BENCH_DATABASE_URL, default
  * postgres://postgres@127.0.0.1:5432/postgres, dropped at the end; PGlite: a temporary DATA_DIR),
  * migrations, set-based seeding (bench/seed.ts), then the real server (`server/main.ts`) as a child
- * process with BENCH_ROUTES=1, measured with autocannon from this process over loopback.
+ * process with BENCH_ROUTES=1, pinned to core 0 (the load generator, this process, to the last
+ * core), measured with autocannon over loopback. `--quick`: PostgreSQL only, 200 000 sessions,
+ * 3 s per scenario, under two minutes.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -22,6 +27,7 @@ import pg from 'pg';
 import { openDatabase } from '../server/db/database.js';
 import { migrateToLatest } from '../server/db/migrate.js';
 import type { Database } from '../server/db/schema.js';
+import { betterAuthCookie, seedBetterAuth } from './compare/better-auth.js';
 import { summarizeProfile } from './profile.js';
 import { runLoad, runSignIns, type ScenarioResult } from './scenarios.js';
 import { analyze, seedSessions, seedUsers, sessionToken } from './seed.js';
@@ -44,6 +50,9 @@ interface Options {
   concurrency: number;
   logLevel: string;
   profile: boolean;
+  /** CPU core the measured server is pinned to (the load generator takes another); null: unpinned. */
+  serverCpu: number | null;
+  compare: boolean;
   adminUrl: string;
 }
 
@@ -52,7 +61,7 @@ interface BackendResult {
   skipped?: string;
   seedSeconds: { users: number; smallSessions: number; largeSessions: number };
   scenarios: ScenarioResult[];
-  ratios: { sessionToBaseline: number | null; tokenToBaseline: number | null; largeToSmall: number | null };
+  ratios: Record<string, number | null>;
   targets: Array<{ target: string; value: string; pass: boolean }>;
   notes: string[];
   profile?: string;
@@ -70,8 +79,19 @@ function parseOptions(): Options {
       concurrency: { type: 'string', default: '16' },
       'log-level': { type: 'string', default: 'silent' },
       profile: { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+      pin: { type: 'boolean', default: os.cpus().length >= 2 },
+      compare: { type: 'boolean', default: true },
     },
+    allowNegative: true,
   });
+  // --quick: a smaller run (PostgreSQL only, 200 000 sessions, 3 s per scenario) in under two minutes.
+  if (values.quick) {
+    values.backend = values.backend === 'both' ? 'pg' : values.backend;
+    if (!process.argv.some((a) => a.startsWith('--sessions'))) values.sessions = '200000';
+    if (!process.argv.some((a) => a.startsWith('--users'))) values.users = '20000';
+    if (!process.argv.some((a) => a.startsWith('--duration'))) values.duration = '3';
+  }
   const count = (name: string, raw: string, min: number): number => {
     const n = Number(raw.replace(/[_,]/g, ''));
     if (!Number.isFinite(n) || n < min) throw new Error(`--${name}=${raw}: expected a number of at least ${min}`);
@@ -89,6 +109,8 @@ function parseOptions(): Options {
     concurrency: Math.floor(count('concurrency', values.concurrency as string, 1)),
     logLevel: values['log-level'] as string,
     profile: values.profile as boolean,
+    serverCpu: values.pin ? 0 : null,
+    compare: values.compare as boolean,
     adminUrl: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   };
 }
@@ -103,40 +125,51 @@ interface BenchDatabase {
   destroy(): Promise<void>;
 }
 
+/** A fresh PostgreSQL database on the admin URL's server, its backends' pids, and its removal. */
+async function createPostgresDatabase(adminUrl: string, prefix: string) {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  const version = (await admin.query<{ server_version: string }>('show server_version')).rows[0]?.server_version ?? '?';
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    version,
+    backendPids: async () => {
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1', [name]);
+        return rows.map((row) => row.pid);
+      } finally {
+        await client.end();
+      }
+    },
+    destroy: async () => {
+      const cleanup = new pg.Client({ connectionString: adminUrl });
+      await cleanup.connect();
+      await cleanup.query(`drop database if exists ${name} with (force)`);
+      await cleanup.end();
+    },
+  };
+}
+
 async function createBenchDatabase(backend: Backend, adminUrl: string): Promise<BenchDatabase> {
   if (backend === 'pg') {
-    const name = `bench_${randomBytes(6).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    const version = (await admin.query<{ server_version: string }>('show server_version')).rows[0]?.server_version ?? '?';
-    await admin.query(`create database ${name}`);
-    await admin.end();
-    const url = new URL(adminUrl);
-    url.pathname = `/${name}`;
+    const database = await createPostgresDatabase(adminUrl, 'bench');
     return {
       // Its own small pool without the server's query timeout: the bulk statements take seconds.
       open: async () => {
-        const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url.toString(), max: 1 }) }) });
+        const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: database.url, max: 1 }) }) });
         return { db, close: () => db.destroy() };
       },
-      serverEnv: { DATABASE_URL: url.toString() },
-      version: `PostgreSQL ${version}`,
-      backendPids: async () => {
-        const client = new pg.Client({ connectionString: adminUrl });
-        await client.connect();
-        try {
-          const { rows } = await client.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1', [name]);
-          return rows.map((row) => row.pid);
-        } finally {
-          await client.end();
-        }
-      },
-      destroy: async () => {
-        const cleanup = new pg.Client({ connectionString: adminUrl });
-        await cleanup.connect();
-        await cleanup.query(`drop database if exists ${name} with (force)`);
-        await cleanup.end();
-      },
+      serverEnv: { DATABASE_URL: database.url },
+      version: `PostgreSQL ${database.version}`,
+      backendPids: database.backendPids,
+      destroy: database.destroy,
     };
   }
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'auth-bench-'));
@@ -172,7 +205,7 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
     backend,
     seedSeconds: { users: 0, smallSessions: 0, largeSessions: 0 },
     scenarios: [],
-    ratios: { sessionToBaseline: null, tokenToBaseline: null, largeToSmall: null },
+    ratios: {},
     targets: [],
     notes: [],
   };
@@ -198,8 +231,8 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
     RATE_LIMIT_CHALLENGES_PER_ADDRESS: '1000000',
     TRUSTED_PROXIES: '1',
   };
-  const start = async (nodeFlags: string[] = []) => {
-    const server = await startServerProcess(serverEnv, nodeFlags);
+  const start = async (nodeFlags: string[] = [], script?: string, env: Record<string, string> = serverEnv) => {
+    const server = await startServerProcess(env, { nodeFlags, script, cpu: options.serverCpu ?? undefined });
     live.add(server);
     return server;
   };
@@ -245,6 +278,16 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
       log(`  ${backend}: seeded ${(options.sessions - small).toLocaleString('en')} more sessions in ${result.seedSeconds.largeSessions} s`);
     }
 
+    // The floor: a bare Hono app on the same adapter, measured next to the baseline route.
+    let bare: ScenarioResult | null = null;
+    if (options.compare) {
+      const bareServer = await start([], 'bench/compare/bare-hono.ts', {});
+      bare = await runLoad('bare Hono (same @hono/node-server)', bareServer, { path: '/hello', ...load, databasePids: undefined });
+      await stop(bareServer);
+      result.scenarios.push(bare);
+      log(`  ${line(bare)}`);
+    }
+
     server = await start();
     const baseline = await runLoad('baseline (no database)', server, { path: '/bench/baseline', ...load });
     result.scenarios.push(baseline);
@@ -273,6 +316,16 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
       log(`  ${line(protectedRoute)}`);
     }
 
+    // Better Auth's getSession on the same PostgreSQL server with as many sessions (its own database).
+    let betterAuth: ScenarioResult | null = null;
+    if (options.compare && backend === 'pg') {
+      await stop(server);
+      betterAuth = await measureBetterAuth(options, load, start, stop);
+      result.scenarios.push(betterAuth);
+      log(`  ${line(betterAuth)}`);
+      server = await start();
+    }
+
     const signIns = await runSignIns(server, { concurrency: options.concurrency, duration: options.duration, warmup: options.warmup, databasePids: database.backendPids });
     result.scenarios.push(signIns);
     log(`  ${line(signIns)}`);
@@ -295,24 +348,33 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
     const failed = result.scenarios.filter((s) => s.failures > 0);
     for (const s of failed) result.notes.push(`${s.name}: ${s.failures} of ${s.total} requests failed ${JSON.stringify(s.statuses ?? {})}`);
 
+    const ratio = (a: ScenarioResult | null, b: ScenarioResult | null) => (a && b && b.rps > 0 ? a.rps / b.rps : null);
     result.ratios = {
-      sessionToBaseline: sessionLarge.rps / baseline.rps,
-      tokenToBaseline: protectedRoute ? protectedRoute.rps / baseline.rps : null,
-      largeToSmall: options.sessions > small ? sessionLarge.rps / sessionSmall.rps : null,
+      baselineToBare: ratio(baseline, bare),
+      sessionToBare: ratio(sessionLarge, bare),
+      sessionToBetterAuth: ratio(sessionLarge, betterAuth),
+      tokenToBare: ratio(protectedRoute, bare),
+      sessionToBaseline: ratio(sessionLarge, baseline),
+      largeToSmall: options.sessions > small ? ratio(sessionLarge, sessionSmall) : null,
     };
-    const peakRss = Math.max(...result.scenarios.map((s) => s.rssMb));
-    const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
-    result.targets.push({ target: 'GET /auth/session >= 25 % of baseline', value: pct(result.ratios.sessionToBaseline!), pass: result.ratios.sessionToBaseline! >= 0.25 });
-    result.targets.push({ target: 'GET /auth/session p99 < 25 ms', value: `${sessionLarge.p99} ms`, pass: sessionLarge.p99 < 25 });
-    if (result.ratios.tokenToBaseline !== null) {
-      result.targets.push({ target: 'access-token route >= 30 % of baseline', value: pct(result.ratios.tokenToBaseline), pass: result.ratios.tokenToBaseline >= 0.3 });
-    }
-    if (result.ratios.largeToSmall !== null) {
-      result.targets.push({ target: `${options.sessions.toLocaleString('en')} vs ${small.toLocaleString('en')} sessions >= 0.9`, value: result.ratios.largeToSmall.toFixed(2), pass: result.ratios.largeToSmall >= 0.9 });
-    }
-    result.targets.push({ target: '>= 300 sign-ins/s', value: `${signIns.rps.toFixed(0)}/s`, pass: signIns.rps >= 300 });
-    result.targets.push({ target: 'server memory < 200 MB', value: `${peakRss.toFixed(0)} MB`, pass: peakRss < 200 });
-    result.targets.push({ target: 'no failed requests', value: String(failed.reduce((n, s) => n + s.failures, 0)), pass: failed.length === 0 });
+    const r = result.ratios;
+    const peakRss = Math.max(...result.scenarios.filter((s) => s !== bare && s !== betterAuth).map((s) => s.rssMb));
+    const target = (name: string, value: number | null, pass: (x: number) => boolean, show: (x: number) => string = (x) => `${x.toFixed(2)}x`) => {
+      if (value === null || value === undefined) result.targets.push({ target: name, value: 'not measured', pass: false });
+      else result.targets.push({ target: name, value: show(value), pass: pass(value) });
+    };
+    const us = (x: number) => `${(x * 1000).toFixed(0)} us`;
+    const n = options.sessions.toLocaleString('en');
+    target('baseline route >= 0.75x bare Hono (req/s)', r.baselineToBare ?? null, (x) => x >= 0.75);
+    target(`GET /auth/session (${n} sessions) >= 0.25x bare Hono`, r.sessionToBare ?? null, (x) => x >= 0.25);
+    target(`GET /auth/session (${n} sessions) >= 8x Better Auth getSession`, r.sessionToBetterAuth ?? null, (x) => x >= 8);
+    target('session check: server CPU <= 100 us', sessionLarge.serverCpuMs, (x) => x <= 0.1, us);
+    target('session check: PostgreSQL CPU <= 80 us', sessionLarge.databaseCpuMs ?? null, (x) => x <= 0.08, us);
+    target(`${n} vs ${small.toLocaleString('en')} sessions >= 0.9`, r.largeToSmall ?? null, (x) => x >= 0.9);
+    target('access-token route >= 0.4x bare Hono', r.tokenToBare ?? null, (x) => x >= 0.4);
+    target('sign-in: CPU (server + PostgreSQL) <= 6 ms', signIns.serverCpuMs + (signIns.databaseCpuMs ?? 0), (x) => x <= 6, (x) => `${x.toFixed(2)} ms`);
+    target('server RSS under load <= 120 MB', peakRss, (x) => x <= 120, (x) => `${x.toFixed(0)} MB`);
+    target('no failed requests', failed.reduce((sum, s) => sum + s.failures, 0), (x) => x === 0, (x) => String(x));
   } finally {
     for (const server of live) await stop(server);
     await database.destroy();
@@ -321,6 +383,38 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
 }
 
 /** Mints an access token for a seeded session through `POST /auth/token`; `null` when the route is absent. */
+type Load = Omit<Parameters<typeof runLoad>[2], 'path'>;
+
+/** Seeds Better Auth's tables with as many users and sessions, then loads its `getSession` route. */
+async function measureBetterAuth(
+  options: Options,
+  load: Load,
+  start: (nodeFlags?: string[], script?: string, env?: Record<string, string>) => Promise<ServerProcess>,
+  stop: (server: ServerProcess) => Promise<void>,
+): Promise<ScenarioResult> {
+  const database = await createPostgresDatabase(options.adminUrl, 'bench_better_auth');
+  try {
+    const seeded = await timed(() => seedBetterAuth(database.url, options.users, options.sessions));
+    log(`  Better Auth: seeded ${options.users.toLocaleString('en')} users and ${options.sessions.toLocaleString('en')} sessions in ${seeded} s`);
+    const server = await start([], 'bench/compare/better-auth.ts', { DATABASE_URL: database.url });
+    try {
+      const picked = new Set<number>();
+      while (picked.size < Math.min(5000, options.sessions)) picked.add(1 + Math.floor(Math.random() * options.sessions));
+      const requests = [...picked].map((i) => ({ headers: { cookie: betterAuthCookie(i) } }));
+      return await runLoad(`Better Auth getSession, ${options.sessions.toLocaleString('en')} sessions`, server, {
+        ...load,
+        path: '/session',
+        requests,
+        databasePids: database.backendPids,
+      });
+    } finally {
+      await stop(server);
+    }
+  } finally {
+    await database.destroy();
+  }
+}
+
 async function mintAccessToken(server: ServerProcess, token: string): Promise<string | null> {
   const response = await fetch(`${server.url}/auth/token`, {
     method: 'POST',
@@ -368,6 +462,8 @@ async function main(): Promise<void> {
     process.exit(130);
   };
   process.once('SIGINT', interrupt);
+  // The measured server runs on core 0 (options.serverCpu); this process, the load generator, on the last.
+  if (options.serverCpu !== null) spawnSync('taskset', ['-pc', String(os.cpus().length - 1), String(process.pid)], { stdio: 'ignore' });
 
   const machine = {
     cpus: os.cpus().length,
@@ -392,8 +488,8 @@ async function main(): Promise<void> {
   log(`\n${table(results)}\n`);
   for (const r of results) {
     if (r.skipped) continue;
-    const ratio = (x: number | null) => (x === null ? 'n/a' : x.toFixed(2));
-    log(`${r.backend}: session/baseline ${ratio(r.ratios.sessionToBaseline)}, token/baseline ${ratio(r.ratios.tokenToBaseline)}, ${options.sessions.toLocaleString('en')}/${smallTable.toLocaleString('en')} sessions ${ratio(r.ratios.largeToSmall)}; seeding ${r.seedSeconds.users} s users, ${r.seedSeconds.smallSessions} + ${r.seedSeconds.largeSessions} s sessions`);
+    const shown = Object.entries(r.ratios).map(([name, x]) => `${name} ${x === null || x === undefined ? 'n/a' : x.toFixed(2)}`);
+    log(`${r.backend}: ${shown.join(', ')}; seeding ${r.seedSeconds.users} s users, ${r.seedSeconds.smallSessions} + ${r.seedSeconds.largeSessions} s sessions`);
     for (const t of r.targets) log(`  ${t.pass ? 'PASS' : 'FAIL'}  ${t.target}: ${t.value}${r.backend === 'pglite' ? ' (targets are set for PostgreSQL)' : ''}`);
     for (const note of r.notes) log(`  note: ${note}`);
   }

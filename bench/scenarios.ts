@@ -2,6 +2,7 @@ import autocannon from 'autocannon';
 import { createSoftwareAuthenticator, type SoftwareAuthenticator } from '../test/helpers/authenticator.js';
 import { cpuSecondsOf, sampleProcess, type ServerProcess } from './server-process.js';
 
+
 export interface ScenarioResult {
   name: string;
   /** Completed requests (or sign-ins) per second. */
@@ -46,12 +47,11 @@ export async function runLoad(name: string, server: ServerProcess, options: Load
     requests: options.requests?.map((request) => ({ method: 'GET' as const, path: options.path, headers: { ...options.headers, ...request.headers } })),
   };
   if (options.warmup > 0) await autocannon({ ...base, duration: options.warmup });
-  const pids = (await options.databasePids?.()) ?? null;
-  const databaseBefore = pids ? cpuSecondsOf(pids) : 0;
+  const database = await measureDatabaseCpu(options.databasePids);
   const sampler = sampleProcess(server.pid);
   const result = await autocannon({ ...base, duration: options.duration });
   sampler.stop();
-  const databaseSeconds = pids ? cpuSecondsOf(pids) - databaseBefore : null;
+  const databaseSeconds = await database.stop();
   const total = result.requests.total;
   const statuses: Record<string, number> = { errors: result.errors, timeouts: result.timeouts };
   for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statuses[code] = (stat as { count: number }).count;
@@ -119,12 +119,11 @@ export async function runSignIns(server: ServerProcess, options: SignInOptions):
   };
 
   if (options.warmup > 0) await run(options.warmup);
-  const pids = (await options.databasePids?.()) ?? null;
-  const databaseBefore = pids ? cpuSecondsOf(pids) : 0;
+  const database = await measureDatabaseCpu(options.databasePids);
   const sampler = sampleProcess(server.pid);
   const { latencies, failures, seconds } = await run(options.duration);
   sampler.stop();
-  const databaseSeconds = pids ? cpuSecondsOf(pids) - databaseBefore : null;
+  const databaseSeconds = await database.stop();
   latencies.sort((a, b) => a - b);
   return {
     name: 'sign-in (options + verify)',
@@ -167,4 +166,24 @@ function perRequest(seconds: number, requests: number): number {
 function percentile(sorted: number[], q: number): number {
   if (sorted.length === 0) return 0;
   return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! * 100) / 100;
+}
+
+/**
+ * CPU time of the PostgreSQL backends serving a database while a scenario runs, in seconds (`null`
+ * without PostgreSQL). Per backend: the growth of its CPU time, or all of it for a backend that
+ * connected during the scenario; a backend that left takes its last reading with it, so none is
+ * counted below zero.
+ */
+async function measureDatabaseCpu(databasePids: (() => Promise<number[]>) | undefined): Promise<{ stop(): Promise<number | null> }> {
+  if (!databasePids) return { stop: async () => null };
+  const before = new Map((await databasePids()).map((pid) => [pid, cpuSecondsOf([pid])]));
+  return {
+    stop: async () => {
+      let total = 0;
+      for (const pid of new Set([...before.keys(), ...(await databasePids())])) {
+        total += Math.max(0, cpuSecondsOf([pid]) - (before.get(pid) ?? 0));
+      }
+      return total;
+    },
+  };
 }

@@ -27,15 +27,26 @@ export async function freePort(): Promise<number> {
   });
 }
 
+export interface StartOptions {
+  /** Node flags before the script (`--cpu-prof`, ...). */
+  nodeFlags?: string[];
+  /** The script to run, relative to the repository (default the real server, `server/main.ts`). */
+  script?: string;
+  /** Pin the process to one CPU core (`taskset -c N`), as the comparison runs do. */
+  cpu?: number;
+}
+
 /**
- * Starts the real server (`node --import tsx server/main.ts`, as `npm start` does) on a free
- * loopback port and waits until `/healthz` answers 200.
+ * Starts the real server (`node --import tsx server/main.ts`, as `npm start` does), or one of the
+ * comparison servers (bench/compare/), on a free loopback port and waits until `/healthz` answers 200.
  */
-export async function startServerProcess(env: Record<string, string>, nodeFlags: string[] = []): Promise<ServerProcess> {
+export async function startServerProcess(env: Record<string, string>, options: StartOptions = {}): Promise<ServerProcess> {
   const port = await freePort();
   const origin = `http://localhost:${port}`;
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', 'server/main.ts'], {
+  const node = [...(options.nodeFlags ?? []), '--import', 'tsx', options.script ?? 'server/main.ts'];
+  const [command, args] = options.cpu === undefined ? [process.execPath, node] : ['taskset', ['-c', String(options.cpu), process.execPath, ...node]];
+  const child = spawn(command, args, {
     cwd: root,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ORIGIN: origin, RP_ID: 'localhost', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

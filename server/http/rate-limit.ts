@@ -3,7 +3,7 @@ import { sha256 } from '../crypto.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { addressKey } from '../net/address.js';
-import { hitCounter } from '../rate-limits/repository.js';
+import { hitCounters } from '../rate-limits/repository.js';
 import { canonicalUsername } from '../users/username.js';
 import { clientAddress } from './client-address.js';
 
@@ -27,14 +27,27 @@ export interface RateLimitOptions {
  * await enforceRateLimit(deps, { bucket: 'recovery:identifier', key: username, limit: 5, windowSeconds: 900 });
  */
 export async function enforceRateLimit(deps: Pick<Deps, 'db' | 'clock' | 'metrics'>, options: RateLimitOptions): Promise<void> {
-  const { bucket, key, limit, windowSeconds } = options;
-  if (limit <= 0) return;
+  await enforceRateLimits(deps, [options]);
+}
+
+/**
+ * {@link enforceRateLimit} for several limits in order, in one statement: a limit is counted only
+ * when the ones before it admitted the request, and the first one over its count answers 429.
+ */
+async function enforceRateLimits(deps: Pick<Deps, 'db' | 'clock' | 'metrics'>, limits: RateLimitOptions[]): Promise<void> {
+  const counted = limits.filter((limit) => limit.limit > 0);
+  if (counted.length === 0) return;
   const now = deps.clock.now();
-  const { hits, expiresAt } = await hitCounter(deps.db, { bucket, key: sha256(`${bucket}\u0000${key}`), windowSeconds }, now);
-  if (hits > limit) {
-    const retryAfter = Math.max(1, Math.ceil((expiresAt.getTime() - now.getTime()) / 1000));
-    deps.metrics?.rateLimited(bucket);
-    throw new AuthError('rate_limited', undefined, { retryAfter });
+  const counters = counted.map(({ bucket, key, limit, windowSeconds }) => ({ bucket, key: sha256(`${bucket}\u0000${key}`), limit, windowSeconds }));
+  const results = await hitCounters(deps.db, counters, now);
+  for (const [i, limit] of counted.entries()) {
+    const result = results[i];
+    if (result === undefined) break;
+    if (result.hits > limit.limit) {
+      const retryAfter = Math.max(1, Math.ceil((result.expiresAt.getTime() - now.getTime()) / 1000));
+      deps.metrics?.rateLimited(limit.bucket);
+      throw new AuthError('rate_limited', undefined, { retryAfter });
+    }
   }
 }
 
@@ -76,17 +89,18 @@ async function enforceRequestLimits(
 ): Promise<void> {
   const { windowSeconds, perAddress, perIdentifier, challengesPerAddress } = config.rateLimits;
   const address = clientAddress(c, config.trustedProxies);
+  const limits: RateLimitOptions[] = [];
   if (address !== null) {
     const key = addressKey(address);
-    await enforceRateLimit(deps, { bucket: `${route.family}:address`, key, limit: perAddress, windowSeconds });
-    if (route.issuesChallenge) {
-      await enforceRateLimit(deps, { bucket: 'challenge:address', key, limit: challengesPerAddress, windowSeconds: config.challengeTtl });
-    }
+    limits.push({ bucket: `${route.family}:address`, key, limit: perAddress, windowSeconds });
+    if (route.issuesChallenge) limits.push({ bucket: 'challenge:address', key, limit: challengesPerAddress, windowSeconds: config.challengeTtl });
   }
-  const identifier = route.identifier?.(c.var.body) ?? null;
+  const identifier = route.identifier?.(c.get('body')) ?? null;
   if (identifier !== null && identifier !== '') {
-    await enforceRateLimit(deps, { bucket: `${route.family}:identifier`, key: identifier, limit: perIdentifier, windowSeconds });
+    limits.push({ bucket: `${route.family}:identifier`, key: identifier, limit: perIdentifier, windowSeconds });
   }
+  // One statement for all of them, counted in this order (server/rate-limits/repository.ts).
+  await enforceRateLimits(deps, limits);
 }
 
 /** The `username` of a body, normalised as usernames are (NFKC, lower case), or `null`. */

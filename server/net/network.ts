@@ -12,6 +12,20 @@ import { bareAddress, expandIPv6 } from './address.js';
  */
 export function networkOf(address: string | null): string | null {
   if (address === null) return null;
+  // Every authenticated request asks (server/risk/session-context.ts), mostly for the same few
+  // addresses: remembered, up to a bound (a pure function of its argument, so never stale).
+  const known = networks.get(address);
+  if (known !== undefined) return known;
+  const network = computeNetworkOf(address);
+  if (networks.size >= maxRememberedNetworks) networks.clear();
+  networks.set(address, network);
+  return network;
+}
+
+const maxRememberedNetworks = 4096;
+const networks = new Map<string, string | null>();
+
+function computeNetworkOf(address: string): string | null {
   const bare = bareAddress(address);
   if (isIPv4(bare)) return `${bare.split('.').slice(0, 3).join('.')}.0/24`;
   if (!isIPv6(bare)) return null;

@@ -15,8 +15,8 @@ import { ceremonyOrigins } from '../platform/origins.js';
 import { signInRefusal, type SignInAssessment } from '../risk/sign-in.js';
 import { createSession, enforceSessionLimit, type Session, type SessionContext } from '../sessions/service.js';
 import { toUser, type User } from '../user.js';
-import { consumeChallenge, storeChallenge } from './challenges.js';
-import { advancePasskeyCounter, findPasskeyWithOwner, recordCounterRegression, recordPasskeyUse, type PasskeyWithOwner } from './repository.js';
+import { consumeChallengeWithPasskey, storeChallenge } from './challenges.js';
+import { advancePasskeyCounter, recordCounterRegression, recordPasskeyUse, type PasskeyWithOwner } from './repository.js';
 import { assessSignIn } from './sign-in-risk.js';
 import { parseAuthenticationResponse, type AuthenticationInput } from './validation.js';
 import { inTransaction } from '../db/transaction.js';
@@ -66,12 +66,12 @@ export async function verifyAssertion(
 ): Promise<PasskeyWithOwner & { counter: number; backedUp: boolean; challenge: ChallengeRow }> {
   const { db, config, logger } = deps;
   const { response, challenge, crossOrigin, credentialId, userHandle } = parseAuthenticationResponse(body);
-  const pending = await consumeChallenge(db, challenge, purpose, now);
+  // One round trip: the challenge consumed (whatever follows) and the passkey looked up.
+  const { challenge: pending, found } = await consumeChallengeWithPasskey(db, { challenge, purpose, credentialId }, now);
   if (sessionId !== undefined && pending.session_id !== sessionId) throw new AuthError('invalid_challenge');
   // This server is never embedded in another site's frame; the library alone would accept it.
   if (crossOrigin) throw new AuthError('verification_failed', 'The ceremony ran in a cross-origin frame.');
 
-  const found = await findPasskeyWithOwner(db, credentialId);
   if (!found) throw new AuthError('unknown_credential');
   const { passkey, owner } = found;
   if (pending.user_id !== null && pending.user_id !== owner.id) {

@@ -25,36 +25,6 @@ export async function findPasskeyOwnerId(db: Kysely<Database>, credentialId: Uin
   return (await db.selectFrom('passkey').select('user_id').where('credential_id', '=', credentialId).executeTakeFirst())?.user_id ?? null;
 }
 
-/** The passkey with this credential ID and its owner, in one query; `null` when unknown. */
-export async function findPasskeyWithOwner(db: Kysely<Database>, credentialId: Uint8Array): Promise<PasskeyWithOwner | null> {
-  const row = await db
-    .selectFrom('passkey')
-    .innerJoin('app_user', 'app_user.id', 'passkey.user_id')
-    .selectAll('passkey')
-    .select([
-      'app_user.webauthn_user_id as owner_webauthn_user_id',
-      'app_user.username as owner_username',
-      'app_user.display_name as owner_display_name',
-      'app_user.created_at as owner_created_at',
-      'app_user.disabled_at as owner_disabled_at',
-    ])
-    .where('passkey.credential_id', '=', credentialId)
-    .executeTakeFirst();
-  if (!row) return null;
-  const { owner_webauthn_user_id, owner_username, owner_display_name, owner_created_at, owner_disabled_at, ...passkey } = row;
-  return {
-    passkey,
-    owner: {
-      id: passkey.user_id,
-      webauthn_user_id: owner_webauthn_user_id,
-      username: owner_username,
-      display_name: owner_display_name,
-      created_at: owner_created_at,
-      disabled_at: owner_disabled_at,
-    },
-  };
-}
-
 /** Records a successful use: the new counter (never lowered), backup state and time. */
 export async function recordPasskeyUse(
   db: Kysely<Database>,

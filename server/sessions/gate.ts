@@ -9,6 +9,7 @@ import type { SessionSecretState } from './secret-rotation.js';
 import { parseToken } from './token.js';
 import type { User } from '../user.js';
 import { requestContext } from '../http/client-address.js';
+import type { RequestContext } from '../request-context.js';
 
 /** What {@link requireSession} puts in `c.var`. */
 export interface SessionVariables {
@@ -92,7 +93,8 @@ export async function authenticateRequest(
     return null;
   }
   // No query and no parsing when the request's context is the session's (server/risk/session-context.ts).
-  const current = requestContext(c, deps.config.trustedProxies);
+  // Read once per request by the app's middleware; computed here when mounted without it.
+  const current = (c.get('requestContext') as RequestContext | undefined) ?? requestContext(c, deps.config.trustedProxies);
   const risk = await enforceSessionContext(deps, { session: validated.session, stored: validated.context, current }, now);
   if (risk === 'revoked') {
     clearSessionCookie(c, cookie);

@@ -83,7 +83,8 @@ const dateOrNull = (ms: number | null): Date | null => (ms === null ? null : new
  * or `null`. Time comes from the caller, so tests can move it.
  */
 export async function findActiveSession(db: Kysely<Database>, id: string, at: LiveAt): Promise<ActiveSessionRow | null> {
-  const { rows } = await db.executeQuery<ActiveSessionSqlRow>(CompiledQuery.raw(activeSessionSql, [id, at.now, at.idleCutoff]));
+  // Times as ISO text: what the driver would send, without its slower local-time formatting.
+  const { rows } = await db.executeQuery<ActiveSessionSqlRow>(CompiledQuery.raw(activeSessionSql, [id, at.now.toISOString(), at.idleCutoff.toISOString()]));
   const row = rows[0];
   if (row === undefined) return null;
   return {
@@ -108,14 +109,12 @@ export async function findActiveSession(db: Kysely<Database>, id: string, at: Li
   };
 }
 
+const touchSessionSql = `/* prepared:touch_session_v1 */
+update session set last_seen_at = $2 where id = $1 and revoked_at is null and last_seen_at < $2`;
+
+/** Moves `last_seen_at` forward (at most once per `touchInterval`, see validateSessionToken): fixed SQL, prepared. */
 export async function touchSession(db: Kysely<Database>, id: string, now: Date): Promise<void> {
-  await db
-    .updateTable('session')
-    .set({ last_seen_at: now })
-    .where('id', '=', id)
-    .where('revoked_at', 'is', null)
-    .where('last_seen_at', '<', now)
-    .execute();
+  await db.executeQuery(CompiledQuery.raw(touchSessionSql, [id, now.toISOString()]));
 }
 
 /** Marks a session revoked; returns whether a live session was revoked. */

@@ -22,9 +22,11 @@ export function sessionRoutes(deps: Deps) {
 
   // Also answers a session held for a re-verification by a risk signal, with `session.stepUpRequired: true` (README "Risk signals").
   app.get('/session', requireSession(deps, { allowStepUp: true }), (c) => {
-    const { user, session, stepUpRequired } = c.var;
+    // c.get, not c.var: Hono builds a new object of every variable at each read of c.var.
+    const session = c.get('session');
+    const stepUpRequired = c.get('stepUpRequired');
     return c.json({
-      user,
+      user: c.get('user'),
       session: {
         id: session.id,
         createdAt: session.createdAt.toISOString(),
