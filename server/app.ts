@@ -22,8 +22,9 @@ export interface AppOptions {
 }
 
 /**
- * Builds the auth server from injected dependencies. Serve it on its own, or mount it in another
- * Hono app (`parent.route('/', createApp(deps))`) and protect your routes with `requireSession(deps)`.
+ * Builds the standalone server from injected dependencies: the contract's routes, `/healthz`, the
+ * demo page and the browser client, and the contract's 404 for any other path. To embed the server
+ * in another Hono app, use `createAuth()` (server/auth.ts) and mount `auth.routes` instead.
  *
  * @example
  * const app = createApp({ db, config: loadConfig(process.env), clock: systemClock, logger });
@@ -35,7 +36,46 @@ export function createApp(deps: Deps, options: AppOptions = {}): Hono {
 
   app.use('*', requestLog(deps));
   app.use('*', securityHeaders(config.origins[0]?.startsWith('https://') ?? false));
+  addContractRoutes(app, deps);
+  app.route('/', staticRoutes({ dir: options.staticDir }));
 
+  app.get('/healthz', async (c) => {
+    if (await pingDatabase(deps.db)) return c.json({ status: 'ok' });
+    return errorResponse(c, new AuthError('unavailable'));
+  });
+
+  answerWrongMethods(app);
+  app.notFound((c) => errorResponse(c, new AuthError('not_found')));
+  app.onError(handleError(logger, { origins: config.origins }));
+  return app;
+}
+
+/** The path patterns of the contract's routes: what {@link createAuthRoutes} answers, and nothing else. */
+export const contractPaths = ['/auth/*', '/.well-known/*'] as const;
+
+/**
+ * The contract's routes alone (`/auth/...`, `/.well-known/jwks.json`), for mounting in another Hono
+ * app: no demo page, no static files, no `/healthz`, no catch-all 404. Its middleware (request log,
+ * security headers) is scoped to those paths, a known path with the wrong method still answers
+ * 405, and errors inside it answer the contract's JSON without the host installing a handler.
+ *
+ * @example
+ * host.route('/', createAuthRoutes(deps));
+ */
+export function createAuthRoutes(deps: Deps): Hono {
+  const app = new Hono();
+  const https = deps.config.origins[0]?.startsWith('https://') ?? false;
+  for (const path of contractPaths) {
+    app.use(path, requestLog(deps));
+    app.use(path, securityHeaders(https));
+  }
+  addContractRoutes(app, deps);
+  answerWrongMethods(app);
+  app.onError(handleError(deps.logger, { origins: deps.config.origins }));
+  return app;
+}
+
+function addContractRoutes(app: Hono, deps: Deps): void {
   app.route('/', ceremonyRoutes(deps));
   app.route('/', sessionRoutes(deps));
   app.route('/', sessionStatusRoutes(deps));
@@ -46,17 +86,6 @@ export function createApp(deps: Deps, options: AppOptions = {}): Hono {
   app.route('/', recoveryRoutes(deps));
   app.route('/', activityRoutes(deps));
   app.route('/', userRoutes(deps));
-  app.route('/', staticRoutes({ dir: options.staticDir }));
-
-  app.get('/healthz', async (c) => {
-    if (await pingDatabase(deps.db)) return c.json({ status: 'ok' });
-    return errorResponse(c, new AuthError('unavailable'));
-  });
-
-  answerWrongMethods(app);
-  app.notFound((c) => errorResponse(c, new AuthError('not_found')));
-  app.onError(handleError(logger));
-  return app;
 }
 
 /**

@@ -1,15 +1,11 @@
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
-import { systemClock } from './clock.js';
+import { AuthStartError, createAuth, type Auth } from './auth.js';
 import { ConfigError, loadConfig } from './config.js';
-import { openDatabase } from './db/database.js';
-import { migrateToLatest } from './db/migrate.js';
-import { startAdminChannel } from './admin/channel.js';
 import { createLogger } from './logger.js';
-import { startSweeper } from './maintenance/sweep.js';
-import { startEventDispatcher } from './events/dispatcher.js';
 
-// The only file that reads process.env.
+// The only file that reads process.env. The standalone server: the embedding API (server/auth.ts)
+// plus the demo page, `/healthz` and the contract's 404 (server/app.ts).
 async function main(): Promise<void> {
   let config;
   try {
@@ -23,30 +19,33 @@ async function main(): Promise<void> {
   }
   const logger = createLogger({ level: config.logLevel });
 
-  let database;
+  let auth: Auth;
   try {
-    database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, preparedStatements: config.preparedStatements });
+    auth = await createAuth({ env: process.env, logger });
   } catch (error) {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
+    fail(error);
   }
-  if (config.migrateOnStart) await migrateToLatest(database.db);
+  try {
+    await auth.start();
+  } catch (error) {
+    await auth.stop().catch(() => {});
+    fail(error);
+  }
 
-  const deps = { db: database.db, config, clock: systemClock, logger };
-  const app = createApp(deps);
+  const app = createApp(auth.deps);
   // Benchmark-only routes (bench/routes.ts), never mounted unless BENCH_ROUTES=1.
-  if (process.env.BENCH_ROUTES === '1') app.route('/', (await import('../bench/routes.js')).benchRoutes(deps));
-  // The local admin channel for `npm run admin` while this server holds the PGlite folder.
-  if (database.lock) await startAdminChannel(database.lock, deps);
-  // Deletes expired challenges, old sessions and spent counters; safe on several instances at once.
-  const sweeper = startSweeper(deps);
-  // Delivers security events from the outbox to WEBHOOK_URL; safe on several instances at once.
-  const dispatcher = startEventDispatcher(deps);
+  if (process.env.BENCH_ROUTES === '1') app.route('/', (await import('../bench/routes.js')).benchRoutes(auth.deps));
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     logger.info(
-      { port: info.port, database: database.kind === 'pglite' ? `pglite:${config.dataDir}` : 'postgres', origins: config.origins, rpId: config.rpId },
+      { port: info.port, database: auth.databaseKind === 'pglite' ? `pglite:${config.dataDir}` : 'postgres', origins: config.origins, rpId: config.rpId },
       `listening on http://localhost:${info.port}`,
     );
+  });
+  server.once('error', async (error: NodeJS.ErrnoException) => {
+    await auth.stop().catch(() => {});
+    if (error.code === 'EADDRINUSE') fail(`Port ${config.port} is in use (EADDRINUSE): stop the other process or set PORT to a free port.`);
+    if (error.code === 'EACCES') fail(`Port ${config.port} on ${config.host} is not allowed (EACCES): set PORT above 1023.`);
+    fail(error);
   });
 
   let stopping = false;
@@ -54,13 +53,9 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping: finishing requests in flight');
-    const sweepStopped = sweeper.stop();
-    const dispatchStopped = dispatcher.stop();
-    // Stop accepting, let requests in flight finish, then close the pool.
+    // Stop accepting, let requests in flight finish, then stop the background work and close the pool.
     server.close(async () => {
-      await sweepStopped;
-      await dispatchStopped;
-      await database.close();
+      await auth.stop();
       logger.info('stopped');
       process.exit(0);
     });
@@ -69,6 +64,13 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** One line on stderr naming the cause, no stack, and a non-zero exit. */
+function fail(error: unknown): never {
+  const message = typeof error === 'string' ? error : error instanceof AuthStartError || error instanceof Error ? error.message : String(error);
+  console.error(`passkey-auth-server: ${message.split('\n')[0]}`);
+  process.exit(1);
 }
 
 await main();
