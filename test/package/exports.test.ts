@@ -4,13 +4,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, expect, it } from 'vitest';
-import { buildPackage } from '../../scripts/build-package.js';
+import { buildPackagesOnce } from '../helpers/build.js';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
 beforeAll(async () => {
-  await buildPackage();
+  await buildPackagesOnce();
 }, 120_000);
 
 it('serves the test kit and the token verifier to plain Node by package name, without tsx', async () => {
