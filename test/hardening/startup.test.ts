@@ -40,7 +40,7 @@ function runToExit(env: Record<string, string>): Promise<{ code: number | null; 
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`the server did not exit:\n${stdout}${stderr}`));
-    }, 90_000);
+    }, 180_000);
     child.once('exit', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
@@ -84,7 +84,7 @@ describe('the origin', () => {
     const warning = JSON.parse(server.output.join('').split('\n').find((line) => line.includes('request refused')) as string);
     expect(warning).toMatchObject({ level: 40, origin: 'http://localhost:3000', allowed: [server.origin] });
     expect(warning.msg).toContain(server.origin);
-  }, 120_000);
+  }, 240_000);
 });
 
 describe('a server that cannot start', () => {
@@ -96,7 +96,7 @@ describe('a server that cannot start', () => {
     expect(line).toContain(`Cannot reach the database at 127.0.0.1:${port}/auth`);
     expect(line).toContain('ECONNREFUSED');
     expect(stderr).not.toContain('hunter2');
-  }, 120_000);
+  }, 240_000);
 
   it('names a port in use in one line and exits 1', async () => {
     const taken = net.createServer();
@@ -109,7 +109,7 @@ describe('a server that cannot start', () => {
     } finally {
       taken.close();
     }
-  }, 120_000);
+  }, 240_000);
 
   it('names the migration that failed in one line and exits 1', async () => {
     const dataDir = await tempDir();
@@ -120,7 +120,7 @@ describe('a server that cannot start', () => {
     const { code, stderr } = await runToExit({ PORT: '0', DATABASE_URL: '', DATA_DIR: dataDir });
     expect(code).toBe(1);
     expect(oneLine(stderr)).toMatch(/Migration 2026-11-29T00-00_initial failed: .*app_user.*already exists/);
-  }, 120_000);
+  }, 240_000);
 
   it('never prints the value of a secret in a configuration error', async () => {
     const secrets = {
@@ -137,5 +137,5 @@ describe('a server that cannot start', () => {
       expect(stderr).not.toContain(value);
     }
     expect(stderr).not.toMatch(/password|secret-/);
-  }, 120_000);
+  }, 240_000);
 });
