@@ -18,11 +18,6 @@ import type { Database } from '../server/db/schema.js';
 /** The secret of every seeded session (43 characters of the base64url alphabet). */
 export const seedSecret = 'benchSecretbenchSecretbenchSecretbenchSecre';
 
-/** The user id of seeded user `i` (1-based). */
-export function userIdOf(i: number): string {
-  return `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`;
-}
-
 /** The cookie token `id.secret` of seeded session `i` (1-based). */
 export function sessionToken(i: number): string {
   return `b${String(i).padStart(19, '0')}.${seedSecret}`;

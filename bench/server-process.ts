@@ -28,7 +28,7 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * Starts the real server (`node --import tsx server/main.ts`, as `npm start` does) on a free
+ * Starts the real server from source (`node --import tsx server/main.ts`; `npm start` runs it compiled) on a free
  * loopback port and waits until `/healthz` answers 200.
  */
 export async function startServerProcess(env: Record<string, string>, nodeFlags: string[] = []): Promise<ServerProcess> {

@@ -12,12 +12,15 @@ import type { Database } from './db/schema.js';
 import type { Deps } from './deps.js';
 import { AuthError } from './errors.js';
 import { startEventDispatcher, type EventDispatcher } from './events/dispatcher.js';
+import type { AppEnv } from './http/env.js';
 import { errorResponse, handleError, isDatabaseUnavailable } from './http/errors.js';
-import { requireSession, type RequireSessionOptions } from './http/session.js';
 import { createLogger } from './logger.js';
 import { startSweeper, type Sweeper } from './maintenance/sweep.js';
+import { requireSession, type RequireSessionOptions } from './sessions/gate.js';
 import type { Session } from './sessions/service.js';
-import type { User } from './users/user.js';
+import { resolveKeyEncryptionKey } from './tokens/key-encryption.js';
+import { sealUnsealedSigningKeys } from './tokens/keys.js';
+import type { User } from './user.js';
 
 /** A partial {@link Config}: every field optional, nested groups merged field by field over the defaults. */
 export type AuthConfig = {
@@ -38,6 +41,7 @@ export interface CreateAuthOptions {
    * default the configured `DATABASE_URL`, else embedded PGlite under `dataDir`. A pool or Kysely
    * instance you pass stays yours: {@link Auth.stop} does not close it.
    */
+  // biome-ignore lint/suspicious/noExplicitAny: the host's Kysely instance has the host's own schema type.
   database?: string | pg.Pool | Kysely<any>;
   /** A pino logger (default: JSON lines on stdout at `config.logLevel`). */
   logger?: Logger;
@@ -65,7 +69,7 @@ export interface Auth {
    * A Hono app answering the contract's paths (`/auth/...`, `/.well-known/jwks.json`) and nothing
    * else: mount it with `host.route('/', auth.routes)` and every other path stays the host's.
    */
-  readonly routes: Hono;
+  readonly routes: Hono<AppEnv>;
   /**
    * Middleware for the host's own routes: admits a request with a live session and puts `user` and
    * `session` in `c.var`; otherwise answers the contract's JSON itself (401 `unauthenticated`, 403
@@ -74,6 +78,12 @@ export interface Auth {
   requireSession(options?: RequireSessionOptions): MiddlewareHandler<{ Variables: AuthVariables }>;
   /** Checks the database, applies migrations when asked, and starts the sweeper, the webhook dispatcher and the admin channel. */
   start(options?: StartOptions): Promise<void>;
+  /**
+   * Stops the background work (sweeper, webhook dispatcher, admin channel) and leaves the database
+   * open, so requests in flight can finish: call it when shutdown begins, then {@link Auth.stop} once
+   * the HTTP server has closed. Optional ({@link Auth.stop} does it too). Idempotent.
+   */
+  stopBackground(): Promise<void>;
   /** Stops what {@link Auth.start} started and closes what {@link createAuth} opened; leaves no open handle. Idempotent. */
   stop(): Promise<void>;
   /** True when the database answers a trivial query (for a health check). */
@@ -108,16 +118,33 @@ export class AuthStartError extends Error {
  * app.get('/api/me', auth.requireSession(), (c) => c.json({ user: c.var.user }));
  */
 export async function createAuth(options: CreateAuthOptions = {}): Promise<Auth> {
-  const config = resolveConfig(options);
-  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const resolved = resolveConfig(options);
+  const logger = options.logger ?? createLogger({ level: resolved.logLevel });
   const clock = options.clock ?? systemClock;
-  const database = await openGivenDatabase(options.database, config);
+  const database = await openGivenDatabase(options.database, resolved);
+  let config: Config;
+  try {
+    // Signing keys are sealed: with TOKEN_KEY_ENCRYPTION_KEY, or on PGlite with a key of the data folder's own.
+    const keyEncryptionKey = await resolveKeyEncryptionKey(resolved.tokens.keyEncryptionKey, database.lock?.path ?? null);
+    config = { ...resolved, tokens: { ...resolved.tokens, keyEncryptionKey } };
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
   const deps: Deps = { db: database.db, config, clock, logger };
   const routes = createAuthRoutes(deps);
 
   let sweeper: Sweeper | null = null;
   let dispatcher: EventDispatcher | null = null;
+  let backgroundStopped: Promise<void> | null = null;
   let stopped: Promise<void> | null = null;
+  const stopBackground = (): Promise<void> => {
+    backgroundStopped ??= (async () => {
+      database.lock?.onConnection(null);
+      await Promise.all([sweeper?.stop(), dispatcher?.stop()]);
+    })();
+    return backgroundStopped;
+  };
 
   return {
     routes,
@@ -128,7 +155,7 @@ export async function createAuth(options: CreateAuthOptions = {}): Promise<Auth>
     requireSession: (sessionOptions) => guard(deps, sessionOptions),
     healthy: () => pingDatabase(database.db),
     async start(startOptions = {}) {
-      if (stopped !== null) throw new Error('This auth instance was stopped; create another one.');
+      if (stopped !== null || backgroundStopped !== null) throw new Error('This auth instance was stopped; create another one.');
       if (sweeper !== null) return;
       const unreachable = await sql`select 1`.execute(database.db).then(() => null, (error: unknown) => ({ error }));
       if (unreachable !== null) {
@@ -145,6 +172,11 @@ export async function createAuth(options: CreateAuthOptions = {}): Promise<Auth>
           throw new AuthStartError(`${what}: ${reasonOf(error instanceof MigrationError ? error.cause : error)}`, { cause: error });
         }
       }
+      // Keys stored in the clear before a key-encryption key existed (needs the migrated schema).
+      if (config.tokens.keyEncryptionKey !== null) {
+        const sealed = await sealUnsealedSigningKeys(database.db, config.tokens.keyEncryptionKey);
+        if (sealed > 0) logger.warn({ sealed }, 'sealed signing keys that were stored in the clear; rotate them (passkey-auth-server admin keys:rotate), as old database pages may still hold them');
+      }
       // The local admin channel (`passkey-auth-server admin ...`) while this process holds the PGlite folder.
       if (database.lock) await startAdminChannel(database.lock, deps);
       // Deletes expired challenges, old sessions and spent counters; safe on several instances at once.
@@ -152,10 +184,10 @@ export async function createAuth(options: CreateAuthOptions = {}): Promise<Auth>
       // Delivers security events from the outbox to WEBHOOK_URL; safe on several instances at once.
       dispatcher = startEventDispatcher(deps);
     },
+    stopBackground,
     stop() {
       stopped ??= (async () => {
-        await Promise.all([sweeper?.stop(), dispatcher?.stop()]);
-        database.lock?.onConnection(null);
+        await stopBackground();
         await database.close();
       })();
       return stopped;

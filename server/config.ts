@@ -48,6 +48,10 @@ export interface Config {
   /** Number of reverse proxies in front of the server whose `X-Forwarded-For` is trusted. */
   trustedProxies: number;
   logLevel: string;
+  /** Bytes of log output held while the log consumer is not reading; past it, lines are dropped and counted. */
+  logBufferBytes: number;
+  /** After SIGTERM or SIGINT, how long requests in flight may take before the process exits anyway, in seconds. */
+  shutdownTimeout: number;
   /**
    * Apply pending migrations at start (default). Turn off where a separate step migrates, e.g.
    * behind PgBouncer in transaction mode, where the Migrator's session-level lock does not belong.
@@ -208,6 +212,8 @@ export function loadConfig(env: Env = {}): Config {
     trustedProxies: read('TRUSTED_PROXIES', 0, integer(0, 10), 'a count of proxies (0 to 10)'),
     migrateOnStart: read('MIGRATE_ON_START', true, boolean, 'true or false'),
     preparedStatements: read('DATABASE_PREPARED_STATEMENTS', true, boolean, 'true or false'),
+    shutdownTimeout: read('SHUTDOWN_TIMEOUT', 10, integer(1, 600), 'seconds (1 to 600)'),
+    logBufferBytes: read('LOG_BUFFER_BYTES', 1024 * 1024, integer(4096, 256 * 1024 * 1024), 'bytes (4096 to 268435456)'),
     logLevel: read('LOG_LEVEL', 'info', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'fatal, error, warn, info, debug, trace or silent'),
     rateLimits: {
       windowSeconds: read('RATE_LIMIT_WINDOW', 60, integer(1, 86400), 'seconds (1 to 86400)'),

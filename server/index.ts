@@ -19,6 +19,6 @@ export { AuthStartError, createAuth, type Auth, type AuthConfig, type AuthVariab
 export type { Clock } from './clock.js';
 export { ConfigError, loadConfig, type Config, type SessionRiskAction, type SignInRiskAction } from './config.js';
 export { MigrationError } from './db/migrate.js';
-export type { RequireSessionOptions } from './http/session.js';
+export type { RequireSessionOptions } from './sessions/gate.js';
 export type { Session } from './sessions/service.js';
-export type { User } from './users/user.js';
+export type { User } from './user.js';

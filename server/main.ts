@@ -2,7 +2,9 @@ import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
 import { AuthStartError, createAuth, type Auth } from './auth.js';
 import { ConfigError, loadConfig } from './config.js';
-import { createLogger } from './logger.js';
+import { answerClientErrorsInJson } from './http/client-error.js';
+import { createLogger, nonBlockingDestination } from './logger.js';
+import { armWatchdog } from './watchdog.js';
 
 // The only file that reads process.env. The standalone server: the embedding API (server/auth.ts)
 // plus the demo page, `/healthz` and the contract's 404 (server/app.ts).
@@ -17,8 +19,12 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = createLogger({ level: config.logLevel });
+  // Never blocks on a slow log consumer: lines beyond a bounded backlog are dropped and counted.
+  const logOutput = nonBlockingDestination({ maxBufferedBytes: config.logBufferBytes });
+  const logger = createLogger({ level: config.logLevel, destination: logOutput });
 
+  // Opens the database and resolves the key-encryption key; start() migrates, seals signing keys
+  // stored in the clear, and starts the sweeper, the webhook dispatcher and the admin channel.
   let auth: Auth;
   try {
     auth = await createAuth({ env: process.env, logger });
@@ -48,19 +54,37 @@ async function main(): Promise<void> {
     fail(error);
   });
 
+  // Node's own answers to malformed HTTP (400, 431, 408) carry the contract's JSON error body too.
+  answerClientErrorsInJson(server as import('node:http').Server);
+
+  // Shutdown always ends within SHUTDOWN_TIMEOUT: nothing on this path can block the event loop
+  // (logs never do), so the forced exit fires whatever the clients, the database or the log pipe
+  // do; the watchdog thread covers a loop blocked all the same. A second signal changes nothing
+  // (process managers and terminals often deliver the same signal twice).
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'stopping: finishing requests in flight');
-    // Stop accepting, let requests in flight finish, then stop the background work and close the pool.
+    const windowMs = config.shutdownTimeout * 1000;
+    const deadline = Date.now() + windowMs;
+    setTimeout(() => {
+      logger.error({ signal, shutdownTimeout: config.shutdownTimeout }, 'stopping: shutdown window elapsed, exiting with work unfinished');
+      process.exit(1);
+    }, windowMs).unref();
+    armWatchdog(windowMs + 5000);
+    logger.info({ signal, shutdownTimeout: config.shutdownTimeout }, 'stopping: finishing requests in flight');
+    // The sweeper, the dispatcher and the admin channel stop now; the database stays open for requests in flight.
+    const backgroundStopped = auth.stopBackground();
+    // Stop accepting, let requests in flight finish, then close the pool.
     server.close(async () => {
+      await backgroundStopped;
       await auth.stop();
       logger.info('stopped');
+      // Give the log consumer what is left, within the window: an unread pipe must not hold the exit.
+      await logOutput.drained(Math.min(1000, Math.max(0, deadline - Date.now())));
       process.exit(0);
     });
     if ('closeIdleConnections' in server) server.closeIdleConnections();
-    setTimeout(() => process.exit(1), 10_000).unref();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

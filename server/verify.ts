@@ -156,6 +156,9 @@ async function verifyWith(getKey: JWTVerifyGetKey, token: string, options: Verif
     throw new AccessTokenError('invalid_token', 'The token claims have the wrong types.');
   }
   if (exp - iat > maxLifetime) throw new AccessTokenError('invalid_token', 'The token lives longer than an access token may.');
+  // jose checks iat only with maxTokenAge; a token issued in the future was not issued by this clock.
+  const nowSeconds = Math.floor((currentDate ?? new Date()).getTime() / 1000);
+  if (iat > nowSeconds + clockTolerance) throw new AccessTokenError('invalid_token', 'The token was issued in the future.');
   return payload as unknown as AccessTokenClaims;
 }
 

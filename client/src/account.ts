@@ -253,7 +253,8 @@ export function createAccountClient({ baseUrl = '', fetch, onStepUp }: AccountCl
     },
 
     async revokeSession(id) {
-      await request('DELETE', `/auth/sessions/${encodeURIComponent(id)}`);
+      // Revoking another session is a step-up action (ending the current one is not).
+      await withStepUp(() => request('DELETE', `/auth/sessions/${encodeURIComponent(id)}`));
     },
 
     async revokeOtherSessions() {

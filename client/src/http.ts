@@ -3,11 +3,11 @@ import { AuthClientError, errorFromResponse } from './errors.js';
 /** The subset of `fetch` the client needs; pass your own to `createAuthClient` (tests, SSR). */
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
-/** One JSON call to the auth server, with the error handling every call shares. */
-export interface Requester {
-  /** Resolves the parsed JSON body (or `undefined` for 204); rejects with an {@link AuthClientError}. */
-  (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown, signal?: AbortSignal): Promise<unknown>;
-}
+/**
+ * One JSON call to the auth server, with the error handling every call shares. Resolves the parsed
+ * JSON body (or `undefined` for 204); rejects with an {@link AuthClientError}.
+ */
+export type Requester = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown, signal?: AbortSignal) => Promise<unknown>;
 
 export function createRequester(baseUrl: string, fetchImpl: FetchLike): Requester {
   const base = baseUrl.replace(/\/+$/, '');

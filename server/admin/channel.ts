@@ -113,8 +113,7 @@ export function createAdminChannel(deps: AdminDeps, options: AdminChannelOptions
     socket.on('data', (chunk: string) => {
       if (closed) return;
       buffered += chunk;
-      let newline: number;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
+      for (let newline = buffered.indexOf('\n'); newline >= 0; newline = buffered.indexOf('\n')) {
         const line = buffered.slice(0, newline);
         buffered = buffered.slice(newline + 1);
         queue = queue.then(() => handleLine(line));

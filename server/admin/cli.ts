@@ -10,13 +10,14 @@ import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { systemClock } from '../clock.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
-import { lockSocketPath } from '../db/data-dir-lock.js';
+import { checkLockSocket, lockSocketPath } from '../db/data-dir-lock.js';
 import { openDatabase } from '../db/database.js';
 import { createLogger } from '../logger.js';
 import { ADMIN_TOKEN_FILE } from './channel.js';
 import { connectSocket, sendAdminRequest } from './client.js';
 import { AdminError, adminCommands, isAdminCommand, runAdminCommand, type AdminArgs, type AdminCommandName, type CommandSpec } from './commands.js';
 import { formatAdminResult } from './format.js';
+import { resolveKeyEncryptionKey } from '../tokens/key-encryption.js';
 
 export interface CliIo {
   stdout: { write(text: string): unknown };
@@ -124,7 +125,10 @@ export async function executeAdminCommand(config: Config, command: AdminCommandN
   const logger = createLogger({ level: 'warn', destination: { write: (text: string) => void io.stderr.write(text) } });
   const runDirect = async (database: Awaited<ReturnType<typeof openDatabase>>) => {
     try {
-      return await runAdminCommand({ db: database.db, config, clock: systemClock, logger }, command, args);
+      // The same key-encryption key as the server: keys:rotate seals the key it creates.
+      const keyEncryptionKey = await resolveKeyEncryptionKey(config.tokens.keyEncryptionKey, database.lock?.path ?? null);
+      const tokens = { ...config.tokens, keyEncryptionKey };
+      return await runAdminCommand({ db: database.db, config: { ...config, tokens }, clock: systemClock, logger }, command, args);
     } finally {
       await database.close();
     }
@@ -159,6 +163,13 @@ async function sendToRunningServer(dataDir: string, command: AdminCommandName, a
     (text) => text.trim(),
     (error: NodeJS.ErrnoException) => error,
   );
+  // Never send the token to a socket another local user could have bound.
+  try {
+    await checkLockSocket(canonical, socketPath);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw lockError;
+    throw new AdminError('unauthorized', (error as Error).message);
+  }
   let socket;
   try {
     socket = await connectSocket(socketPath);

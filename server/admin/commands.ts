@@ -11,6 +11,7 @@ import { normalizeUsername } from '../users/username.js';
 import { toBase64url } from '../crypto.js';
 import { rotateSigningKeys } from '../tokens/rotation.js';
 import { listPasskeyRowsOfUser } from '../passkeys/manage-repository.js';
+import { liveAt } from '../sessions/lifetime.js';
 import { listLiveSessionsOfUser } from '../sessions/repository.js';
 import { listRecentEventsOfUser, listUsersWithCounts, type UserSummaryRow } from './repository.js';
 
@@ -189,10 +190,6 @@ export async function resolveUser(deps: AdminDeps, ref: string): Promise<AppUser
   return byName;
 }
 
-function idleCutoff(deps: AdminDeps, now: Date): Date {
-  return new Date(now.getTime() - deps.config.session.idleTimeout * 1000);
-}
-
 function iso(date: Date | null): string | null {
   return date === null ? null : date.toISOString();
 }
@@ -211,7 +208,7 @@ function toSummary(row: UserSummaryRow): UserSummary {
 
 export async function listUsers(deps: AdminDeps): Promise<{ users: UserSummary[] }> {
   const now = deps.clock.now();
-  const rows = await listUsersWithCounts(deps.db, now, idleCutoff(deps, now));
+  const rows = await listUsersWithCounts(deps.db, liveAt(deps.config.session, now));
   return { users: rows.map(toSummary) };
 }
 
@@ -219,11 +216,12 @@ export async function showUser(deps: AdminDeps, ref: string): Promise<UserDetail
   const { db } = deps;
   const now = deps.clock.now();
   const user = await resolveUser(deps, ref);
-  const [summary] = await listUsersWithCounts(db, now, idleCutoff(deps, now), user.id);
+  const at = liveAt(deps.config.session, now);
+  const [summary] = await listUsersWithCounts(db, at, user.id);
   if (!summary) throw new AdminError('not_found', `No user with username or id ${JSON.stringify(ref)}.`);
   const [passkeys, sessions, events] = await Promise.all([
     listPasskeyRowsOfUser(db, user.id),
-    listLiveSessionsOfUser(db, user.id, now, idleCutoff(deps, now)),
+    listLiveSessionsOfUser(db, user.id, at),
     listRecentEventsOfUser(db, user.id, RECENT_EVENTS),
   ]);
   return {

@@ -1,5 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { AuditEventRow, Database } from '../db/schema.js';
+import type { LiveAt } from '../sessions/lifetime.js';
+import { countLiveSessionsByUser } from '../sessions/repository.js';
 
 export interface UserSummaryRow {
   id: string;
@@ -11,30 +13,17 @@ export interface UserSummaryRow {
   session_count: number;
 }
 
-/**
- * Every user with their passkey count and live session count (not revoked, not past the absolute
- * expiry, seen within the idle timeout), oldest first.
- */
-export async function listUsersWithCounts(db: Kysely<Database>, now: Date, idleCutoff: Date, userId?: string): Promise<UserSummaryRow[]> {
+/** Every user with their passkey count and live session count, oldest first. */
+export async function listUsersWithCounts(db: Kysely<Database>, at: LiveAt, userId?: string): Promise<UserSummaryRow[]> {
   let query = db
     .selectFrom('app_user as u')
     .select(['u.id', 'u.username', 'u.display_name', 'u.created_at', 'u.disabled_at'])
-    .select((eb) => [
-      eb.selectFrom('passkey as p').select(sql<string>`count(*)`.as('n')).whereRef('p.user_id', '=', 'u.id').as('passkey_count'),
-      eb
-        .selectFrom('session as s')
-        .select(sql<string>`count(*)`.as('n'))
-        .whereRef('s.user_id', '=', 'u.id')
-        .where('s.revoked_at', 'is', null)
-        .where('s.expires_at', '>', now)
-        .where('s.last_seen_at', '>', idleCutoff)
-        .as('session_count'),
-    ])
+    .select((eb) => [eb.selectFrom('passkey as p').select(sql<string>`count(*)`.as('n')).whereRef('p.user_id', '=', 'u.id').as('passkey_count')])
     .orderBy('u.created_at')
     .orderBy('u.id');
   if (userId !== undefined) query = query.where('u.id', '=', userId);
-  const rows = await query.execute();
-  return rows.map((row) => ({ ...row, passkey_count: Number(row.passkey_count ?? 0), session_count: Number(row.session_count ?? 0) }));
+  const [rows, sessions] = await Promise.all([query.execute(), countLiveSessionsByUser(db, at, userId)]);
+  return rows.map((row) => ({ ...row, passkey_count: Number(row.passkey_count ?? 0), session_count: sessions.get(row.id) ?? 0 }));
 }
 
 /** The user's most recent audit events, newest first. */

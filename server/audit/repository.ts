@@ -3,17 +3,18 @@ import { sql, type Kysely } from 'kysely';
 import type { AuditEventRow, Database } from '../db/schema.js';
 import { enqueueSecurityEvent } from '../events/outbox.js';
 import { isSecurityEventType } from '../events/types.js';
+import type { Actor, AuditEventType, RiskLevel } from './events.js';
 
 export type NewAuditEvent = {
-  type: string;
+  type: AuditEventType;
   userId?: string | null;
-  actor?: 'user' | 'admin' | 'system';
+  actor?: Actor;
   reason?: string | null;
   sessionId?: string | null;
   passkeyId?: string | null;
   ipAddress?: string | null;
   userAgent?: string | null;
-  risk?: 'low' | 'medium' | 'high' | null;
+  risk?: RiskLevel | null;
   details?: Record<string, unknown>;
 };
 
@@ -63,4 +64,37 @@ export async function listAuditEventsOfUser(
     query = query.where(sql<boolean>`(created_at, id) < (${createdAt}, ${id}::uuid)`);
   }
   return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(options.limit).execute();
+}
+
+/** Failed sign-ins attributed to a user since `since` (by the partial index on `login_failed`). */
+export async function countRecentLoginFailuresOfUser(db: Kysely<Database>, userId: string, since: Date): Promise<number> {
+  const row = await db
+    .selectFrom('audit_event')
+    .select((eb) => eb.fn.countAll<string | number>().as('count'))
+    .where('type', '=', 'login_failed')
+    .where('user_id', '=', userId)
+    .where('created_at', '>', since)
+    .executeTakeFirstOrThrow();
+  return Number(row.count);
+}
+
+/**
+ * Failed sign-ins since `since`, counted per client address, for the addresses matching one of the
+ * `LIKE` patterns (all addresses when none are given). At most `limit` addresses, the busiest first.
+ */
+export async function countRecentLoginFailuresByAddress(
+  db: Kysely<Database>,
+  since: Date,
+  patterns: string[],
+  limit: number,
+): Promise<Array<{ address: string; count: number }>> {
+  let query = db
+    .selectFrom('audit_event')
+    .select(['ip_address', (eb) => eb.fn.countAll<string | number>().as('count')])
+    .where('type', '=', 'login_failed')
+    .where('created_at', '>', since)
+    .where('ip_address', 'is not', null);
+  if (patterns.length > 0) query = query.where((eb) => eb.or(patterns.map((p) => eb(sql<string>`lower(ip_address)`, 'like', p))));
+  const rows = await query.groupBy('ip_address').orderBy('count', 'desc').limit(limit).execute();
+  return rows.map((row) => ({ address: row.ip_address as string, count: Number(row.count) }));
 }

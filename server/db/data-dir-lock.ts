@@ -18,22 +18,31 @@
  *
  * The holder's pid goes to `<dir>/server.pid`, only for the error message.
  *
+ * Taking over a stale socket is serialized by an exclusive create (O_EXCL)
+ * of `<dir>/server.takeover`: only its holder may unlink the socket file, and
+ * it probes again first, so of two processes starting at once after a crash
+ * exactly one holds the lock. A takeover file older than a minute (its
+ * holder died within those few milliseconds) is refused with a message.
+ *
+ * The folder is private: created 0700; an existing folder must belong to this
+ * process's user (else refused), and the folder and everything in it lose any
+ * group/other permission bits before the database opens them (PostgreSQL
+ * refuses such a folder; PGlite does not check).
+ *
  * Socket path length: sun_path is 108 bytes on Linux, 104 on macOS (incl.
  * the NUL). Node 20 does NOT reject a longer path: it silently binds a
  * TRUNCATED name. So if `<realpath(dir)>/server.sock` is longer than 103
- * bytes, the socket goes to `<os.tmpdir()>/pglite-lock-<sha256(realpath(dir))
- * first 32 hex>.sock` instead (or under /tmp if even that is too long). The
+ * bytes, the socket goes to a private runtime folder instead,
+ * `<os.tmpdir()>/pglite-<uid>/` (or `/tmp/pglite-<uid>/`), created 0700 and
+ * refused unless it is this user's own folder with no group/other access,
+ * as `<sha256(realpath(dir)) first 32 hex>.sock`. The admin CLI checks the
+ * socket's owner before it sends anything ({@link checkLockSocket}). The
  * folder path is canonicalized with realpath first, so two spellings of the
  * same folder (symlinks, relative paths) map to the same lock.
  *
  * On Windows, `listen(path)` needs a named pipe; the lock uses
  * `\\.\pipe\pglite-lock-<hash>` (pipes vanish with their process, so there
  * are no stale files). Untested here.
- *
- * Known limit: if two processes start at the same moment on a folder whose
- * previous owner crashed, both may see the stale file; the check-then-unlink
- * step is not atomic, so in that narrow window (a few ms) both could end up
- * "holding" the lock. Not a concern for the normal one-server-per-folder use.
  *
  * The listening `net.Server` is exposed as `lock.server` (e.g. for a later
  * admin channel). Until `lock.onConnection(handler)` installs a handler,
@@ -42,7 +51,7 @@
  */
 import { createHash } from 'node:crypto';
 import { unlinkSync } from 'node:fs';
-import { chmod, mkdir, readFile, realpath, unlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readdir, readFile, realpath, stat, unlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -70,14 +79,18 @@ export interface DataDirLock {
 /** Longest socket path that fits sun_path on both Linux (108) and macOS (104), NUL excluded. */
 const MAX_SOCKET_PATH_BYTES = 103;
 const PROBE_TIMEOUT_MS = 2000;
-const MAX_ATTEMPTS = 5;
+const MAX_ATTEMPTS = 50;
+const TAKEOVER_STALE_MS = 60_000;
 
 export async function lockDataDir(dir: string): Promise<DataDirLock> {
   const absDir = path.resolve(dir);
   await mkdir(absDir, { recursive: true, mode: 0o700 });
   const canonicalDir = await realpath(absDir);
+  await makePrivate(canonicalDir, dir);
   const socketPath = lockSocketPath(canonicalDir);
+  if (path.dirname(socketPath) !== canonicalDir) await privateRuntimeDir(path.dirname(socketPath));
   const pidPath = path.join(canonicalDir, 'server.pid');
+  const takeoverPath = path.join(canonicalDir, 'server.takeover');
 
   let handler: ConnectionHandler | null = null;
   const sockets = new Set<net.Socket>();
@@ -100,8 +113,34 @@ export async function lockDataDir(dir: string): Promise<DataDirLock> {
     }
     const probe = await probeSocket(socketPath);
     if (probe === 'live') throw await inUseError(dir, pidPath);
-    // Stale socket file from a process that died without cleaning up.
-    await unlink(socketPath).catch(ignoreENOENT);
+    // A stale socket file from a process that died without cleaning up: only the holder of the
+    // takeover file may remove it, after probing again, so two starters cannot both take the lock.
+    const takeover = await open(takeoverPath, 'wx', 0o600).catch(async (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+      const age = Date.now() - (await stat(takeoverPath).then((s) => s.mtimeMs, () => Date.now()));
+      if (age > TAKEOVER_STALE_MS) {
+        throw new Error(`Could not lock data folder ${dir}: ${takeoverPath} was left by a server that stopped while starting. Make sure no server runs on this folder, delete that file, and start again.`);
+      }
+      return null;
+    });
+    if (takeover === null) {
+      // Another process is taking over: wait, then try again (its socket will then be live).
+      await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 50));
+      continue;
+    }
+    try {
+      if ((await probeSocket(socketPath)) === 'live') throw await inUseError(dir, pidPath);
+      await unlink(socketPath).catch(ignoreENOENT);
+      const retry = await listen(server, socketPath);
+      if (retry) {
+        if (retry.code === 'EADDRINUSE') throw await inUseError(dir, pidPath);
+        throw new Error(`Could not lock data folder ${dir} (socket ${socketPath}): ${retry.message}`, { cause: retry });
+      }
+    } finally {
+      await takeover.close();
+      await unlink(takeoverPath).catch(ignoreENOENT);
+    }
+    break;
   }
 
   server.unref();
@@ -109,7 +148,7 @@ export async function lockDataDir(dir: string): Promise<DataDirLock> {
   server.on('error', () => {});
   try {
     if (process.platform !== 'win32') await chmod(socketPath, 0o600);
-    await writeFile(pidPath, `${process.pid}\n`);
+    await writeFile(pidPath, `${process.pid}\n`, { mode: 0o600 });
   } catch (err) {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     throw err;
@@ -162,10 +201,73 @@ export function lockSocketPath(canonicalDir: string): string {
   if (process.platform === 'win32') return `\\\\.\\pipe\\pglite-lock-${hash}`;
   const inDir = path.join(canonicalDir, 'server.sock');
   if (Buffer.byteLength(inDir) <= MAX_SOCKET_PATH_BYTES) return inDir;
-  const name = `pglite-lock-${hash}.sock`;
-  const inTmp = path.join(os.tmpdir(), name);
+  // A private runtime folder of this user, never a name in a shared folder that another user could
+  // bind first.
+  const folder = `pglite-${process.getuid?.() ?? 'user'}`;
+  const inTmp = path.join(os.tmpdir(), folder, `${hash}.sock`);
   if (Buffer.byteLength(inTmp) <= MAX_SOCKET_PATH_BYTES) return inTmp;
-  return path.join('/tmp', name);
+  return path.join('/tmp', folder, `${hash}.sock`);
+}
+
+/**
+ * Before the admin CLI speaks on the lock socket of a data folder: the socket must be a socket owned
+ * by the folder's owner, in a folder of that owner that no one else can write to. Otherwise another
+ * local user may have bound it first, and would receive the admin token. Throws with the reason.
+ */
+export async function checkLockSocket(canonicalDir: string, socketPath: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  const owner = (await stat(canonicalDir)).uid;
+  const socket = await lstat(socketPath);
+  const parent = await lstat(path.dirname(socketPath));
+  const problem = !socket.isSocket()
+    ? 'is not a socket'
+    : socket.uid !== owner
+      ? `belongs to uid ${socket.uid}, not to the data folder's owner (uid ${owner})`
+      : !parent.isDirectory() || parent.uid !== owner || (parent.mode & 0o022) !== 0
+        ? 'is in a folder that another user can write to'
+        : null;
+  if (problem !== null) throw new Error(`Refusing to use ${socketPath}: it ${problem}.`);
+}
+
+/**
+ * Makes the data folder private before anything is opened in it: it must belong to this process's
+ * user, and it and every file in it lose their group and other permission bits (an existing folder
+ * made by `mkdir` is 0755, and PGlite creates its files 0666 less the umask).
+ */
+async function makePrivate(canonicalDir: string, dir: string): Promise<void> {
+  const uid = process.getuid?.();
+  if (process.platform === 'win32' || uid === undefined) return;
+  const info = await lstat(canonicalDir);
+  if (info.uid !== uid) {
+    throw new Error(
+      `Data folder ${dir} belongs to uid ${info.uid}, not to the user running the server (uid ${uid}). Run the server as the folder's owner, or give it the folder: chown -R ${uid} ${dir}`,
+    );
+  }
+  const walk = async (entry: string, entryInfo: Awaited<ReturnType<typeof lstat>>): Promise<void> => {
+    if (entryInfo.isSymbolicLink()) return;
+    if ((Number(entryInfo.mode) & 0o077) !== 0) {
+      if (Number(entryInfo.uid) !== uid) {
+        throw new Error(`${entry} in data folder ${dir} belongs to uid ${entryInfo.uid} and is open to other users. Give the folder to the user running the server: chown -R ${uid} ${dir}`);
+      }
+      await chmod(entry, Number(entryInfo.mode) & 0o7700);
+    }
+    if (entryInfo.isDirectory()) {
+      for (const name of await readdir(entry)) await walk(path.join(entry, name), await lstat(path.join(entry, name)));
+    }
+  };
+  await walk(canonicalDir, info);
+}
+
+/** Creates (0700) or checks the private runtime folder that holds a lock socket for a long DATA_DIR path. */
+async function privateRuntimeDir(folder: string): Promise<void> {
+  await mkdir(folder, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EEXIST') throw error;
+  });
+  const info = await lstat(folder);
+  const uid = process.getuid?.();
+  if (!info.isDirectory() || (uid !== undefined && info.uid !== uid) || (info.mode & 0o077) !== 0) {
+    throw new Error(`Refusing to put the data-folder lock socket in ${folder}: it is not a folder of this user with mode 0700. Remove it, or use a shorter DATA_DIR path.`);
+  }
 }
 
 function listen(server: net.Server, socketPath: string): Promise<NodeJS.ErrnoException | undefined> {

@@ -31,12 +31,14 @@ const preparedMarker = /^\/\* prepared:([a-z0-9_]+) \*\//;
  * marker (the session lookup), so the number of statements per connection stays small.
  */
 class PreparingClient extends pg.Client {
+  // biome-ignore lint/suspicious/noExplicitAny: overrides every overload of pg's query and passes them through unchanged.
   override query(...args: any[]): any {
     const [text, values] = args;
     if (typeof text === 'string' && Array.isArray(values) && args.length === 2) {
       const name = preparedMarker.exec(text)?.[1];
       if (name !== undefined) return super.query({ name, text, values });
     }
+    // biome-ignore lint/suspicious/noExplicitAny: as above, the overloads pass through.
     return (super.query as (...a: any[]) => any)(...args);
   }
 }
@@ -80,6 +82,9 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     return { db, kind: 'postgres', close: () => db.destroy() };
   }
   const lock = await lockDataDir(options.dataDir);
+  // The database files, the admin token and the key-encryption key are this user's alone: PGlite
+  // creates its files 0666 less the umask, so files created from now on get no group/other bits.
+  if (process.platform !== 'win32') process.umask(0o077);
   try {
     // Loaded only when used: a server on PostgreSQL does not carry PGlite's ~40 MB.
     const [{ PGlite }, { PGliteDialect }] = await Promise.all([import('@electric-sql/pglite'), import('./pglite-dialect.js')]);

@@ -1,3 +1,4 @@
+import type { AuditEventType } from '../audit/events.js';
 import type { AuditEventRow } from '../db/schema.js';
 
 /** The `type` of a security event as the webhook receiver sees it (README "Security events"). */
@@ -24,9 +25,10 @@ interface Mapping {
 /**
  * THE table of which audit events leave the server, keyed by the audit `type` that
  * `recordAuditEvent` is called with. Everything else (renames, step-ups, failures, logouts…) stays
- * in the audit trail only. An entry for a type nobody records yet is harmless.
+ * in the audit trail only ({@link auditOnlyTypes}); the compiler checks that every audit type is in
+ * exactly one of the two (see the end of this file).
  */
-export const securityEvents: Readonly<Record<string, Mapping>> = {
+export const securityEvents = {
   user_registered: { type: 'account.created' },
   login_succeeded: { type: 'session.created' },
   // A session ended from somewhere else: another session, an admin, a passkey removal, a disabled
@@ -42,7 +44,7 @@ export const securityEvents: Readonly<Record<string, Mapping>> = {
   user_disabled: { type: 'account.disabled' },
   user_enabled: { type: 'account.enabled' },
   user_deleted: { type: 'account.deleted' },
-};
+} as const satisfies Partial<Record<AuditEventType, Mapping>>;
 
 /** The JSON body of one webhook delivery. */
 export interface SecurityEvent {
@@ -67,7 +69,7 @@ export interface SecurityEvent {
 
 /** The security event an audit event is reported as, or null when it is not reported. */
 export function toSecurityEvent(event: AuditEventRow): SecurityEvent | null {
-  const mapping = Object.hasOwn(securityEvents, event.type) ? securityEvents[event.type] : undefined;
+  const mapping: Mapping | undefined = Object.hasOwn(securityEvents, event.type) ? securityEvents[event.type as ReportedType] : undefined;
   if (!mapping || (mapping.when && !mapping.when(event))) return null;
   return {
     id: event.id,
@@ -94,10 +96,10 @@ export function isSecurityEventType(type: string): boolean {
 
 /**
  * Audit types that deliberately stay in the audit trail only: routine actions of the signed-in
- * user, failures (which change nothing), and server housekeeping. Every type the server records is
- * either here or in {@link securityEvents} (test/events/outbox.test.ts checks the source).
+ * user, failures (which change nothing), and server housekeeping. Every audit type is either here
+ * or in {@link securityEvents}, checked by the compiler below.
  */
-export const auditOnlyTypes: readonly string[] = [
+export const auditOnlyTypes = [
   'login_failed',
   'logout',
   'passkey_renamed',
@@ -111,4 +113,13 @@ export const auditOnlyTypes: readonly string[] = [
   // README "Risk signals": a session used from a new network (with `details.action`), and a sign-in refused by a risk policy.
   'session_network_changed',
   'login_refused',
-];
+] as const satisfies readonly AuditEventType[];
+
+type ReportedType = keyof typeof securityEvents;
+
+// The exhaustiveness check: a new audit type fails to compile until it is either reported or
+// declared audit-only, and no type is both. (`true` only type-checks when both sets are empty.)
+type Unclassified = Exclude<AuditEventType, ReportedType | (typeof auditOnlyTypes)[number]>;
+type DoublyClassified = Extract<ReportedType, (typeof auditOnlyTypes)[number]>;
+const everyAuditTypeClassifiedOnce: [Unclassified, DoublyClassified] extends [never, never] ? true : { unclassified: Unclassified; both: DoublyClassified } = true;
+void everyAuditTypeClassifiedOnce;

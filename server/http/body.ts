@@ -8,13 +8,16 @@ const maxDepth = 16;
 // Strings are checked for control characters here, once, because PostgreSQL refuses NUL in text
 // (which would otherwise surface as a 500) and no field of the contract admits them.
 const controlCharacter = /[\u0000-\u001f\u007f]/;
+// A UTF-16 surrogate that is not half of a pair (JSON lets `"\ud800"` through): not text, and jsonb
+// and PostgreSQL text refuse it (which would otherwise surface as a 500).
+const loneSurrogate = /[\ud800-\udfff]/u;
 const forbiddenKeys = new Set(['__proto__', 'constructor', 'prototype']);
 
 /**
  * The guard of every state-changing route, run after routing (so 404/405 come first): the CSRF rule
  * (403), then the body as JSON, in the contract's order: 413 (over 64 KiB, from Content-Length or
  * while streaming a chunked body), 415 (a non-empty body that is not application/json), then 400
- * (not JSON, nested too deep, control characters, prototype keys). An empty body is `{}`. The parsed
+ * (not JSON, nested too deep, control characters, lone surrogates, prototype keys). An empty body is `{}`. The parsed
  * value is in `c.var.body`.
  */
 export function jsonBody(options: { origins: readonly string[] }): MiddlewareHandler<{ Variables: { body: unknown } }> {
@@ -61,16 +64,17 @@ export async function readLimited(stream: ReadableStream<Uint8Array> | null): Pr
   return chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks);
 }
 
-/** Refuses (400) JSON nested too deeply, with control characters, or with prototype keys. */
+/** Refuses (400) JSON nested too deeply, with control characters or lone surrogates, or with prototype keys. */
 export function checkJson(value: unknown, depth: number): void {
   if (depth > maxDepth) throw new AuthError('invalid_request', 'The body is nested too deeply.');
   if (typeof value === 'string') {
     if (controlCharacter.test(value)) throw new AuthError('invalid_request', 'Strings must not contain control characters.');
+    if (loneSurrogate.test(value)) throw new AuthError('invalid_request', 'Strings must be well-formed Unicode.');
   } else if (Array.isArray(value)) {
     for (const item of value) checkJson(item, depth + 1);
   } else if (typeof value === 'object' && value !== null) {
     for (const [key, item] of Object.entries(value)) {
-      if (forbiddenKeys.has(key) || controlCharacter.test(key)) throw new AuthError('invalid_request', `The key ${JSON.stringify(key.slice(0, 32))} is not allowed.`);
+      if (forbiddenKeys.has(key) || controlCharacter.test(key) || loneSurrogate.test(key)) throw new AuthError('invalid_request', `The key ${JSON.stringify(key.slice(0, 32))} is not allowed.`);
       checkJson(item, depth + 1);
     }
   }

@@ -1,4 +1,3 @@
-import type { MiddlewareHandler } from 'hono';
 import { AuthError } from '../errors.js';
 
 /**
@@ -16,16 +15,4 @@ export function checkCsrf(headers: { origin?: string | undefined; secFetchSite?:
   } else if (site !== 'same-origin') {
     throw new AuthError('csrf');
   }
-}
-
-/** {@link checkCsrf} as middleware for unsafe methods; safe methods pass. */
-export function csrfProtection(options: { origins: readonly string[] }): MiddlewareHandler {
-  const allowed = new Set(options.origins);
-  return async (c, next) => {
-    const method = c.req.method;
-    if (method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS') {
-      checkCsrf({ origin: c.req.header('origin'), secFetchSite: c.req.header('sec-fetch-site') }, allowed);
-    }
-    return next();
-  };
 }

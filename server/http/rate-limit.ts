@@ -1,17 +1,16 @@
-import { isIPv4, isIPv6 } from 'node:net';
 import type { Context, MiddlewareHandler } from 'hono';
-import { sql, type Kysely } from 'kysely';
 import { sha256 } from '../crypto.js';
-import type { Database } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
+import { addressKey } from '../net/address.js';
+import { hitCounter } from '../rate-limits/repository.js';
+import { canonicalUsername } from '../users/username.js';
 import { clientAddress } from './client-address.js';
-import { expandIPv6 } from './ip-address.js';
 
 export interface RateLimitOptions {
   /** The counter's name, e.g. `login:address` or `recovery:identifier` (at most 64 characters). */
   bucket: string;
-  /** What is limited: a client address (see {@link addressKey}), a username, a credential ID. Stored only as SHA-256. */
+  /** What is limited: a client address (see `addressKey` in server/net/address.ts), a username, a credential ID. Stored only as SHA-256. */
   key: string;
   /** Requests admitted per window; 0 or less turns this limit off. */
   limit: number;
@@ -38,46 +37,8 @@ export async function enforceRateLimit(deps: Pick<Deps, 'db' | 'clock'>, options
   }
 }
 
-/**
- * The counter upsert: a new window starts at 1 when the row is absent or its window has passed,
- * otherwise the count goes up by one. Returns the count and the end of the current window.
- */
-export async function hitCounter(
-  db: Kysely<Database>,
-  counter: { bucket: string; key: Uint8Array; windowSeconds: number },
-  now: Date,
-): Promise<{ hits: number; expiresAt: Date }> {
-  const expiresAt = new Date(now.getTime() + counter.windowSeconds * 1000);
-  const passed = sql<boolean>`rate_limit.expires_at <= ${now}`;
-  const row = await db
-    .insertInto('rate_limit')
-    .values({ bucket: counter.bucket, key: counter.key, hits: 1, window_start: now, expires_at: expiresAt })
-    .onConflict((oc) =>
-      oc.columns(['bucket', 'key']).doUpdateSet({
-        hits: sql<number>`case when ${passed} then 1 else least(rate_limit.hits + 1, 2000000000) end`,
-        window_start: sql<Date>`case when ${passed} then excluded.window_start else rate_limit.window_start end`,
-        expires_at: sql<Date>`case when ${passed} then excluded.expires_at else rate_limit.expires_at end`,
-      }),
-    )
-    .returning(['hits', 'expires_at'])
-    .executeTakeFirstOrThrow();
-  return { hits: Number(row.hits), expiresAt: new Date(row.expires_at) };
-}
-
-/**
- * The key of a client address: an IPv4 address as is (also when IPv4-mapped, `::ffff:a.b.c.d`), an
- * IPv6 address by its /64 prefix, since one subscriber usually holds a whole /64 and could otherwise
- * rotate through 2^64 addresses.
- */
-export function addressKey(address: string): string {
-  const bare = address.trim().replace(/^\[|\]$/g, '').replace(/%.*$/, '');
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare);
-  if (mapped && isIPv4(mapped[1] as string)) return mapped[1] as string;
-  if (isIPv4(bare)) return bare;
-  if (!isIPv6(bare)) return `other:${bare.toLowerCase()}`;
-  const groups = expandIPv6(bare);
-  return `${groups.slice(0, 4).join(':')}::/64`;
-}
+/** What `jsonBody` (server/http/body.ts) puts in `c.var`, which the identifier is read from. */
+type BodyEnv = { Variables: { body: unknown } };
 
 export interface RateLimitRoute {
   /** The ceremony family whose counters this route shares: `register`, `login`, `reauth`, `recovery`… */
@@ -98,7 +59,7 @@ export interface RateLimitRoute {
  * @example
  * app.post('/auth/reauth/options', body, rateLimit(deps, { family: 'reauth', issuesChallenge: true }), handler);
  */
-export function rateLimit(deps: Pick<Deps, 'db' | 'clock' | 'config'>, route: RateLimitRoute): MiddlewareHandler<any> {
+export function rateLimit(deps: Pick<Deps, 'db' | 'clock' | 'config'>, route: RateLimitRoute): MiddlewareHandler<BodyEnv> {
   const { rateLimits, trustedProxies, challengeTtl } = deps.config;
   return async (c, next) => {
     await enforceRequestLimits(deps, c, route, { rateLimits, trustedProxies, challengeTtl });
@@ -108,7 +69,7 @@ export function rateLimit(deps: Pick<Deps, 'db' | 'clock' | 'config'>, route: Ra
 
 async function enforceRequestLimits(
   deps: Pick<Deps, 'db' | 'clock'>,
-  c: Context<any>,
+  c: Context<BodyEnv>,
   route: RateLimitRoute,
   config: Pick<Deps['config'], 'rateLimits' | 'trustedProxies' | 'challengeTtl'>,
 ): Promise<void> {
@@ -130,7 +91,7 @@ async function enforceRequestLimits(
 /** The `username` of a body, normalised as usernames are (NFKC, lower case), or `null`. */
 export function usernameOf(body: unknown): string | null {
   const value = field(body, 'username');
-  return value === null ? null : value.normalize('NFKC').toLowerCase();
+  return value === null ? null : canonicalUsername(value);
 }
 
 /** The credential `id` of a WebAuthn response body, or `null`. */

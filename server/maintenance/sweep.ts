@@ -2,6 +2,8 @@ import { sql, type Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import type { Database } from '../db/schema.js';
 import type { Deps } from '../deps.js';
+import { liveAt } from '../sessions/lifetime.js';
+import { deleteEndedSessions, type EndedSessions } from '../sessions/repository.js';
 
 export interface SweepResult {
   challenges: number;
@@ -31,7 +33,6 @@ export async function sweepExpired(
   { batchSize = 500, maxBatches = 100 }: SweepOptions = {},
 ): Promise<SweepResult> {
   const retentionCutoff = new Date(now.getTime() - config.sweep.sessionRetention * 1000);
-  const idleCutoff = new Date(retentionCutoff.getTime() - config.session.idleTimeout * 1000);
 
   const challenges = await inBatches(maxBatches, batchSize, async () => {
     const result = await db
@@ -43,27 +44,9 @@ export async function sweepExpired(
     return Number(result.numDeletedRows);
   });
 
-  // One pass per condition, each served by an index (a single OR would scan the whole table).
-  const deleteSessions = (condition: 'expired' | 'idle' | 'revoked') =>
-    inBatches(maxBatches, batchSize, async () => {
-      const result = await db
-        .deleteFrom('session')
-        .where('id', 'in', (eb) => {
-          const candidates = eb.selectFrom('session').select('id');
-          return (
-            condition === 'expired'
-              ? candidates.where('expires_at', '<=', retentionCutoff)
-              : condition === 'idle'
-                ? candidates.where('last_seen_at', '<=', idleCutoff)
-                : candidates.where('revoked_at', 'is not', null).where('revoked_at', '<=', retentionCutoff)
-          )
-            .limit(batchSize)
-            .forUpdate()
-            .skipLocked();
-        })
-        .executeTakeFirst();
-      return Number(result.numDeletedRows);
-    });
+  // One pass per condition, each served by an index (server/sessions/repository.ts).
+  const ended = liveAt(config.session, retentionCutoff);
+  const deleteSessions = (condition: EndedSessions) => inBatches(maxBatches, batchSize, () => deleteEndedSessions(db, condition, ended, batchSize));
   const sessions = (await deleteSessions('expired')) + (await deleteSessions('idle')) + (await deleteSessions('revoked'));
 
   const counters = await inBatches(maxBatches, batchSize, async () => {

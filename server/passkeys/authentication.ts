@@ -4,17 +4,19 @@ import {
   verifyAuthenticationResponse,
   type PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/server';
-import { recordAssertionFailure } from '../audit/failures.js';
+import type { RiskLevel } from '../audit/events.js';
+import { recordAssertionFailure } from './failures.js';
 import { recordAuditEvent } from '../audit/repository.js';
 import { bytesEqual, fromBase64url, toBase64url } from '../crypto.js';
 import type { ChallengeRow } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
-import { assessSignIn, signInRefusal, type SignInAssessment } from '../risk/sign-in.js';
+import { signInRefusal, type SignInAssessment } from '../risk/sign-in.js';
 import { createSession, type Session, type SessionContext } from '../sessions/service.js';
-import { toUser, type User } from '../users/user.js';
+import { toUser, type User } from '../user.js';
 import { consumeChallenge, storeChallenge } from './challenges.js';
-import { findPasskeyWithOwner, recordCounterRegression, recordPasskeyUse, type PasskeyWithOwner } from './repository.js';
+import { advancePasskeyCounter, findPasskeyWithOwner, recordCounterRegression, recordPasskeyUse, type PasskeyWithOwner } from './repository.js';
+import { assessSignIn } from './sign-in-risk.js';
 import { parseAuthenticationResponse } from './validation.js';
 
 /**
@@ -38,17 +40,21 @@ export async function startAuthentication(deps: Deps): Promise<PublicKeyCredenti
  * Verifies an assertion for a challenge of the given purpose and returns the passkey and its owner.
  * The challenge is consumed first (so concurrent copies of one assertion get one result, and a
  * failed attempt burns it); the credential is looked up by ID; the user handle must name the
- * credential's owner; a signature counter that went backwards is recorded on the passkey and refused.
+ * credential's owner; the signature counter must move forward (compare-and-set; 0 stays 0 for
+ * authenticators that do not count), else it is recorded on the passkey as a regression and refused.
  */
 export async function verifyAssertion(
   deps: Deps,
   body: unknown,
   purpose: 'authentication' | 'reauthentication',
   now: Date,
+  /** For a step-up: the session that must have asked for the challenge (else `invalid_challenge`, whoever signed it). */
+  sessionId?: string,
 ): Promise<PasskeyWithOwner & { counter: number; backedUp: boolean; challenge: ChallengeRow }> {
   const { db, config, logger } = deps;
   const { response, challenge, crossOrigin, credentialId, userHandle } = parseAuthenticationResponse(body);
   const pending = await consumeChallenge(db, challenge, purpose, now);
+  if (sessionId !== undefined && pending.session_id !== sessionId) throw new AuthError('invalid_challenge');
   // This server is never embedded in another site's frame; the library alone would accept it.
   if (crossOrigin) throw new AuthError('verification_failed', 'The ceremony ran in a cross-origin frame.');
 
@@ -90,7 +96,9 @@ export async function verifyAssertion(
   if (!verification.verified) throw new AuthError('verification_failed');
 
   const { newCounter, credentialBackedUp } = verification.authenticationInfo;
-  if ((newCounter > 0 || storedCounter > 0) && newCounter <= storedCounter) {
+  // Compare-and-set in the database, not on the value read above: of two assertions with one counter
+  // value sent at once, only one advances it; the other is a regression (a cloned authenticator).
+  if (!(await advancePasskeyCounter(db, passkey.credential_id, newCounter))) {
     await db.transaction().execute(async (trx) => {
       await recordCounterRegression(trx, passkey.credential_id, now);
       await recordAuditEvent(
@@ -113,7 +121,7 @@ export interface SignInNotice {
   newDevice: boolean;
   newNetwork: boolean;
   device: { browser: string; os: string };
-  risk: 'low' | 'medium' | 'high' | null;
+  risk: RiskLevel | null;
   signals: string[];
   stepUpRequired: boolean;
 }
@@ -142,7 +150,7 @@ export async function finishAuthentication(
   const { passkey, owner, counter, backedUp } = verified;
   const passkeyId = toBase64url(passkey.credential_id);
 
-  const assessment = await assessSignIn(db, config, owner.id, context, now);
+  const assessment = await assessSignIn(deps, { userId: owner.id, context }, now);
   const details = signInDetails(assessment);
   if (assessment.action === 'refuse') {
     await recordAuditEvent(db, { type: 'login_refused', userId: owner.id, actor: 'system', passkeyId, ...context, risk: assessment.risk, details }, now);
@@ -153,7 +161,7 @@ export async function finishAuthentication(
 
   return db.transaction().execute(async (trx) => {
     await recordPasskeyUse(trx, passkey.credential_id, { counter, backedUp, now });
-    const { token, session } = await createSession(trx, config.session, owner.id, { ...context, passkeyId: passkey.credential_id }, now, { stepUpRequired });
+    const { token, session } = await createSession(trx, config.session, { userId: owner.id, context: { ...context, passkeyId: passkey.credential_id }, stepUpRequired }, now);
     await recordAuditEvent(
       trx,
       { type: 'login_succeeded', userId: owner.id, sessionId: session.id, passkeyId, ...context, risk: assessment.risk, details: { ...details, stepUpRequired } },

@@ -30,20 +30,6 @@ export async function deletePasskeyOfUser(db: Kysely<Database>, userId: string, 
   return row !== undefined;
 }
 
-/**
- * Locks the user's row for the rest of the transaction, so that concurrent passkey deletions of
- * one user run one after the other (two of them could otherwise each see two passkeys and delete
- * both). Returns the user's WebAuthn user handle and names, or `null` for an unknown user.
- */
-export async function lockUser(
-  db: Kysely<Database>,
-  userId: string,
-): Promise<{ webauthn_user_id: Uint8Array; username: string; display_name: string } | null> {
-  return (
-    (await db.selectFrom('app_user').select(['webauthn_user_id', 'username', 'display_name']).where('id', '=', userId).forUpdate().executeTakeFirst()) ?? null
-  );
-}
-
 export async function countPasskeysOfUser(db: Kysely<Database>, userId: string): Promise<number> {
   const row = await db.selectFrom('passkey').select((eb) => eb.fn.countAll<string>().as('n')).where('user_id', '=', userId).executeTakeFirstOrThrow();
   return Number(row.n);

@@ -1,41 +1,40 @@
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import type { Deps } from '../deps.js';
 import { jsonBody } from '../http/body.js';
-import { requestContext } from '../http/client-address.js';
+import type { AppEnv } from '../http/env.js';
 import { rateLimit } from '../http/rate-limit.js';
-import { requireSession, type SessionVariables } from '../http/session.js';
 import { clearSessionCookie, setSessionCookie } from '../sessions/cookie.js';
+import { requireSession } from '../sessions/gate.js';
 import { deletePasskey, finishPasskeyRegistration, listPasskeys, renamePasskey, startPasskeyRegistration } from './management.js';
 
-/** The signed-in user's passkeys: list, add (also in a recovery session), rename, delete. */
+/** Mounted at `/auth/passkeys`: the signed-in user's passkeys: list, add (also in a recovery session), rename, delete. */
 export function passkeyManagementRoutes(deps: Deps) {
   const { config, clock } = deps;
   const cookie = { name: config.session.cookieName };
-  const app = new Hono<{ Variables: SessionVariables & { body: unknown } }>();
+  const app = new Hono<AppEnv>();
   const body = jsonBody({ origins: config.origins });
   const session = requireSession(deps);
   // Adding a passkey is what a recovery session is for.
   const sessionOrRecovery = requireSession(deps, { allowRecovery: true });
-  const context = (c: Context<any>) => requestContext(c, config.trustedProxies);
 
-  app.get('/auth/passkeys', session, async (c) => c.json(await listPasskeys(deps, c.var.session)));
+  app.get('/', session, async (c) => c.json(await listPasskeys(deps, c.var.session)));
 
-  app.post('/auth/passkeys/options', body, sessionOrRecovery, rateLimit(deps, { family: 'passkey', issuesChallenge: true }), async (c) =>
+  app.post('/options', body, sessionOrRecovery, rateLimit(deps, { family: 'passkey', issuesChallenge: true }), async (c) =>
     c.json(await startPasskeyRegistration(deps, c.var.session)),
   );
 
-  app.post('/auth/passkeys/verify', body, sessionOrRecovery, rateLimit(deps, { family: 'passkey' }), async (c) => {
-    const { passkey, replacement } = await finishPasskeyRegistration(deps, c.var.session, c.var.body, context(c));
+  app.post('/verify', body, sessionOrRecovery, rateLimit(deps, { family: 'passkey' }), async (c) => {
+    const { passkey, replacement } = await finishPasskeyRegistration(deps, c.var.session, c.var.body, c.var.requestContext);
     if (replacement) setSessionCookie(c, cookie, replacement.token, replacement.session.expiresAt, clock.now());
     return c.json({ passkey }, 201);
   });
 
-  app.patch('/auth/passkeys/:id', body, session, async (c) =>
-    c.json({ passkey: await renamePasskey(deps, c.var.session, c.req.param('id'), c.var.body, context(c)) }),
+  app.patch('/:id', body, session, async (c) =>
+    c.json({ passkey: await renamePasskey(deps, c.var.session, c.req.param('id'), c.var.body, c.var.requestContext) }),
   );
 
-  app.delete('/auth/passkeys/:id', body, session, async (c) => {
-    const { currentSessionRevoked } = await deletePasskey(deps, c.var.session, c.req.param('id'), context(c));
+  app.delete('/:id', body, session, async (c) => {
+    const { currentSessionRevoked } = await deletePasskey(deps, c.var.session, c.req.param('id'), c.var.requestContext);
     if (currentSessionRevoked) clearSessionCookie(c, cookie);
     return c.body(null, 204);
   });

@@ -10,11 +10,11 @@ import { fromBase64url, toBase64url } from '../crypto.js';
 import type { PasskeyRow } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
-import { requireRecentVerification } from '../reauth/service.js';
+import { requireRecentVerification } from '../sessions/step-up.js';
 import { recordRevocations } from '../sessions/management.js';
 import { revokeSessionById, revokeSessionsOfPasskey } from '../sessions/repository.js';
 import { createSession, type Session } from '../sessions/service.js';
-import { findUserById } from '../users/repository.js';
+import { findUserById, lockUser } from '../users/repository.js';
 import { hasForbiddenCharacters } from '../users/username.js';
 import { storeChallenge } from './challenges.js';
 import {
@@ -22,7 +22,6 @@ import {
   deletePasskeyOfUser,
   findPasskeyOfUser,
   listPasskeyRowsOfUser,
-  lockUser,
   renamePasskeyOfUser,
 } from './manage-repository.js';
 import { authenticatorName, genericPasskeyName } from './names.js';
@@ -163,7 +162,7 @@ export async function finishPasskeyRegistration(
     // Recovery done: the restricted session ends, and the new passkey's session replaces it (a new
     // token, so nothing of the recovery session's cookie lives on).
     if (!(await revokeSessionById(trx, session.id, now))) throw new AuthError('unauthenticated');
-    const replacement = await createSession(trx, config.session, session.userId, { ...context, passkeyId: credentialId }, now);
+    const replacement = await createSession(trx, config.session, { userId: session.userId, context: { ...context, passkeyId: credentialId } }, now);
     await recordRevocations(trx, session.userId, [session.id], { actor: 'system', cause: 'recovery_completed', context }, now);
     await recordAuditEvent(
       trx,

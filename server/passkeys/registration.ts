@@ -8,7 +8,7 @@ import { AuthError } from '../errors.js';
 import { createSession, type Session, type SessionContext } from '../sessions/service.js';
 import { findUserByUsername, insertUser } from '../users/repository.js';
 import { normalizeDisplayName, normalizeUsername } from '../users/username.js';
-import { toUser, type User } from '../users/user.js';
+import { toUser, type User } from '../user.js';
 import { consumeChallenge, storeChallenge } from './challenges.js';
 import { insertPasskey, type NewPasskeyRow } from './repository.js';
 import { parseRegistrationResponse } from './validation.js';
@@ -84,7 +84,7 @@ export async function finishRegistration(
     if (!user) throw new AuthError('username_taken');
     const passkey = await insertPasskey(trx, { ...credential, user_id: user.id });
     if (!passkey) throw new AuthError('credential_exists');
-    const { token, session } = await createSession(trx, config.session, user.id, { ...context, passkeyId: credentialId }, now);
+    const { token, session } = await createSession(trx, config.session, { userId: user.id, context: { ...context, passkeyId: credentialId } }, now);
     await recordAuditEvent(
       trx,
       { type: 'user_registered', userId: user.id, sessionId: session.id, passkeyId: toBase64url(credentialId), ...context, details: { aaguid: credential.aaguid } },

@@ -20,6 +20,11 @@ export interface PasskeyWithOwner {
   owner: AppUserRow;
 }
 
+/** The user id of the owner of a credential; `null` when unknown. */
+export async function findPasskeyOwnerId(db: Kysely<Database>, credentialId: Uint8Array): Promise<string | null> {
+  return (await db.selectFrom('passkey').select('user_id').where('credential_id', '=', credentialId).executeTakeFirst())?.user_id ?? null;
+}
+
 /** The passkey with this credential ID and its owner, in one query; `null` when unknown. */
 export async function findPasskeyWithOwner(db: Kysely<Database>, credentialId: Uint8Array): Promise<PasskeyWithOwner | null> {
   const row = await db
@@ -65,6 +70,22 @@ export async function recordPasskeyUse(
     })
     .where('credential_id', '=', credentialId)
     .execute();
+}
+
+/**
+ * Moves the signature counter forward as a compare-and-set in one statement: true when `counter`
+ * was below `newCounter` (or, for an authenticator that does not count, both are 0). False means the
+ * counter did not advance: it went backwards, or a concurrent use with the same value won the race.
+ */
+export async function advancePasskeyCounter(db: Kysely<Database>, credentialId: Uint8Array, newCounter: number): Promise<boolean> {
+  const row = await db
+    .updateTable('passkey')
+    .set({ counter: newCounter })
+    .where('credential_id', '=', credentialId)
+    .where('counter', newCounter === 0 ? '=' : '<', newCounter)
+    .returning('credential_id')
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 export async function recordCounterRegression(db: Kysely<Database>, credentialId: Uint8Array, now: Date): Promise<void> {

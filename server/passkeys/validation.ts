@@ -71,9 +71,11 @@ function challengeOf(clientDataJSON: string): { challenge: string; crossOrigin: 
   } catch {
     invalid('response.clientDataJSON is not JSON.');
   }
-  const { challenge, crossOrigin } = object(clientData, 'clientDataJSON');
+  const { challenge, crossOrigin, topOrigin } = object(clientData, 'clientDataJSON');
   if (typeof challenge !== 'string' || challenge.length === 0 || challenge.length > 256) invalid('clientDataJSON has no challenge.');
-  return { challenge, crossOrigin: crossOrigin === true };
+  // Only "absent" or exactly false is a top-level ceremony; any other value ("true", 1, null) and any
+  // topOrigin (which browsers send only from inside a frame) counts as embedded, and is refused.
+  return { challenge, crossOrigin: (crossOrigin !== undefined && crossOrigin !== false) || topOrigin !== undefined };
 }
 
 function transports(value: unknown): string[] | undefined {

@@ -1,26 +1,25 @@
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import type { Deps } from '../deps.js';
 import { jsonBody } from '../http/body.js';
-import { requestContext } from '../http/client-address.js';
+import type { AppEnv } from '../http/env.js';
 import { credentialIdOf, rateLimit } from '../http/rate-limit.js';
-import { requireSession, type SessionVariables } from '../http/session.js';
+import { requireSession } from '../sessions/gate.js';
 import { finishReauthentication, startReauthentication } from './service.js';
 
-/** Step-up: `POST /auth/reauth/options` and `/auth/reauth/verify`. */
+/** Mounted at `/auth/reauth`: the step-up, `POST /options` and `POST /verify`. */
 export function reauthRoutes(deps: Deps) {
   const { config } = deps;
-  const app = new Hono<{ Variables: SessionVariables & { body: unknown } }>();
+  const app = new Hono<AppEnv>();
   const body = jsonBody({ origins: config.origins });
   // A session held for a re-verification by a risk signal (README "Risk signals") may of course re-verify.
   const session = requireSession(deps, { allowStepUp: true });
-  const context = (c: Context<any>) => requestContext(c, config.trustedProxies);
 
-  app.post('/auth/reauth/options', body, session, rateLimit(deps, { family: 'reauth', issuesChallenge: true }), async (c) =>
+  app.post('/options', body, session, rateLimit(deps, { family: 'reauth', issuesChallenge: true }), async (c) =>
     c.json(await startReauthentication(deps, c.var.session)),
   );
 
-  app.post('/auth/reauth/verify', body, session, rateLimit(deps, { family: 'reauth', identifier: credentialIdOf }), async (c) => {
-    const { verifiedAt } = await finishReauthentication(deps, c.var.session, c.var.body, context(c));
+  app.post('/verify', body, session, rateLimit(deps, { family: 'reauth', identifier: credentialIdOf }), async (c) => {
+    const { verifiedAt } = await finishReauthentication(deps, c.var.session, c.var.body, c.var.requestContext);
     return c.json({ verifiedAt: verifiedAt.toISOString() });
   });
 

@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { generateAuthenticationOptions, type PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import type { AuthenticatorTransport } from '@simplewebauthn/server';
 import type { RequestContext } from '../audit/events.js';
-import { recordAssertionFailure } from '../audit/failures.js';
+import { recordAssertionFailure } from '../passkeys/failures.js';
 import { recordAuditEvent } from '../audit/repository.js';
-import type { Config } from '../config.js';
 import { toBase64url } from '../crypto.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
@@ -12,19 +11,9 @@ import { verifyAssertion } from '../passkeys/authentication.js';
 import { storeChallenge } from '../passkeys/challenges.js';
 import { recordPasskeyUse } from '../passkeys/repository.js';
 import { listPasskeyRowsOfUser } from '../passkeys/manage-repository.js';
-import type { Session } from '../sessions/service.js';
+import { trustRequestContext } from '../sessions/context-policy.js';
 import { markSessionVerified } from '../sessions/repository.js';
-import { trustRequestContext } from '../risk/session-context.js';
-
-/**
- * The step-up rule: the action needs a user-verified assertion on this session younger than
- * `config.reauthWindow` seconds (login and registration count, as they verify the user too);
- * otherwise 403 `reauthentication_required`. A restricted recovery session never qualifies.
- */
-export function requireRecentVerification(session: Session, config: Pick<Config, 'reauthWindow'>, now: Date): void {
-  if (session.kind !== 'full') throw new AuthError('reauthentication_required', 'This recovery session can only add a passkey or sign out.');
-  if (now.getTime() - session.verifiedAt.getTime() >= config.reauthWindow * 1000) throw new AuthError('reauthentication_required');
-}
+import type { Session } from '../sessions/service.js';
 
 /**
  * Begins a step-up: request options naming the signed-in user's own passkeys, with user verification
@@ -59,7 +48,7 @@ export async function finishReauthentication(
   const now = clock.now();
   let verified;
   try {
-    verified = await verifyAssertion(deps, body, 'reauthentication', now);
+    verified = await verifyAssertion(deps, body, 'reauthentication', now, session.id);
     if (verified.owner.id !== session.userId) throw new AuthError('verification_failed', 'This passkey belongs to another account.');
     if (verified.challenge.session_id !== session.id) throw new AuthError('invalid_challenge');
   } catch (error) {

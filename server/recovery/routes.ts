@@ -1,34 +1,33 @@
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import type { Deps } from '../deps.js';
 import { bodyObject, jsonBody } from '../http/body.js';
-import { requestContext } from '../http/client-address.js';
+import type { AppEnv } from '../http/env.js';
 import { rateLimit, usernameOf } from '../http/rate-limit.js';
-import { requireSession, type SessionVariables } from '../http/session.js';
 import { setSessionCookie } from '../sessions/cookie.js';
+import { requireSession } from '../sessions/gate.js';
 import { createRecoveryCodes, getRecoveryCodeStatus, recoverAccount } from './service.js';
 
-/** Recovery codes of the signed-in user, and account recovery with one of them. */
+/** Mounted at `/auth`: recovery codes of the signed-in user (`/recovery-codes`), and account recovery with one of them (`/recover`). */
 export function recoveryRoutes(deps: Deps) {
   const { db, config, clock } = deps;
-  const app = new Hono<{ Variables: SessionVariables & { body: unknown } }>();
+  const app = new Hono<AppEnv>();
   const body = jsonBody({ origins: config.origins });
   const session = requireSession(deps);
-  const context = (c: Context<any>) => requestContext(c, config.trustedProxies);
 
-  app.get('/auth/recovery-codes', session, async (c) => {
+  app.get('/recovery-codes', session, async (c) => {
     const { remaining, createdAt } = await getRecoveryCodeStatus(db, c.var.session.userId);
     return c.json({ remaining, createdAt: createdAt?.toISOString() ?? null });
   });
 
-  app.post('/auth/recovery-codes', body, session, async (c) => {
-    const { codes, createdAt } = await createRecoveryCodes(deps, c.var.session, context(c));
+  app.post('/recovery-codes', body, session, async (c) => {
+    const { codes, createdAt } = await createRecoveryCodes(deps, c.var.session, c.var.requestContext);
     return c.json({ codes, remaining: codes.length, createdAt: createdAt.toISOString() }, 201);
   });
 
   // Wrong codes count against the limits per client address and per username.
-  app.post('/auth/recover', body, rateLimit(deps, { family: 'recovery', identifier: usernameOf }), async (c) => {
+  app.post('/recover', body, rateLimit(deps, { family: 'recovery', identifier: usernameOf }), async (c) => {
     const input = bodyObject(c.var.body);
-    const { user, token, session: created, remaining } = await recoverAccount(deps, { username: input.username, code: input.code }, context(c));
+    const { user, token, session: created, remaining } = await recoverAccount(deps, { username: input.username, code: input.code }, c.var.requestContext);
     setSessionCookie(c, { name: config.session.cookieName }, token, created.expiresAt, clock.now());
     return c.json({
       user,

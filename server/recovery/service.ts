@@ -4,10 +4,10 @@ import { recordAuditEvent } from '../audit/repository.js';
 import type { Database } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
-import { requireRecentVerification } from '../reauth/service.js';
+import { requireRecentVerification } from '../sessions/step-up.js';
 import { createSession, type Session } from '../sessions/service.js';
-import { findUserById } from '../users/repository.js';
-import { toUser, type User } from '../users/user.js';
+import { findUserById, findUserByUsername } from '../users/repository.js';
+import { toUser, type User } from '../user.js';
 import { normalizeUsername } from '../users/username.js';
 import { generateRecoveryCode, hashRecoveryCode, normalizeRecoveryCode, recoveryCodeCount } from './codes.js';
 import { consumeRecoveryCode, countRecoveryCodes, replaceRecoveryCodes } from './repository.js';
@@ -61,10 +61,12 @@ export async function recoverAccount(
     const user = await findUserById(trx, userId);
     // Thrown inside the transaction, so the code is not used up.
     if (!user || user.disabled_at !== null) throw new AuthError('account_disabled');
-    const { token, session } = await createSession(trx, config.session, user.id, { ...context, passkeyId: null }, now, {
-      kind: 'recovery',
-      lifetime: recoverySessionLifetime,
-    });
+    const { token, session } = await createSession(
+      trx,
+      config.session,
+      { userId: user.id, context: { ...context, passkeyId: null }, kind: 'recovery', lifetime: recoverySessionLifetime },
+      now,
+    );
     const { remaining } = await countRecoveryCodes(trx, user.id);
     await recordAuditEvent(trx, { type: 'recovery_code_used', userId: user.id, sessionId: session.id, ...context, details: { remaining } }, now);
     return { user: toUser(user), token, session, remaining };
@@ -78,7 +80,7 @@ export async function recoverAccount(
 
 async function recordRecoveryFailure(deps: Deps, username: string, context: RequestContext, now: Date): Promise<void> {
   try {
-    const user = await deps.db.selectFrom('app_user').select('id').where('username', '=', username).executeTakeFirst();
+    const user = await findUserByUsername(deps.db, username);
     // Attempts on unknown usernames are not tied to anyone; they are for the rate limit to stop.
     if (!user) return;
     await recordAuditEvent(deps.db, { type: 'recovery_failed', userId: user.id, reason: 'verification_failed', ...context }, now);

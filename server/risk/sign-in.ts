@@ -1,12 +1,7 @@
-import type { Kysely } from 'kysely';
-import type { RequestContext } from '../audit/events.js';
+import type { RiskLevel } from '../audit/events.js';
 import type { Config, SignInRiskAction } from '../config.js';
-import type { Database } from '../db/schema.js';
 import { AuthError } from '../errors.js';
-import { addressPatternsOf, networkOf } from './network.js';
-import { countRecentLoginFailuresByAddress, countRecentLoginFailuresOfUser, findSignInHistory } from './repository.js';
-import type { RiskLevel } from './session-context.js';
-import { parseUserAgent, type DeviceContext } from './user-agent.js';
+import type { DeviceContext } from './user-agent.js';
 
 /**
  * - `new_network`: no session of the user (live, or kept after its end) was used from this network.
@@ -30,31 +25,37 @@ export interface SignInAssessment {
   failures: { account: number; network: number };
 }
 
-/** Addresses looked at when counting a network's failures: enough for any burst worth the name. */
-const maxFailureAddresses = 1000;
+/** What the user's sessions (live or kept after their end) say about a network and a device. */
+export interface SignInHistory {
+  /** Some session of the user has a known network. */
+  hasNetworks: boolean;
+  /** Some session of the user was used from this network. */
+  seenNetwork: boolean;
+  /** Some session of the user has a parsed device. */
+  hasDevices: boolean;
+  /** Some session of the user was created (or re-verified) on this browser family and OS. */
+  seenDevice: boolean;
+}
+
+/** What a sign-in is judged on, gathered by the caller (server/passkeys/sign-in-risk.ts). */
+export interface SignInFacts {
+  device: DeviceContext;
+  /** The request's network (server/net/network.ts), `null` when unknown. */
+  network: string | null;
+  history: SignInHistory;
+  /** Failed sign-ins within the window, of the account and of the network. */
+  failures: { account: number; network: number };
+}
 
 /**
- * Evaluates the sign-in signals for a user signing in from a request (a few indexed queries, on the
- * sign-in path only; the per-request session path never runs this). A user with no history yet (no
+ * Judges the sign-in signals of a user signing in from a request. A user with no history yet (no
  * session with a known network, or device) gets no `new_network` (or `new_device`) signal.
  */
-export async function assessSignIn(
-  db: Kysely<Database>,
-  config: Pick<Config, 'risk'>,
-  userId: string,
-  context: RequestContext,
-  now: Date,
-): Promise<SignInAssessment> {
+export function judgeSignIn(config: Pick<Config, 'risk'>, facts: SignInFacts): SignInAssessment {
   const { risk: policy } = config;
-  const device = parseUserAgent(context.userAgent);
-  const network = networkOf(context.ipAddress);
-  const since = new Date(now.getTime() - policy.failureWindow * 1000);
-  const [history, accountFailures, networkFailures] = await Promise.all([
-    findSignInHistory(db, userId, network, device),
-    policy.accountFailures > 0 ? countRecentLoginFailuresOfUser(db, userId, since) : Promise.resolve(0),
-    policy.networkFailures > 0 && network !== null ? countNetworkFailures(db, network, since) : Promise.resolve(0),
-  ]);
-
+  const { device, network, history } = facts;
+  const accountFailures = facts.failures.account;
+  const networkFailures = facts.failures.network;
   const newNetwork = network !== null && history.hasNetworks && !history.seenNetwork;
   const newDevice = history.hasDevices && !history.seenDevice;
   const signals: SignInSignal[] = [];
@@ -97,11 +98,6 @@ export function signInRefusal(assessment: SignInAssessment, config: Pick<Config,
     return new AuthError('rate_limited', undefined, { retryAfter: config.risk.failureWindow });
   }
   return new AuthError('verification_failed', 'This sign-in was refused. Try again from a network you used before.');
-}
-
-async function countNetworkFailures(db: Kysely<Database>, network: string, since: Date): Promise<number> {
-  const rows = await countRecentLoginFailuresByAddress(db, since, addressPatternsOf(network), maxFailureAddresses);
-  return rows.reduce((sum, row) => (networkOf(row.address) === network ? sum + row.count : sum), 0);
 }
 
 function highest<T>(values: T[], order: readonly T[]): T | null {

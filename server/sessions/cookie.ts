@@ -1,11 +1,10 @@
 import type { Context } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
+import { parseToken } from './token.js';
 
 export interface SessionCookieOptions {
   name: string;
 }
-
-const tokenPattern = /^[A-Za-z0-9_-]{20}\.[A-Za-z0-9_-]{43}$/;
 
 /**
  * The session token from the `Cookie` header, or `null` when absent or not of the token's shape.
@@ -23,13 +22,13 @@ export function readSessionCookie(c: Context, options: SessionCookieOptions): st
     if (value !== null) return null;
     value = cookie.slice(prefix.length);
   }
-  return value !== null && tokenPattern.test(value) ? value : null;
+  return value !== null && parseToken(value) !== null ? value : null;
 }
 
 /** True when a cookie of this name was sent, whatever its value. */
 export function hasSessionCookie(c: Context, options: SessionCookieOptions): boolean {
   const header = c.req.header('cookie');
-  return header !== undefined && header.includes(`${options.name}=`);
+  return header?.includes(`${options.name}=`) === true;
 }
 
 /**

@@ -1,13 +1,14 @@
 import type { Kysely } from 'kysely';
-import type { RequestContext } from '../audit/events.js';
+import type { Actor, RequestContext } from '../audit/events.js';
 import { recordAuditEvent } from '../audit/repository.js';
 import { toBase64url } from '../crypto.js';
 import type { Database, SessionRow } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
-import { requireRecentVerification } from '../reauth/service.js';
+import { requireRecentVerification } from './step-up.js';
 import { listLiveSessionsOfUser, revokeSessionById, revokeSessionOfUser, revokeSessionsOfUserExcept } from './repository.js';
-import type { Session, SessionConfig } from './service.js';
+import { liveAt, type SessionConfig, sessionEnd } from './lifetime.js';
+import type { Session } from './service.js';
 
 /** A session as `GET /auth/sessions` shows it: never its token. */
 export interface SessionView {
@@ -29,14 +30,15 @@ export interface SessionView {
 export async function listSessions(deps: Deps, current: Session): Promise<SessionView[]> {
   const { db, config, clock } = deps;
   const now = clock.now();
-  const rows = await listLiveSessionsOfUser(db, current.userId, now, idleCutoff(config.session, now));
+  const rows = await listLiveSessionsOfUser(db, current.userId, liveAt(config.session, now));
   return rows.map((row) => toSessionView(row, config.session, current.id));
 }
 
 /**
  * Revokes one of the signed-in user's own live sessions. Any other id, including another user's
- * session, is `not_found` and changes nothing. Returns whether it was the session making the request
- * (whose cookie the route then clears).
+ * session, is `not_found` and changes nothing. *Step-up* unless it is the session making the request:
+ * revoking another session one by one must need what revoking them all needs. Returns whether it was
+ * the session making the request (whose cookie the route then clears).
  */
 export async function revokeOwnSession(deps: Deps, current: Session, sessionId: string, context: RequestContext): Promise<{ wasCurrent: boolean }> {
   const { db, config, clock } = deps;
@@ -44,7 +46,9 @@ export async function revokeOwnSession(deps: Deps, current: Session, sessionId: 
   // Ids are 20 base64url characters; anything else (a NUL byte, say) cannot name a session.
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(sessionId)) throw new AuthError('not_found');
   return db.transaction().execute(async (trx) => {
-    if (!(await revokeSessionOfUser(trx, current.userId, sessionId, now, idleCutoff(config.session, now)))) throw new AuthError('not_found');
+    if (!(await revokeSessionOfUser(trx, current.userId, sessionId, liveAt(config.session, now)))) throw new AuthError('not_found');
+    // After the ownership check, so another user's id stays 404 either way; throwing rolls the revocation back.
+    if (sessionId !== current.id) requireRecentVerification(current, config, now);
     await recordAuditEvent(trx, { type: 'session_revoked', userId: current.userId, sessionId, ...context, details: { cause: 'revoked_by_user', fromSession: current.id } }, now);
     return { wasCurrent: sessionId === current.id };
   });
@@ -56,7 +60,7 @@ export async function revokeOtherSessions(deps: Deps, current: Session, context:
   const now = clock.now();
   requireRecentVerification(current, config, now);
   return db.transaction().execute(async (trx) => {
-    const revoked = await revokeSessionsOfUserExcept(trx, current.userId, current.id, now, idleCutoff(config.session, now));
+    const revoked = await revokeSessionsOfUserExcept(trx, current.userId, current.id, liveAt(config.session, now));
     await recordRevocations(trx, current.userId, revoked, { actor: 'user', cause: 'revoke_others', fromSession: current.id, context }, now);
     return { revoked: revoked.length };
   });
@@ -76,7 +80,7 @@ export async function recordRevocations(
   trx: Kysely<Database>,
   userId: string,
   sessionIds: string[],
-  how: { actor: 'user' | 'admin' | 'system'; cause: string; fromSession?: string; passkeyId?: string; context?: RequestContext },
+  how: { actor: Actor; cause: string; fromSession?: string; passkeyId?: string; context?: RequestContext },
   now: Date,
 ): Promise<void> {
   for (const sessionId of sessionIds) {
@@ -97,17 +101,12 @@ export async function recordRevocations(
   }
 }
 
-function idleCutoff(config: SessionConfig, now: Date): Date {
-  return new Date(now.getTime() - config.idleTimeout * 1000);
-}
-
 function toSessionView(row: SessionRow, config: SessionConfig, currentId: string): SessionView {
-  const idleExpiry = row.last_seen_at.getTime() + config.idleTimeout * 1000;
   return {
     id: row.id,
     createdAt: row.created_at.toISOString(),
     lastSeenAt: row.last_seen_at.toISOString(),
-    expiresAt: new Date(Math.min(row.expires_at.getTime(), idleExpiry)).toISOString(),
+    expiresAt: sessionEnd(config, row.expires_at, row.last_seen_at).toISOString(),
     userAgent: row.user_agent,
     ipAddress: row.ip_address,
     passkeyId: row.passkey_id === null ? null : toBase64url(row.passkey_id),

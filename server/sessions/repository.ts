@@ -1,5 +1,14 @@
-import { CompiledQuery, type Kysely } from 'kysely';
+import { CompiledQuery, type Kysely, sql } from 'kysely';
 import type { Database, SessionKind, SessionRow } from '../db/schema.js';
+import type { LiveAt } from './lifetime.js';
+
+/**
+ * The one live-session predicate: not revoked, not past the absolute expiry, seen after the idle
+ * cut-off. (The hot path below states it as fixed SQL text, for its prepared statement.)
+ */
+function isLive(at: LiveAt) {
+  return sql<boolean>`session.revoked_at is null and session.expires_at > ${at.now} and session.last_seen_at > ${at.idleCutoff}`;
+}
 
 /** The risk-signal columns (server/risk/), which a new session may leave at their defaults. */
 type SessionRiskColumns = 'context_user_agent' | 'context_browser' | 'context_os' | 'networks' | 'suspect_at' | 'step_up_required_at';
@@ -70,13 +79,8 @@ const dateOrNull = (ms: number | null): Date | null => (ms === null ? null : new
  * The session hot path: one indexed round trip that returns the live session and its user together,
  * or `null`. Time comes from the caller, so tests can move it.
  */
-export async function findActiveSession(
-  db: Kysely<Database>,
-  id: string,
-  now: Date,
-  idleCutoff: Date,
-): Promise<ActiveSessionRow | null> {
-  const { rows } = await db.executeQuery<ActiveSessionSqlRow>(CompiledQuery.raw(activeSessionSql, [id, now, idleCutoff]));
+export async function findActiveSession(db: Kysely<Database>, id: string, at: LiveAt): Promise<ActiveSessionRow | null> {
+  const { rows } = await db.executeQuery<ActiveSessionSqlRow>(CompiledQuery.raw(activeSessionSql, [id, at.now, at.idleCutoff]));
   const row = rows[0];
   if (row === undefined) return null;
   return {
@@ -128,15 +132,13 @@ export async function markSessionVerified(db: Kysely<Database>, id: string, now:
   return result.numUpdatedRows > 0n;
 }
 
-/** A user's live sessions (not revoked, not expired, seen within the idle timeout), newest first. */
-export async function listLiveSessionsOfUser(db: Kysely<Database>, userId: string, now: Date, idleCutoff: Date): Promise<SessionRow[]> {
+/** A user's live sessions, newest first. */
+export async function listLiveSessionsOfUser(db: Kysely<Database>, userId: string, at: LiveAt): Promise<SessionRow[]> {
   return db
     .selectFrom('session')
     .selectAll()
     .where('user_id', '=', userId)
-    .where('revoked_at', 'is', null)
-    .where('expires_at', '>', now)
-    .where('last_seen_at', '>', idleCutoff)
+    .where(isLive(at))
     .orderBy('created_at', 'desc')
     .orderBy('id')
     .execute();
@@ -146,29 +148,25 @@ export async function listLiveSessionsOfUser(db: Kysely<Database>, userId: strin
  * Revokes one live session of one user; `false` (nothing changed) when the session is not that
  * user's, or not live, so another user's session id looks exactly like an unknown one.
  */
-export async function revokeSessionOfUser(db: Kysely<Database>, userId: string, id: string, now: Date, idleCutoff: Date): Promise<boolean> {
+export async function revokeSessionOfUser(db: Kysely<Database>, userId: string, id: string, at: LiveAt): Promise<boolean> {
   const result = await db
     .updateTable('session')
-    .set({ revoked_at: now })
+    .set({ revoked_at: at.now })
     .where('id', '=', id)
     .where('user_id', '=', userId)
-    .where('revoked_at', 'is', null)
-    .where('expires_at', '>', now)
-    .where('last_seen_at', '>', idleCutoff)
+    .where(isLive(at))
     .executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }
 
 /** Revokes every live session of a user but one; returns the revoked ids. */
-export async function revokeSessionsOfUserExcept(db: Kysely<Database>, userId: string, keepId: string, now: Date, idleCutoff: Date): Promise<string[]> {
+export async function revokeSessionsOfUserExcept(db: Kysely<Database>, userId: string, keepId: string, at: LiveAt): Promise<string[]> {
   const rows = await db
     .updateTable('session')
-    .set({ revoked_at: now })
+    .set({ revoked_at: at.now })
     .where('user_id', '=', userId)
     .where('id', '!=', keepId)
-    .where('revoked_at', 'is', null)
-    .where('expires_at', '>', now)
-    .where('last_seen_at', '>', idleCutoff)
+    .where(isLive(at))
     .returning('id')
     .execute();
   return rows.map((row) => row.id);
@@ -184,4 +182,74 @@ export async function revokeSessionsOfPasskey(db: Kysely<Database>, credentialId
     .returning('id')
     .execute();
   return rows.map((row) => row.id);
+}
+
+/** Marks every not-yet-revoked session of a user revoked; returns their ids. Pass the caller's transaction. */
+export async function revokeAllSessionsOfUser(db: Kysely<Database>, userId: string, now: Date): Promise<string[]> {
+  const rows = await db
+    .updateTable('session')
+    .set({ revoked_at: now })
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .returning('id')
+    .execute();
+  return rows.map((row) => row.id);
+}
+
+/**
+ * Whether session `sid` of user `sub` is live (and the user not disabled), and the user's name: one
+ * indexed query, so a revocation shows at once (token introspection).
+ */
+export async function findLiveSessionOfToken(db: Kysely<Database>, sid: string, sub: string, at: LiveAt): Promise<{ username: string } | null> {
+  return (
+    (await db
+      .selectFrom('session')
+      .innerJoin('app_user', 'app_user.id', 'session.user_id')
+      .select('app_user.username')
+      .where('session.id', '=', sid)
+      .where('session.user_id', '=', sub)
+      .where(isLive(at))
+      .where('app_user.disabled_at', 'is', null)
+      .executeTakeFirst()) ?? null
+  );
+}
+
+/** The number of live sessions of each user (of `userId` only, when given); users without any are absent. */
+export async function countLiveSessionsByUser(db: Kysely<Database>, at: LiveAt, userId?: string): Promise<Map<string, number>> {
+  let query = db
+    .selectFrom('session')
+    .select(['user_id', (eb) => eb.fn.countAll<string | number>().as('n')])
+    .where(isLive(at))
+    .groupBy('user_id');
+  if (userId !== undefined) query = query.where('user_id', '=', userId);
+  const rows = await query.execute();
+  return new Map(rows.map((row) => [row.user_id, Number(row.n)]));
+}
+
+/** Which ended sessions {@link deleteEndedSessions} removes in one pass. */
+export type EndedSessions = 'expired' | 'idle' | 'revoked';
+
+/**
+ * Deletes up to `batchSize` sessions that ended before `cutoff` (past their absolute expiry, idled out,
+ * or revoked), for the sweep; returns how many. Each pass is served by an index (a single OR would
+ * scan the whole table), and `FOR UPDATE SKIP LOCKED` lets concurrent sweeps take disjoint rows.
+ */
+export async function deleteEndedSessions(db: Kysely<Database>, condition: EndedSessions, cutoff: LiveAt, batchSize: number): Promise<number> {
+  const result = await db
+    .deleteFrom('session')
+    .where('id', 'in', (eb) => {
+      const candidates = eb.selectFrom('session').select('id');
+      return (
+        condition === 'expired'
+          ? candidates.where('expires_at', '<=', cutoff.now)
+          : condition === 'idle'
+            ? candidates.where('last_seen_at', '<=', cutoff.idleCutoff)
+            : candidates.where('revoked_at', 'is not', null).where('revoked_at', '<=', cutoff.now)
+      )
+        .limit(batchSize)
+        .forUpdate()
+        .skipLocked();
+    })
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
 }

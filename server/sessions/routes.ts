@@ -1,20 +1,25 @@
 import { Hono } from 'hono';
 import type { Deps } from '../deps.js';
 import { jsonBody } from '../http/body.js';
-import { requireSession, type SessionVariables } from '../http/session.js';
+import type { AppEnv } from '../http/env.js';
 import { clearSessionCookie, readSessionCookie } from './cookie.js';
-import { requestContext } from '../http/client-address.js';
+import { requireSession } from './gate.js';
+import { sessionManagementRoutes } from './manage-routes.js';
 import { logout } from './management.js';
 import { validateSessionToken } from './service.js';
+import { sessionStatusRoutes } from './status-routes.js';
 
-/** `GET /auth/session` and `POST /auth/logout`. */
+/**
+ * Mounted at `/auth`: `GET /session`, `GET /session/status` (status-routes.ts), `POST /logout`, and
+ * the signed-in user's sessions under `/sessions` (manage-routes.ts).
+ */
 export function sessionRoutes(deps: Deps) {
   const { db, config, clock } = deps;
   const cookie = { name: config.session.cookieName };
-  const app = new Hono<{ Variables: SessionVariables & { body: unknown } }>();
+  const app = new Hono<AppEnv>();
 
   // Also answers a session held for a re-verification by a risk signal, with `session.stepUpRequired: true` (README "Risk signals").
-  app.get('/auth/session', requireSession(deps, { allowStepUp: true }), (c) => {
+  app.get('/session', requireSession(deps, { allowStepUp: true }), (c) => {
     const { user, session, stepUpRequired } = c.var;
     return c.json({
       user,
@@ -29,16 +34,18 @@ export function sessionRoutes(deps: Deps) {
   });
 
   // Logging out always succeeds and clears the cookie; a live session behind it is revoked at once.
-  app.post('/auth/logout', jsonBody({ origins: config.origins }), async (c) => {
+  app.post('/logout', jsonBody({ origins: config.origins }), async (c) => {
     const token = readSessionCookie(c, cookie);
     if (token !== null) {
       const now = clock.now();
       const validated = await validateSessionToken(db, config.session, token, now);
-      if (validated) await logout(db, validated.session, requestContext(c, config.trustedProxies), now);
+      if (validated) await logout(db, validated.session, c.var.requestContext, now);
     }
     clearSessionCookie(c, cookie);
     return c.body(null, 204);
   });
 
+  app.route('/', sessionStatusRoutes(deps));
+  app.route('/sessions', sessionManagementRoutes(deps));
   return app;
 }

@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
 import { recordAuditEvent } from '../audit/repository.js';
-import { randomBase64url, sha256 } from '../crypto.js';
 import type { Database } from '../db/schema.js';
 import { replaceSessionSecret, revokeSessionByPreviousSecret } from './secret-rotation-repository.js';
+import { formatToken, hashSecret, newSessionSecret, parseToken } from './token.js';
 
 /**
  * Session secret rotation (README "Access tokens"). The cookie is the refresh credential of the access
@@ -34,11 +34,11 @@ export async function rotateSessionSecretIfDue(
   now: Date,
 ): Promise<string | null> {
   if (!state.current || now.getTime() - state.issuedAt.getTime() < rotationAge * 1000) return null;
-  const dot = sessionToken.indexOf('.');
-  const id = sessionToken.slice(0, dot);
-  const secret = randomBase64url(32);
-  const rotated = await replaceSessionSecret(db, id, sha256(sessionToken.slice(dot + 1)), sha256(secret), now);
-  return rotated ? `${id}.${secret}` : null;
+  const parsed = parseToken(sessionToken);
+  if (parsed === null) return null;
+  const secret = newSessionSecret();
+  const rotated = await replaceSessionSecret(db, parsed.id, hashSecret(parsed.secret), hashSecret(secret), now);
+  return rotated ? formatToken(parsed.id, secret) : null;
 }
 
 /**

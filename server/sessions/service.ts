@@ -1,13 +1,12 @@
 import type { Kysely } from 'kysely';
-import type { Config } from '../config.js';
-import { bytesEqual, randomBase64url, sha256 } from '../crypto.js';
 import type { Database, SessionKind } from '../db/schema.js';
-import { initialSessionContext, type StoredSessionContext } from '../risk/session-context.js';
-import type { User } from '../users/user.js';
-import { revokeSessionForSecretReuse, type SessionSecretState } from './secret-rotation.js';
+import type { StoredSessionContext } from '../risk/session-context.js';
+import type { User } from '../user.js';
+import { initialSessionContext } from './context-policy.js';
+import { liveAt, type SessionConfig, sessionEnd } from './lifetime.js';
 import { findActiveSession, insertSession, touchSession } from './repository.js';
-
-export type SessionConfig = Config['session'];
+import { revokeSessionForSecretReuse, type SessionSecretState } from './secret-rotation.js';
+import { formatToken, hashSecret, newSessionId, newSessionSecret, parseToken, secretHashMatches } from './token.js';
 
 /** A live session as the rest of the server sees it. */
 export interface Session {
@@ -29,28 +28,34 @@ export interface SessionContext {
   ipAddress: string | null;
 }
 
+export interface NewSession {
+  userId: string;
+  context: SessionContext;
+  /** `recovery` for the restricted session of an account recovery; `full` by default. */
+  kind?: SessionKind;
+  /** Seconds; never more than the configured absolute lifetime (the default). */
+  lifetime?: number;
+  /** A risky sign-in (server/risk/): a passkey re-verification comes first. */
+  stepUpRequired?: boolean;
+}
+
 /**
- * Creates a session and returns its token `id.secret`. The id is 120 random bits, the secret 256
- * random bits; only SHA-256 of the secret is stored, so a leaked table yields no usable token.
+ * Creates a session and returns its token `id.secret` (server/sessions/token.ts): only SHA-256 of the
+ * secret is stored, so a leaked table yields no usable token. Pass the caller's transaction as `db`.
  */
 export async function createSession(
   db: Kysely<Database>,
   config: SessionConfig,
-  userId: string,
-  context: SessionContext,
+  input: NewSession,
   now: Date,
-  {
-    kind = 'full',
-    lifetime = config.absoluteLifetime,
-    stepUpRequired = false,
-  }: { kind?: SessionKind; lifetime?: number; /** A risky sign-in (server/risk/): a passkey re-verification comes first. */ stepUpRequired?: boolean } = {},
 ): Promise<{ token: string; session: Session }> {
-  const id = randomBase64url(15);
-  const secret = randomBase64url(32);
+  const { userId, context, kind = 'full', lifetime = config.absoluteLifetime, stepUpRequired = false } = input;
+  const id = newSessionId();
+  const secret = newSessionSecret();
   const expiresAt = new Date(now.getTime() + Math.min(lifetime, config.absoluteLifetime) * 1000);
   await insertSession(db, {
     id,
-    secret_hash: sha256(secret),
+    secret_hash: hashSecret(secret),
     user_id: userId,
     passkey_id: context.passkeyId,
     created_at: now,
@@ -60,7 +65,7 @@ export async function createSession(
     user_agent: context.userAgent,
     ip_address: context.ipAddress,
     kind,
-    // The context later requests are compared with (server/risk/session-context.ts).
+    // The context later requests are compared with (server/sessions/context-policy.ts).
     ...initialSessionContext(context),
     step_up_required_at: stepUpRequired ? now : null,
   });
@@ -69,11 +74,11 @@ export async function createSession(
     userId,
     createdAt: now,
     lastSeenAt: now,
-    expiresAt: earliest(expiresAt, new Date(now.getTime() + config.idleTimeout * 1000)),
+    expiresAt: sessionEnd(config, expiresAt, now),
     verifiedAt: now,
     kind,
   };
-  return { token: `${id}.${secret}`, session };
+  return { token: formatToken(id, secret), session };
 }
 
 export interface ValidatedSession {
@@ -83,7 +88,7 @@ export interface ValidatedSession {
   refreshed: boolean;
   /** Which secret the token carried (current, or previous within its grace) and when the current one was issued. */
   secret: SessionSecretState;
-  /** The context the session trusts and its risk state, for `enforceSessionContext` (server/risk/). */
+  /** The context the session trusts and its risk state, for `enforceSessionContext` (context-policy.ts). */
   context: StoredSessionContext;
 }
 
@@ -98,18 +103,16 @@ export async function validateSessionToken(
   token: string,
   now: Date,
 ): Promise<ValidatedSession | null> {
-  const dot = token.indexOf('.');
-  if (dot <= 0) return null;
-  const id = token.slice(0, dot);
-  const secret = token.slice(dot + 1);
-  const idleMs = config.idleTimeout * 1000;
-  const row = await findActiveSession(db, id, now, new Date(now.getTime() - idleMs));
+  const parsed = parseToken(token);
+  if (parsed === null) return null;
+  const { id, secret } = parsed;
+  const row = await findActiveSession(db, id, liveAt(config, now));
   if (row === null) return null;
-  // Both comparisons always run, in constant time; the previous secret (README "Access tokens") counts only
-  // within its grace, and after it, replaying it revokes the session.
-  const hash = sha256(secret);
-  const current = bytesEqual(hash, row.secret_hash);
-  const previous = row.previous_secret_hash !== null && bytesEqual(hash, row.previous_secret_hash);
+  // Both comparisons always run, in constant time (see secretHashMatches); the previous secret
+  // (README "Access tokens") counts only within its grace, and after it, replaying it revokes the session.
+  const hash = hashSecret(secret);
+  const current = secretHashMatches(hash, row.secret_hash);
+  const previous = row.previous_secret_hash !== null && secretHashMatches(hash, row.previous_secret_hash);
   if (!current && !previous) return null;
   const issuedAt = row.secret_rotated_at ?? row.created_at;
   if (!current && now.getTime() >= issuedAt.getTime() + config.secretRotationGrace * 1000) {
@@ -131,7 +134,7 @@ export async function validateSessionToken(
       userId: row.user_id,
       createdAt: row.created_at,
       lastSeenAt,
-      expiresAt: earliest(row.expires_at, new Date(lastSeenAt.getTime() + idleMs)),
+      expiresAt: sessionEnd(config, row.expires_at, lastSeenAt),
       verifiedAt: row.verified_at,
       kind: row.kind,
     },
@@ -147,8 +150,4 @@ export async function validateSessionToken(
       stepUpRequiredAt: row.step_up_required_at,
     },
   };
-}
-
-function earliest(a: Date, b: Date): Date {
-  return a.getTime() <= b.getTime() ? a : b;
 }

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import type { Deps } from '../deps.js';
-import { authenticateRequest } from '../http/session.js';
+import type { AppEnv } from '../http/env.js';
+import { authenticateRequest } from './gate.js';
 
 /**
  * `GET /auth/session/status` (an addition to the contract): the same answer as `GET /auth/session`
@@ -10,9 +11,9 @@ import { authenticateRequest } from '../http/session.js';
  * cookie is cleared, and the risk policy applies (a held session says `stepUpRequired: true`).
  */
 export function sessionStatusRoutes(deps: Pick<Deps, 'db' | 'config' | 'clock'>) {
-  const app = new Hono();
+  const app = new Hono<AppEnv>();
 
-  app.get('/auth/session/status', async (c) => {
+  app.get('/session/status', async (c) => {
     const authenticated = await authenticateRequest(deps, c);
     if (authenticated === null) return c.json({ signedIn: false });
     const { validated: { user, session }, stepUpRequired } = authenticated;

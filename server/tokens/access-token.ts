@@ -1,12 +1,9 @@
 import { randomBase64url } from '../crypto.js';
 import { SignJWT } from 'jose';
-import type { Kysely } from 'kysely';
-import type { Config } from '../config.js';
-import type { Database } from '../db/schema.js';
 import { rotateSessionSecretIfDue, type SessionSecretState } from '../sessions/secret-rotation.js';
 import type { Session } from '../sessions/service.js';
-import type { User } from '../users/user.js';
-import type { KeyStore } from './keys.js';
+import type { User } from '../user.js';
+import type { TokenDeps } from './keys.js';
 
 export interface IssuedAccessToken {
   accessToken: string;
@@ -25,7 +22,7 @@ export interface IssuedAccessToken {
  * `aud`, `sub` (user id), `sid` (session id), `iat`, `exp` (iat + lifetime, at most 300 s), `jti`.
  */
 export async function issueAccessToken(
-  deps: { db: Kysely<Database>; config: Pick<Config, 'origins' | 'tokens' | 'session'>; clock: { now(): Date }; keys: KeyStore },
+  deps: TokenDeps,
   input: { user: User; session: Session; sessionToken: string; secret: SessionSecretState },
 ): Promise<IssuedAccessToken> {
   const { db, config, clock, keys } = deps;

@@ -1,12 +1,10 @@
 import { errors, type JWTVerifyGetKey } from 'jose';
-import type { Kysely } from 'kysely';
-import type { Config } from '../config.js';
 import { bytesEqual, sha256 } from '../crypto.js';
-import type { Database } from '../db/schema.js';
 import { AuthError } from '../errors.js';
 import { AccessTokenError, createAccessTokenVerifier } from '../verify.js';
-import { findLiveSessionOfToken } from './introspection-repository.js';
-import type { KeyStore } from './keys.js';
+import { liveAt } from '../sessions/lifetime.js';
+import { findLiveSessionOfToken } from '../sessions/repository.js';
+import type { TokenDeps } from './keys.js';
 
 /** The RFC 7662 answer. */
 export type IntrospectionResult =
@@ -25,13 +23,6 @@ export type IntrospectionResult =
     };
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-type IntrospectionDeps = {
-  db: Kysely<Database>;
-  config: Pick<Config, 'origins' | 'tokens' | 'session'>;
-  clock: { now(): Date };
-  keys: KeyStore;
-};
 
 /**
  * Whether the `Authorization` header carries the introspection secret, as `Bearer <secret>` or as
@@ -65,7 +56,7 @@ export function isIntrospectionClient(secret: string | null, authorization: stri
  * `exp`) and its session looked up in one query: `{active: false}` as soon as the session is revoked
  * or expired, or the user disabled.
  */
-export async function introspectToken(deps: IntrospectionDeps, input: { authorization: string | undefined; token: string }): Promise<IntrospectionResult> {
+export async function introspectToken(deps: TokenDeps, input: { authorization: string | undefined; token: string }): Promise<IntrospectionResult> {
   const { db, config, clock, keys } = deps;
   if (!isIntrospectionClient(config.tokens.introspectionSecret, input.authorization)) {
     throw new AuthError('unauthenticated', 'This endpoint needs the introspection secret.');
@@ -86,8 +77,7 @@ export async function introspectToken(deps: IntrospectionDeps, input: { authoriz
   }
   // Only our own signed tokens get here, but a malformed `sub` must never reach the uuid column as a 500.
   if (!uuidPattern.test(claims.sub)) return { active: false };
-  const idleCutoff = new Date(now.getTime() - config.session.idleTimeout * 1000);
-  const live = await findLiveSessionOfToken(db, claims.sid, claims.sub, now, idleCutoff);
+  const live = await findLiveSessionOfToken(db, claims.sid, claims.sub, liveAt(config.session, now));
   if (live === null) return { active: false };
   return {
     active: true,

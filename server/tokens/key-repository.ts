@@ -46,3 +46,20 @@ export async function deleteRetiredSigningKeys(db: Kysely<Database>, cutoff: Dat
 export async function lockSigningKeys(trx: Kysely<Database>): Promise<void> {
   await sql`select pg_advisory_xact_lock(hashtext('passkey-auth:signing_key'))`.execute(trx);
 }
+
+/** Keys whose private part is stored unsealed. */
+export async function listUnsealedSigningKeys(db: Kysely<Database>): Promise<SigningKeyRow[]> {
+  return db.selectFrom('signing_key').selectAll().where('private_key_encryption', '=', 'none').execute();
+}
+
+/** Replaces an unsealed private key by its sealed form; false if it was sealed meanwhile. */
+export async function storeSealedPrivateKey(db: Kysely<Database>, kid: string, sealed: Uint8Array): Promise<boolean> {
+  const row = await db
+    .updateTable('signing_key')
+    .set({ private_key: sealed, private_key_encryption: 'aes-256-gcm' })
+    .where('kid', '=', kid)
+    .where('private_key_encryption', '=', 'none')
+    .returning('kid')
+    .executeTakeFirst();
+  return row !== undefined;
+}

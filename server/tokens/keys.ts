@@ -2,9 +2,10 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
+import type { Deps } from '../deps.js';
 import type { Database, SigningKeyRow } from '../db/schema.js';
 import { openPrivateKey, sealPrivateKey } from './key-encryption.js';
-import { insertSigningKey, listPublishedSigningKeys, lockSigningKeys } from './key-repository.js';
+import { insertSigningKey, listPublishedSigningKeys, listUnsealedSigningKeys, lockSigningKeys, storeSealedPrivateKey } from './key-repository.js';
 
 export type SigningAlgorithm = 'ES256' | 'EdDSA';
 export type TokenConfig = Config['tokens'];
@@ -45,11 +46,10 @@ export interface KeyStore {
   verificationKey(kid: string): Promise<{ alg: SigningAlgorithm; key: KeyObject } | null>;
 }
 
-interface KeyStoreDeps {
-  db: Kysely<Database>;
-  config: Pick<Config, 'tokens'>;
-  clock: { now(): Date };
-}
+type KeyStoreDeps = Pick<Deps, 'db' | 'config' | 'clock'>;
+
+/** What the token services take: the app's dependencies and this instance's key store. */
+export type TokenDeps = Pick<Deps, 'db' | 'config' | 'clock'> & { keys: KeyStore };
 
 const kidPattern = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -206,4 +206,16 @@ export async function ensureSigningKey(db: Kysely<Database>, tokens: TokenConfig
     if (rows.some((row) => row.activates_at.getTime() <= now.getTime())) return;
     await insertSigningKey(trx, await generateSigningKey(tokens.algorithm, tokens.keyEncryptionKey, { createdAt: now, activatesAt: now }));
   });
+}
+
+/**
+ * Seals, under `kek`, every signing key stored unsealed (from before a key-encryption key was set or
+ * generated), so existing keys keep signing and verifying under the same kid. Returns how many.
+ */
+export async function sealUnsealedSigningKeys(db: Kysely<Database>, kek: Uint8Array): Promise<number> {
+  let sealed = 0;
+  for (const row of await listUnsealedSigningKeys(db)) {
+    if (await storeSealedPrivateKey(db, row.kid, sealPrivateKey(row.private_key, kek, row.kid))) sealed++;
+  }
+  return sealed;
 }

@@ -2,20 +2,21 @@ import { Hono } from 'hono';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { bodyObject, checkJson, jsonBody, maxBodyBytes, readLimited } from '../http/body.js';
-import { requireSession, type SessionVariables } from '../http/session.js';
+import type { AppEnv } from '../http/env.js';
 import { setSessionCookie } from '../sessions/cookie.js';
+import { requireSession } from '../sessions/gate.js';
 import { issueAccessToken } from './access-token.js';
 import { introspectToken } from './introspection.js';
 import { createKeyStore, type KeyStore } from './keys.js';
 
 /**
- * `POST /auth/token`, `GET /.well-known/jwks.json` and `POST /auth/introspect` (README "Access tokens").
+ * Mounted at `/`: `POST /auth/token`, `GET /.well-known/jwks.json` and `POST /auth/introspect` (README "Access tokens").
  * The key store is this instance's cache of the signing keys every instance shares in the database.
  */
 export function tokenRoutes(deps: Deps, keys: KeyStore = createKeyStore(deps)) {
   const { config, clock } = deps;
   const cookie = { name: config.session.cookieName };
-  const app = new Hono<{ Variables: SessionVariables & { body: unknown } }>();
+  const app = new Hono<AppEnv>();
 
   // The contract's order: CSRF, 413, 415, 400 (the body, which has no fields, must be an object), then the session.
   app.post('/auth/token', jsonBody({ origins: config.origins }), async (c, next) => {

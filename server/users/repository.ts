@@ -23,3 +23,25 @@ export async function insertUser(
       .executeTakeFirst()) ?? null
   );
 }
+
+/**
+ * Locks the user's row for the rest of the transaction and returns it, `null` for an unknown user:
+ * concurrent changes of one user (a disable, a passkey deletion) run one after the other.
+ */
+export async function lockUser(db: Kysely<Database>, id: string): Promise<AppUserRow | null> {
+  return (await db.selectFrom('app_user').selectAll().where('id', '=', id).forUpdate().executeTakeFirst()) ?? null;
+}
+
+/** Disables (a time) or enables (`null`) a user. */
+export async function setUserDisabledAt(db: Kysely<Database>, id: string, disabledAt: Date | null): Promise<void> {
+  await db.updateTable('app_user').set({ disabled_at: disabledAt }).where('id', '=', id).execute();
+}
+
+export async function setDisplayName(db: Kysely<Database>, id: string, displayName: string): Promise<AppUserRow> {
+  return db.updateTable('app_user').set({ display_name: displayName }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+}
+
+/** Deletes a user (passkeys and sessions go with them, ON DELETE CASCADE); `false` for an unknown user. */
+export async function deleteUserRow(db: Kysely<Database>, id: string): Promise<boolean> {
+  return (await db.deleteFrom('app_user').where('id', '=', id).returning('id').executeTakeFirst()) !== undefined;
+}

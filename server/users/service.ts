@@ -1,26 +1,13 @@
 import type { Kysely } from 'kysely';
+import type { Actor, RequestContext } from '../audit/events.js';
 import { recordAuditEvent } from '../audit/repository.js';
-import type { Database } from '../db/schema.js';
-import type { RequestContext } from '../audit/events.js';
 import { toBase64url } from '../crypto.js';
+import type { Database } from '../db/schema.js';
 import { AuthError } from '../errors.js';
-import { toUser, type User } from './user.js';
+import { revokeAllSessionsOfUser } from '../sessions/repository.js';
+import { toUser, type User } from '../user.js';
+import { deleteUserRow, lockUser, setDisplayName, setUserDisabledAt } from './repository.js';
 import { normalizeDisplayName } from './username.js';
-
-/** Who made a change, as the audit trail records it. */
-export type Actor = 'user' | 'admin' | 'system';
-
-/** Marks every not-yet-revoked session of a user revoked; returns their ids. Pass the caller's transaction. */
-async function revokeSessionsOfUser(trx: Kysely<Database>, userId: string, now: Date): Promise<string[]> {
-  const rows = await trx
-    .updateTable('session')
-    .set({ revoked_at: now })
-    .where('user_id', '=', userId)
-    .where('revoked_at', 'is', null)
-    .returning('id')
-    .execute();
-  return rows.map((row) => row.id);
-}
 
 /**
  * Disables a user and revokes all of their sessions in the same transaction, so that their very next
@@ -34,12 +21,12 @@ export async function disableUser(
   now: Date,
 ): Promise<{ changed: boolean; revokedSessions: number } | null> {
   return db.transaction().execute(async (trx) => {
-    const user = await trx.selectFrom('app_user').select(['id', 'disabled_at']).where('id', '=', userId).forUpdate().executeTakeFirst();
+    const user = await lockUser(trx, userId);
     if (!user) return null;
     // Revoke even when already disabled: a login racing the first disable may have left a session.
-    const revoked = await revokeSessionsOfUser(trx, userId, now);
+    const revoked = await revokeAllSessionsOfUser(trx, userId, now);
     if (user.disabled_at !== null) return { changed: false, revokedSessions: revoked.length };
-    await trx.updateTable('app_user').set({ disabled_at: now }).where('id', '=', userId).execute();
+    await setUserDisabledAt(trx, userId, now);
     await recordAuditEvent(trx, { type: 'user_disabled', userId, actor, details: { revokedSessions: revoked.length } }, now);
     return { changed: true, revokedSessions: revoked.length };
   });
@@ -48,10 +35,10 @@ export async function disableUser(
 /** Enables a disabled user. `null` for an unknown user; `changed: false` when the user was not disabled. */
 export async function enableUser(db: Kysely<Database>, userId: string, actor: Actor, now: Date): Promise<{ changed: boolean } | null> {
   return db.transaction().execute(async (trx) => {
-    const user = await trx.selectFrom('app_user').select(['id', 'disabled_at']).where('id', '=', userId).forUpdate().executeTakeFirst();
+    const user = await lockUser(trx, userId);
     if (!user) return null;
     if (user.disabled_at === null) return { changed: false };
-    await trx.updateTable('app_user').set({ disabled_at: null }).where('id', '=', userId).execute();
+    await setUserDisabledAt(trx, userId, null);
     await recordAuditEvent(trx, { type: 'user_enabled', userId, actor }, now);
     return { changed: true };
   });
@@ -63,9 +50,9 @@ export async function enableUser(db: Kysely<Database>, userId: string, actor: Ac
  */
 export async function revokeAllSessions(db: Kysely<Database>, userId: string, actor: Actor, now: Date): Promise<{ revokedSessions: number } | null> {
   return db.transaction().execute(async (trx) => {
-    const user = await trx.selectFrom('app_user').select('id').where('id', '=', userId).forUpdate().executeTakeFirst();
+    const user = await lockUser(trx, userId);
     if (!user) return null;
-    const revoked = await revokeSessionsOfUser(trx, userId, now);
+    const revoked = await revokeAllSessionsOfUser(trx, userId, now);
     for (const sessionId of revoked) {
       await recordAuditEvent(trx, { type: 'session_revoked', userId, actor, sessionId, details: { all: true } }, now);
     }
@@ -80,7 +67,7 @@ export async function revokeAllSessions(db: Kysely<Database>, userId: string, ac
  */
 export async function deleteUser(db: Kysely<Database>, userId: string, actor: Actor, now: Date): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
-    const deleted = await trx.deleteFrom('app_user').where('id', '=', userId).returning('id').executeTakeFirst();
+    const deleted = await deleteUserRow(trx, userId);
     if (!deleted) return false;
     await recordAuditEvent(trx, { type: 'user_deleted', userId, actor }, now);
     return true;
@@ -103,10 +90,10 @@ export async function changeDisplayName(
     throw new AuthError('invalid_request', 'The body must be {"displayName": string}.');
   }
   return db.transaction().execute(async (trx) => {
-    const current = await trx.selectFrom('app_user').selectAll().where('id', '=', userId).forUpdate().executeTakeFirst();
+    const current = await lockUser(trx, userId);
     if (!current) throw new AuthError('unauthenticated');
     const displayName = normalizeDisplayName((input as { displayName: unknown }).displayName, current.username);
-    const updated = await trx.updateTable('app_user').set({ display_name: displayName }).where('id', '=', userId).returningAll().executeTakeFirstOrThrow();
+    const updated = await setDisplayName(trx, userId, displayName);
     if (displayName !== current.display_name) {
       await recordAuditEvent(
         trx,

@@ -4,7 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -39,7 +39,7 @@ export interface RunningServer {
 }
 
 /**
- * Starts the real server (`server/main.ts`, as `npm start` does) on a free port with its own
+ * Starts the real server from source (`server/main.ts` through tsx; `npm start` runs it compiled) on a free port with its own
  * embedded database folder, or on the PostgreSQL database named by DATABASE_URL.
  */
 export async function startServer(env: Record<string, string> = {}): Promise<RunningServer> {
@@ -88,8 +88,8 @@ export async function launchBrowser(): Promise<Browser> {
 }
 
 // The virtual authenticator helper is part of the public test kit; re-exported for the project's tests.
-export { addVirtualAuthenticator, toVirtualCredential } from '../../server/testing/playwright.js';
-export type { VirtualAuthenticator, VirtualCredential } from '../../server/testing/playwright.js';
+export { addVirtualAuthenticator } from '../../server/testing/playwright.js';
+export type { VirtualAuthenticator } from '../../server/testing/playwright.js';
 
 /** Collects console errors and uncaught page errors, to assert a clean console. */
 export function watchConsole(page: Page): string[] {
@@ -101,7 +101,7 @@ export function watchConsole(page: Page): string[] {
   return errors;
 }
 
-export type { Browser, BrowserContext, Page };
+export type { Browser, Page };
 
 /** Where browser tests put screenshots (git-ignored). */
 export const artifactsDir = path.join(root, 'test-artifacts', 'browser');

@@ -1,12 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { lockDataDir, lockSocketPath, type DataDirLock } from '../../server/db/data-dir-lock.js';
+import { checkLockSocket, lockDataDir, lockSocketPath, type DataDirLock } from '../../server/db/data-dir-lock.js';
 
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 const moduleUrl = pathToFileURL(path.join(projectRoot, 'server/db/data-dir-lock.ts')).href;
@@ -141,9 +142,106 @@ describe('lockDataDir', () => {
     expect(path.dirname(l.socketPath)).not.toBe(l.path);
     expect(l.socketPath).toBe(lockSocketPath(l.path));
     expect(Buffer.byteLength(l.socketPath)).toBeLessThanOrEqual(103);
-    expect(l.socketPath).toMatch(/pglite-lock-[0-9a-f]{32}\.sock$/);
+    expect(l.socketPath).toMatch(/pglite-\d+\/[0-9a-f]{32}\.sock$/);
+    // In a private runtime folder of this user, never a guessable name in shared /tmp.
+    const parent = statSync(path.dirname(l.socketPath));
+    expect(parent.uid).toBe(process.getuid!());
+    expect(parent.mode & 0o077).toBe(0);
     await expect(lockDataDir(dir)).rejects.toThrow(/is in use by another running server/);
     await l.release();
     expect(existsSync(l.socketPath)).toBe(false);
+  });
+
+  /** Leaves a socket file at `socketPath` that nobody listens on, as a crashed holder does. */
+  async function staleSocket(socketPath: string): Promise<void> {
+    const scratch = `${socketPath}.scratch`;
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(scratch, resolve));
+    const { link } = await import('node:fs/promises');
+    await link(scratch, socketPath);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    expect(existsSync(socketPath)).toBe(true);
+  }
+
+  it('lets exactly one of two processes starting at once after a crash take the lock', async () => {
+    const dir = path.join(tmp, 'data');
+    const first = await lockDataDir(dir);
+    const socketPath = first.socketPath;
+    await first.release();
+    for (let trial = 0; trial < 20; trial++) {
+      await staleSocket(socketPath);
+      const results = await Promise.allSettled([lockDataDir(dir), lockDataDir(dir)]);
+      const held = results.filter((r): r is PromiseFulfilledResult<DataDirLock> => r.status === 'fulfilled');
+      for (const h of held) await h.value.release();
+      expect(held, `trial ${trial}`).toHaveLength(1);
+      const refused = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      expect(String(refused.reason)).toMatch(/in use by another running server/);
+      expect(existsSync(path.join(dir, 'server.takeover'))).toBe(false);
+    }
+  }, 60_000);
+
+  it('makes an existing 0755 folder and every file in it private, so another OS user reads nothing', async () => {
+    chmodSync(tmp, 0o755);
+    const dir = path.join(tmp, 'data');
+    mkdirSync(path.join(dir, 'pgdata', 'pg_wal'), { recursive: true, mode: 0o755 });
+    chmodSync(dir, 0o755);
+    writeFileSync(path.join(dir, 'pgdata', 'pg_wal', '000000010000000000000001'), 'signing key in the clear', { mode: 0o666 });
+    chmodSync(path.join(dir, 'pgdata', 'pg_wal', '000000010000000000000001'), 0o666);
+    writeFileSync(path.join(dir, 'pgdata', 'postgresql.conf'), 'x', { mode: 0o644 });
+    await lock(dir);
+    const modes: string[] = [];
+    const walk = (p: string) => {
+      const info = lstatSync(p);
+      if (info.mode & 0o077) modes.push(`${p} ${(info.mode & 0o777).toString(8)}`);
+      if (info.isDirectory()) for (const name of readdirSync(p)) walk(path.join(p, name));
+    };
+    walk(dir);
+    expect(modes).toEqual([]);
+    if (process.getuid?.() === 0) {
+      // As a second OS user: nothing in the folder can be listed or read.
+      const asNobody = (...argv: string[]) => {
+        try {
+          return execFileSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', ...argv], { stdio: 'pipe' }).toString();
+        } catch (error) {
+          return `refused: ${(error as { stderr?: Buffer }).stderr?.toString() ?? ''}`;
+        }
+      };
+      expect(asNobody('ls', tmp)).toContain('data');
+      expect(asNobody('ls', dir)).toMatch(/^refused: .*Permission denied/);
+      expect(asNobody('cat', path.join(dir, 'pgdata', 'pg_wal', '000000010000000000000001'))).toMatch(/^refused: .*Permission denied/);
+    }
+  });
+
+  it.runIf(process.getuid?.() === 0)('refuses a folder that belongs to another user, naming the fix', async () => {
+    const dir = path.join(tmp, 'theirs');
+    mkdirSync(dir, { mode: 0o755 });
+    chownSync(dir, 65534, 65534);
+    await expect(lockDataDir(dir)).rejects.toThrow(/belongs to uid 65534, not to the user running the server \(uid 0\).*chown -R 0/);
+  });
+
+  it('refuses a runtime folder for long paths that is not private to this user', async () => {
+    const saved = process.env.TMPDIR;
+    const shared = path.join(tmp, 'shared-tmp');
+    mkdirSync(path.join(shared, `pglite-${process.getuid!()}`), { recursive: true, mode: 0o777 });
+    chmodSync(path.join(shared, `pglite-${process.getuid!()}`), 0o777);
+    process.env.TMPDIR = shared;
+    try {
+      await expect(lockDataDir(path.join(tmp, 'x'.repeat(60), 'y'.repeat(60)))).rejects.toThrow(/not a folder of this user with mode 0700/);
+    } finally {
+      process.env.TMPDIR = saved;
+      if (saved === undefined) delete process.env.TMPDIR;
+    }
+  });
+
+  it.runIf(process.getuid?.() === 0)('the CLI check refuses a lock socket that another user owns', async () => {
+    const l = await lock(path.join(tmp, 'data'));
+    await expect(checkLockSocket(l.path, l.socketPath)).resolves.toBeUndefined();
+    const planted = path.join(tmp, 'planted.sock');
+    await staleSocket(planted);
+    chownSync(planted, 65534, 65534);
+    await expect(checkLockSocket(l.path, planted)).rejects.toThrow(/belongs to uid 65534, not to the data folder's owner/);
+    chownSync(planted, 0, 0);
+    chmodSync(tmp, 0o777);
+    await expect(checkLockSocket(l.path, planted)).rejects.toThrow(/another user can write to/);
   });
 });

@@ -197,6 +197,71 @@ describe('fuzzing every endpoint', () => {
     });
   }
 
+  // Not random: every string of every endpoint's valid body, one at a time, made ill-formed UTF-16 (a
+  // lone surrogate: JSON admits `"\ud800"`, PostgreSQL's text and jsonb do not), and every key too.
+  const illFormed = ['\ud800', '\udfff', '\udc00\ud800'];
+  for (const [name, endpoint] of Object.entries(endpoints)) {
+    it(`${name}: a lone surrogate in any string or key of the body is 400 invalid_request`, async () => {
+      const user = await newUser();
+      const template = await endpoint.valid(user);
+      const stringPaths = paths(template).filter((p) => typeof p.reduce((v: any, k) => v[k], template) === 'string');
+      for (const at of stringPaths) {
+        for (const bad of illFormed) {
+          const body: any = structuredClone(await endpoint.valid(user));
+          const parent = at.slice(0, -1).reduce((v: any, k) => v[k], body);
+          const key = at[at.length - 1]!;
+          parent[key] = `${String(parent[key]).slice(0, 3)}${bad}${String(parent[key]).slice(3)}`;
+          const response = await send(endpoint.method, endpoint.path(user), JSON.stringify(body), endpoint.signedIn ? user.cookie : null);
+          expect(response.status, `${at.join('.')} with ${escape(bad)}`).toBe(400);
+          expect((await response.json()).error.code).toBe('invalid_request');
+        }
+      }
+      if (typeof template === 'object' && template !== null && !Array.isArray(template)) {
+        const body = { ...(await endpoint.valid(user) as object), ['x\ud800']: 'y' };
+        const response = await send(endpoint.method, endpoint.path(user), JSON.stringify(body), endpoint.signedIn ? user.cookie : null);
+        expect(response.status).toBe(400);
+      }
+    });
+  }
+
+  it('ill-formed or overlong path parameters never get a 5xx', async () => {
+    const user = await newUser();
+    for (const id of ['%ED%A0%80', '%F0%9F', '%FF', '%C0%AF', '%00', `${'%E2%80%8B'.repeat(300)}`, '..%2F..%2Fetc']) {
+      for (const [method, path, body] of [
+        ['DELETE', `/auth/sessions/${id}`, undefined],
+        ['DELETE', `/auth/passkeys/${id}`, undefined],
+        ['PATCH', `/auth/passkeys/${id}`, JSON.stringify({ name: 'x' })],
+      ] as const) {
+        await expectContractAnswer(await send(method, path, body, user.cookie), [204, 200]);
+      }
+    }
+  });
+
+  it('out-of-range cursors and numbers in the activity query are 400 invalid_request', async () => {
+    const user = await newUser();
+    const cursor = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const id = '00000000-0000-4000-8000-000000000000';
+    const dates = ['+275760-09-13T00:00:00.000Z', '-271821-04-20T00:00:00.000Z', '0000-01-01T00:00:00.000Z', '-000001-01-01T00:00:00.000Z', '+010000-01-01T00:00:00.000Z', '1969-12-31T23:59:59.999Z'];
+    const cursors = [
+      ...dates.map((date) => cursor([date, id])),
+      cursor([1e308, id]), cursor([-1, id]), cursor([null, id]), cursor(['2026-01-01T00:00:00.000Z', '\ud800']), cursor(['\ud800', id]),
+      cursor(['2026-01-01T00:00:00.000Z', id, 'extra']), cursor({}), '%ED%A0%80', 'A'.repeat(10_000),
+    ];
+    const limits = ['0', '-1', '101', '1e3', '1.5', 'NaN', 'Infinity', '9007199254740993', '0x10', ' 5', '%ED%A0%80'];
+    for (const value of cursors) {
+      const response = await send('GET', `/auth/activity?cursor=${value}`, undefined, user.cookie);
+      expect(response.status, value.slice(0, 80)).toBe(400);
+      expect((await response.json()).error.code).toBe('invalid_request');
+    }
+    for (const value of limits) {
+      const response = await send('GET', `/auth/activity?limit=${value}`, undefined, user.cookie);
+      expect(response.status, value).toBe(400);
+    }
+    // The edges that are in range still answer.
+    expect((await send('GET', `/auth/activity?cursor=${cursor(['1970-01-01T00:00:00.000Z', id])}&limit=100`, undefined, user.cookie)).status).toBe(200);
+    expect((await send('GET', `/auth/activity?cursor=${cursor(['9999-12-31T23:59:59.999Z', id])}&limit=1`, undefined, user.cookie)).status).toBe(200);
+  });
+
   it('fuzzed session cookies get 200 or 401, never a 5xx', async () => {
     const user = await newUser();
     const printable = fc.array(fc.integer({ min: 0x21, max: 0x7e }), { maxLength: 120 }).map((codes) => String.fromCharCode(...codes).replace(/;/g, ''));

@@ -1,4 +1,5 @@
 import type { Hono } from 'hono';
+import type { AppEnv } from '../../server/http/env.js';
 import pino from 'pino';
 import { createApp } from '../../server/app.js';
 import { loadConfig, type Config } from '../../server/config.js';
@@ -10,7 +11,7 @@ import { createTestDatabase, type TestDatabase } from './database.js';
 export const origin = 'http://localhost:3000';
 
 export interface TestApp {
-  app: Hono;
+  app: Hono<AppEnv>;
   deps: Deps;
   database: TestDatabase;
   clock: TestClock;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { createPool } from '../../server/db/database.js';
 import { migrateToLatest } from '../../server/db/migrate.js';
@@ -59,4 +59,3 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   };
 }
 
-export { sql };

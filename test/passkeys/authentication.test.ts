@@ -80,6 +80,9 @@ describe('usernameless sign-in', () => {
     ['a corrupted signature', { corruptSignature: true }],
     ['a registration clientData type', { type: 'webauthn.create' }],
     ['a cross-origin iframe', { crossOrigin: true }],
+    ['crossOrigin as the string "true"', { crossOrigin: 'true' as unknown as boolean }],
+    ['crossOrigin as 1', { crossOrigin: 1 as unknown as boolean }],
+    ['a topOrigin', { topOrigin: 'https://evil.example' }],
   ])('refuses an assertion with %s (401 verification_failed) and burns the challenge', async (_, overrides) => {
     const options = await loginOptions();
     const response = await t.post('/auth/login/verify', alice.getAssertion(options, overrides));
@@ -122,6 +125,38 @@ describe('usernameless sign-in', () => {
     const after = await t.database.db.selectFrom('passkey').select(['counter', 'counter_regressed_at']).where('credential_id', '=', Buffer.from(credential.rawId)).executeTakeFirstOrThrow();
     expect(after.counter_regressed_at).not.toBeNull();
     expect(Number(after.counter)).toBe(credential.signCount);
+  });
+
+  it('lets only one of two concurrent assertions with the same counter through, and records the other as a regression', async () => {
+    const { authenticator: erin, user } = await t.signUp('erin-counter');
+    for (let trial = 1; trial <= 5; trial++) {
+      const [first, second] = [await loginOptions(), await loginOptions()];
+      const signCount = trial * 10;
+      const responses = await Promise.all([
+        t.post('/auth/login/verify', erin.getAssertion(first, { signCount })),
+        t.post('/auth/login/verify', erin.getAssertion(second, { signCount })),
+      ]);
+      const outcomes = await Promise.all(responses.map(async (r) => (r.status === 200 ? 200 : error(r))));
+      expect(outcomes.filter((o) => o === 200), `trial ${trial}`).toHaveLength(1);
+      expect(outcomes.find((o) => o !== 200)).toEqual({ status: 401, code: 'verification_failed' });
+      const row = await t.database.db.selectFrom('passkey').select(['counter', 'counter_regressed_at']).where('user_id', '=', user.id).executeTakeFirstOrThrow();
+      expect(Number(row.counter)).toBe(signCount);
+      expect(row.counter_regressed_at).not.toBeNull();
+    }
+    const events = await t.database.db.selectFrom('audit_event').select('type').where('user_id', '=', user.id).where('type', '=', 'counter_regression').execute();
+    expect(events).toHaveLength(5);
+  });
+
+  it('keeps accepting an authenticator that always sends 0, also concurrently', async () => {
+    const zero = createSoftwareAuthenticator({ origin });
+    const options = await (await t.post('/auth/register/options', { username: 'zero-counter' })).json();
+    expect((await t.post('/auth/register/verify', zero.createCredential(options, { signCount: 0 }))).status).toBe(201);
+    const [a, b, c] = [await loginOptions(), await loginOptions(), await loginOptions()];
+    const responses = await Promise.all([a, b, c].map((o) => t.post('/auth/login/verify', zero.getAssertion(o, { signCount: 0 }))));
+    expect(responses.map((r) => r.status)).toEqual([200, 200, 200]);
+    const row = await t.database.db.selectFrom('passkey').select(['counter', 'counter_regressed_at']).where('credential_id', '=', Buffer.from(zero.credentials[0]!.rawId)).executeTakeFirstOrThrow();
+    expect(Number(row.counter)).toBe(0);
+    expect(row.counter_regressed_at).toBeNull();
   });
 
   it('turns 20 concurrent submissions of one assertion into exactly one session', async () => {

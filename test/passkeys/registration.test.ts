@@ -143,6 +143,10 @@ describe('registration', () => {
     ['user verification unset', { userVerified: false }],
     ['a clientData type of a login', { type: 'webauthn.get' }],
     ['a cross-origin iframe', { crossOrigin: true }],
+    ['crossOrigin as the string "true"', { crossOrigin: 'true' as unknown as boolean }],
+    ['crossOrigin as 1', { crossOrigin: 1 as unknown as boolean }],
+    ['a topOrigin (same-origin iframe claim)', { topOrigin: 'https://evil.example' }],
+    ['a topOrigin equal to the origin', { topOrigin: origin }],
   ])('refuses a registration response with %s, writing nothing', async (_, overrides) => {
     const before = await counts();
     const options = await registrationOptions(`bad-${Math.random().toString(36).slice(2, 10)}`);

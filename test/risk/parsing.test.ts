@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../server/config.js';
-import { addressPatternsOf, networkOf } from '../../server/risk/network.js';
+import { addressPatternsOf, networkOf } from '../../server/net/network.js';
 import { parseUserAgent } from '../../server/risk/user-agent.js';
 
 describe('parseUserAgent', () => {

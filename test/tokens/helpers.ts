@@ -8,7 +8,7 @@ import type { Database } from '../../server/db/schema.js';
 import { sessionCookieOf, type TestApp } from '../helpers/app.js';
 
 /** Serves a Hono app on a real local port (port 0: the system picks one). */
-export async function serveOnLocalPort(app: Hono): Promise<{ url: string; close(): Promise<void> }> {
+export async function serveOnLocalPort(app: Pick<Hono, 'fetch'>): Promise<{ url: string; close(): Promise<void> }> {
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
   });

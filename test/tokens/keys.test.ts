@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Hono } from 'hono';
+import type { AppEnv } from '../../server/http/env.js';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/app.js';
@@ -11,7 +12,7 @@ import { decodePart } from './helpers.js';
 
 const kek = randomBytes(32).toString('base64');
 let t: TestApp;
-let second: Hono;
+let second: Hono<AppEnv>;
 let cookie: string;
 
 beforeAll(async () => {
@@ -24,9 +25,9 @@ afterAll(async () => {
   await t?.close();
 });
 
-const jwksOf = async (app: Hono) => (await (await app.request('/.well-known/jwks.json')).json()) as { keys: { kid: string }[] };
-const kids = async (app: Hono) => (await jwksOf(app)).keys.map((k) => k.kid).sort();
-const mintOn = async (app: Hono) => {
+const jwksOf = async (app: Hono<AppEnv>) => (await (await app.request('/.well-known/jwks.json')).json()) as { keys: { kid: string }[] };
+const kids = async (app: Hono<AppEnv>) => (await jwksOf(app)).keys.map((k) => k.kid).sort();
+const mintOn = async (app: Hono<AppEnv>) => {
   const response = await app.request('/auth/token', { method: 'POST', headers: { Origin: origin, Cookie: cookie } });
   expect(response.status).toBe(200);
   return ((await response.json()) as { access_token: string }).access_token;

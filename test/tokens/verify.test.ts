@@ -140,6 +140,13 @@ describe('hostile tokens are refused by the resource service and by introspectio
       async () => signWith(await realPrivateKey(t.database.db, kid), { alg: 'ES256', typ: 'at+jwt', kid }, claims({ nbf: Math.floor(t.clock.now().getTime() / 1000) + 120 })),
     ],
     [
+      'iat in the future beyond the clock tolerance',
+      async () => {
+        const now = Math.floor(t.clock.now().getTime() / 1000);
+        return signWith(await realPrivateKey(t.database.db, kid), { alg: 'ES256', typ: 'at+jwt', kid }, claims({ iat: now + 60, exp: now + 300 }));
+      },
+    ],
+    [
       'a lifetime over 300 s',
       async () => {
         const now = Math.floor(t.clock.now().getTime() / 1000);
