@@ -37,8 +37,9 @@ export interface StartOptions {
 }
 
 /**
- * Starts the real server (`node --import tsx server/main.ts`, as `npm start` does), or one of the
- * comparison servers (bench/compare/), on a free loopback port and waits until `/healthz` answers 200.
+ * Starts the real server from source (`node --import tsx server/main.ts`; `npm start` runs it
+ * compiled), or one of the comparison servers (bench/compare/), on a free loopback port and waits
+ * until `/healthz` answers 200.
  */
 export async function startServerProcess(env: Record<string, string>, options: StartOptions = {}): Promise<ServerProcess> {
   const port = await freePort();

@@ -1,42 +1,71 @@
+import { cp, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { build, type BuildOptions } from 'esbuild';
 import { buildClient, emitDeclarations } from './build-client.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
+/** Options of {@link buildPackage}. */
+export interface BuildPackageOptions {
+  /** Also write the type declarations (default `true`); `npm start` skips them. */
+  types?: boolean;
+}
+
+const node: BuildOptions = { bundle: true, packages: 'external', platform: 'node', format: 'esm', target: 'node20', sourcemap: true, logLevel: 'warning' };
+
 /**
- * Builds everything the package's exports map names: `./client` (the browser ES module and its
- * types, via {@link buildClient}), `./testing` (`dist/testing.js`: the software authenticator and
- * the Playwright helper) and `./verify` (`dist/verify.js`: access-token verification for other
- * services), with declarations in `dist/types`. Node entry points keep their dependencies external.
+ * Builds the three packages as they are published:
+ * - `passkey-auth-server` (this folder): `dist/` (the embedding API `index.js`, the `bin.js`
+ *   command, the test kit `testing.js`, `verify.js`; shared code in `dist/chunks/`), declarations
+ *   in `dist/types/`, and `client/dist/` (the demo page and the browser client);
+ * - `passkey-auth-client` (`packages/client/dist/`): `index.js` (ES module, `@simplewebauthn/browser`
+ *   external), `browser.js` (self-contained, for a `<script type="module">` without a bundler), types;
+ * - `passkey-auth-verify` (`packages/verify/dist/`): `index.js` (`jose` external) and `index.d.ts`.
+ * Node code is compiled ahead of time: nothing runs through tsx or esbuild once installed.
  *
  * @example
  * await buildPackage();
  */
-export async function buildPackage(): Promise<string[]> {
-  const entries = { testing: 'server/testing/index.ts', verify: 'server/verify.ts' };
-  const [client] = await Promise.all([
-    buildClient(),
+export async function buildPackage({ types = true }: BuildPackageOptions = {}): Promise<string[]> {
+  const dist = path.join(root, 'dist');
+  const clientDist = path.join(root, 'packages/client/dist');
+  const verifyDist = path.join(root, 'packages/verify/dist');
+  await Promise.all([rm(dist, { recursive: true, force: true }), rm(clientDist, { recursive: true, force: true }), rm(verifyDist, { recursive: true, force: true })]);
+  const entries = { index: 'server/index.ts', bin: 'server/bin.ts', testing: 'server/testing/index.ts', verify: 'server/verify.ts' };
+  await Promise.all([
+    buildClient({ types }),
     build({
+      ...node,
       entryPoints: Object.fromEntries(Object.entries(entries).map(([name, file]) => [name, path.join(root, file)])),
-      outdir: path.join(root, 'dist'),
-      bundle: true,
-      packages: 'external',
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      sourcemap: true,
-      logLevel: 'warning',
+      outdir: dist,
+      splitting: true,
+      chunkNames: 'chunks/[name]-[hash]',
     }),
-    emitDeclarations('tsconfig.node-types.json'),
+    build({ ...node, entryPoints: [path.join(root, 'server/verify.ts')], outfile: path.join(verifyDist, 'index.js') }),
+    build({
+      bundle: true, format: 'esm', platform: 'browser', target: 'es2022', sourcemap: true, logLevel: 'warning',
+      entryPoints: [path.join(root, 'client/src/index.ts')], outfile: path.join(clientDist, 'index.js'), external: ['@simplewebauthn/browser'],
+    }),
+    build({
+      bundle: true, format: 'esm', platform: 'browser', target: 'es2022', sourcemap: true, minify: true, logLevel: 'warning',
+      entryPoints: [path.join(root, 'client/src/index.ts')], outfile: path.join(clientDist, 'browser.js'),
+    }),
+    types ? emitDeclarations('tsconfig.node-types.json') : undefined,
   ]);
-  return [...client, ...Object.keys(entries).map((name) => path.join(root, 'dist', `${name}.js`)), path.join(root, 'dist/types')];
+  if (types) {
+    await mkdir(verifyDist, { recursive: true });
+    await Promise.all([
+      cp(path.join(dist, 'types/verify.d.ts'), path.join(verifyDist, 'index.d.ts')),
+      cp(path.join(root, 'client/dist/types'), path.join(clientDist, 'types'), { recursive: true }),
+    ]);
+  }
+  return [dist, path.join(root, 'client/dist'), clientDist, verifyDist];
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   const started = performance.now();
-  const written = await buildPackage();
+  const written = await buildPackage({ types: !process.argv.includes('--no-types') });
   const ms = Math.round(performance.now() - started);
   console.log(`built ${written.map((file) => path.relative(process.cwd(), file)).join(', ')} in ${ms} ms`);
 }

@@ -26,48 +26,25 @@ export interface AppOptions {
 }
 
 /**
- * Builds the auth server from injected dependencies. Serve it on its own, or mount it in another
- * Hono app (`parent.route('/', createApp(deps))`) and protect your routes with `requireSession(deps)`.
+ * Builds the standalone server from injected dependencies: the contract's routes, `/openapi.json`,
+ * `/healthz`, `/metrics` (with `METRICS_TOKEN`), the demo page and the browser client, and the
+ * contract's 404 for any other path. To embed the server in another Hono app, use `createAuth()`
+ * (server/auth.ts) and mount `auth.routes` instead.
  *
  * @example
  * const app = createApp({ db, config: loadConfig(process.env), clock: systemClock, logger });
  * serve({ fetch: app.fetch, port: 3000 });
  */
 export function createApp(appDeps: Deps, options: AppOptions = {}): Hono<AppEnv> {
-  const { config, logger } = appDeps;
-  // Metrics are on with METRICS_TOKEN or METRICS_PORT; server/main.ts passes its own (with the pool).
-  const metricsOn = config.metrics.token !== null || config.metrics.port !== null;
-  const metrics = appDeps.metrics ?? (metricsOn ? createMetrics({ db: appDeps.db, droppedLogLines: appDeps.droppedLogLines }) : undefined);
-  const deps: Deps = metrics ? { ...appDeps, metrics } : appDeps;
+  const deps = withMetrics(appDeps);
+  const { config, logger, metrics } = deps;
   const app = new Hono<AppEnv>();
 
   if (metrics) app.use('*', requestMetrics(metrics));
-  // The id is always ours (a client's X-Request-Id is never adopted: limitLength 0 refuses every
-  // incoming one), sent back in X-Request-Id and put in the log line.
-  app.use('*', requestId({ limitLength: 0 }));
-  app.use('*', requestLog(deps));
-  app.use('*', securityHeaders(config.origins[0]?.startsWith('https://') ?? false));
-  const { trustedProxies } = config;
-  app.use('*', (c, next) => {
-    c.set('requestContext', requestContext(c, trustedProxies));
-    return next();
-  });
+  for (const middleware of requestMiddleware(deps)) app.use('*', middleware);
 
-  // The route map. Each feature folder has one routes function, mounted by its prefix.
-  app.route('/auth', passkeyRoutes(deps)); // /register/{options,verify}, /login/{options,verify}, /passkeys[/options|/verify|/:id]
-  app.route('/auth', sessionRoutes(deps)); // /session, /session/status, /logout, /sessions[/:id|/revoke-others]
-  app.route('/auth/reauth', reauthRoutes(deps)); // /options, /verify
-  app.route('/auth', recoveryRoutes(deps)); // /recovery-codes, /recover
-  app.route('/auth/activity', activityRoutes(deps)); // GET
-  app.route('/auth/user', userRoutes(deps)); // PATCH
-  app.route('/auth/dbsc', dbscRoutes(deps)); // /register, /refresh (only with DBSC=on)
-  app.route('/', tokenRoutes(deps)); // /auth/token, /auth/introspect, /.well-known/jwks.json
-  app.route('/.well-known', platformRoutes(deps)); // /webauthn, /assetlinks.json, /apple-app-site-association
+  addContractRoutes(app, deps);
   app.route('/', staticRoutes({ dir: options.staticDir })); // /, /demo.js, /demo.css, /auth-client.js
-
-  // The contract as OpenAPI 3.1, built once from the schemas the routes validate with.
-  const openApi = buildOpenApiDocument({ cookieName: config.session.cookieName, serverUrl: config.origins[0], metrics: metrics !== undefined && config.metrics.token !== null, dbsc: config.dbsc.enabled });
-  app.get('/openapi.json', (c) => c.json(openApi));
   if (metrics && config.metrics.token !== null) app.get('/metrics', requireMetricsToken(config.metrics.token), metricsHandler(metrics));
 
   app.get('/healthz', async (c) => {
@@ -77,8 +54,83 @@ export function createApp(appDeps: Deps, options: AppOptions = {}): Hono<AppEnv>
 
   answerWrongMethods(app);
   app.notFound((c) => errorResponse(c, new AuthError('not_found')));
-  app.onError(handleError(logger));
+  app.onError(handleError(logger, { origins: config.origins }));
   return app;
+}
+
+/** The path patterns of the contract's routes: what {@link createAuthRoutes} answers, and nothing else. */
+export const contractPaths = ['/auth/*', '/.well-known/*', '/openapi.json'] as const;
+
+/**
+ * The contract's routes alone (`/auth/...`, `/.well-known/...`, `/openapi.json`), for mounting in
+ * another Hono app: no demo page, no static files, no `/healthz`, no catch-all 404. Its middleware
+ * (request id, request log, security headers, request context) is scoped to those paths, a known
+ * path with the wrong method still answers 405, and errors inside it answer the contract's JSON
+ * without the host installing a handler.
+ *
+ * @example
+ * host.route('/', createAuthRoutes(deps));
+ */
+export function createAuthRoutes(appDeps: Deps): Hono<AppEnv> {
+  const deps = withMetrics(appDeps);
+  const { config, metrics } = deps;
+  const app = new Hono<AppEnv>();
+  for (const path of contractPaths) {
+    if (metrics) app.use(path, requestMetrics(metrics));
+    for (const middleware of requestMiddleware(deps)) app.use(path, middleware);
+  }
+  addContractRoutes(app, deps);
+  answerWrongMethods(app);
+  app.onError(handleError(deps.logger, { origins: config.origins }));
+  return app;
+}
+
+/** Metrics are on with METRICS_TOKEN or METRICS_PORT; server/main.ts passes its own (with the pool). */
+function withMetrics(deps: Deps): Deps {
+  const { config } = deps;
+  const metricsOn = config.metrics.token !== null || config.metrics.port !== null;
+  const metrics = deps.metrics ?? (metricsOn ? createMetrics({ db: deps.db, droppedLogLines: deps.droppedLogLines }) : undefined);
+  return metrics ? { ...deps, metrics } : deps;
+}
+
+/** Request id, request log, security headers and the request context, in that order. */
+function requestMiddleware(deps: Deps): MiddlewareHandler<AppEnv>[] {
+  const { config } = deps;
+  const { trustedProxies } = config;
+  return [
+    // The id is always ours (a client's X-Request-Id is never adopted: limitLength 0 refuses every
+    // incoming one), sent back in X-Request-Id and put in the log line.
+    requestId({ limitLength: 0 }),
+    requestLog(deps),
+    securityHeaders(config.origins[0]?.startsWith('https://') ?? false),
+    (c, next) => {
+      c.set('requestContext', requestContext(c, trustedProxies));
+      return next();
+    },
+  ];
+}
+
+/** The route map. Each feature folder has one routes function, mounted by its prefix. */
+function addContractRoutes(app: Hono<AppEnv>, deps: Deps): void {
+  const { config, metrics } = deps;
+  app.route('/auth', passkeyRoutes(deps)); // /register/{options,verify}, /login/{options,verify}, /passkeys[/options|/verify|/:id]
+  app.route('/auth', sessionRoutes(deps)); // /session, /session/status, /logout, /sessions[/:id|/revoke-others]
+  app.route('/auth/reauth', reauthRoutes(deps)); // /options, /verify
+  app.route('/auth', recoveryRoutes(deps)); // /recovery-codes, /recover
+  app.route('/auth/activity', activityRoutes(deps)); // GET
+  app.route('/auth/user', userRoutes(deps)); // PATCH
+  app.route('/auth/dbsc', dbscRoutes(deps)); // /register, /refresh (only with DBSC=on)
+  app.route('/', tokenRoutes(deps)); // /auth/token, /auth/introspect, /.well-known/jwks.json
+  app.route('/.well-known', platformRoutes(deps)); // /webauthn, /assetlinks.json, /apple-app-site-association
+
+  // The contract as OpenAPI 3.1, built once from the schemas the routes validate with.
+  const openApi = buildOpenApiDocument({
+    cookieName: config.session.cookieName,
+    serverUrl: config.origins[0],
+    metrics: metrics !== undefined && config.metrics.token !== null,
+    dbsc: config.dbsc.enabled,
+  });
+  app.get('/openapi.json', (c) => c.json(openApi));
 }
 
 /**

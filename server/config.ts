@@ -185,6 +185,20 @@ export class ConfigError extends Error {
 type Env = Record<string, string | undefined>;
 
 /**
+ * Variables whose value a configuration error never repeats: secrets, and URLs that may carry a
+ * password. The error names the variable and what is expected, never what was given.
+ */
+export const secretVariables: ReadonlySet<string> = new Set(['DATABASE_URL', 'INTROSPECTION_SECRET', 'TOKEN_KEY_ENCRYPTION_KEY', 'WEBHOOK_URL', 'WEBHOOK_SECRET']);
+
+/**
+ * The origin used when `ORIGIN` is unset: `http://localhost:PORT` for the `localhost` RP ID (the
+ * page is served by this very process), else `https://RP_ID` (a TLS-terminating proxy in front).
+ */
+export function defaultOrigin(port: number, rpId: string): string {
+  return rpId === 'localhost' ? `http://localhost:${port}` : `https://${rpId}`;
+}
+
+/**
  * Reads and validates configuration from environment variables. Throws a {@link ConfigError} that
  * names the variable and what is expected, so a bad deployment fails at start, not at first use.
  */
@@ -195,7 +209,7 @@ export function loadConfig(env: Env = {}): Config {
     if (raw === undefined || raw.trim() === '') return fallback;
     const value = parse(raw.trim());
     if (value === undefined) {
-      errors.push(`${name}=${JSON.stringify(raw)}: expected ${expected}`);
+      errors.push(secretVariables.has(name) ? `${name} (value not shown): expected ${expected}` : `${name}=${JSON.stringify(raw)}: expected ${expected}`);
       return fallback;
     }
     return value;
@@ -212,7 +226,7 @@ export function loadConfig(env: Env = {}): Config {
 
   const port = read('PORT', 3000, integer(0, 65535), 'a port number (0-65535)');
   const rpId = read('RP_ID', 'localhost', (raw) => (/^[a-z0-9.-]+$/i.test(raw) && !/^[\d.]+$/.test(raw) ? raw.toLowerCase() : undefined), 'a domain name, not an IP address (WebAuthn refuses IPs)');
-  const origins = read('ORIGIN', ['http://localhost:3000'], parseOrigins, 'one or more comma-separated origins like https://example.com');
+  const origins = read('ORIGIN', [defaultOrigin(port, rpId)], parseOrigins, 'one or more comma-separated origins like https://example.com');
   for (const origin of origins) {
     const host = new URL(origin).hostname;
     if (host !== rpId && !host.endsWith(`.${rpId}`)) {

@@ -1,21 +1,14 @@
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
-import { systemClock } from './clock.js';
+import { AuthStartError, createAuth, type Auth } from './auth.js';
 import { ConfigError, loadConfig } from './config.js';
-import { openDatabase } from './db/database.js';
-import { migrateToLatest } from './db/migrate.js';
-import { startAdminChannel } from './admin/channel.js';
-import { createLogger, logDropped, nonBlockingDestination } from './logger.js';
-import { startSweeper } from './maintenance/sweep.js';
-import { startEventDispatcher } from './events/dispatcher.js';
-import { createMetrics } from './metrics/metrics.js';
-import { metricsApp } from './metrics/routes.js';
 import { answerClientErrorsInJson } from './http/client-error.js';
-import { resolveKeyEncryptionKey } from './tokens/key-encryption.js';
-import { sealUnsealedSigningKeys } from './tokens/keys.js';
+import { metricsApp } from './metrics/routes.js';
+import { createLogger, nonBlockingDestination } from './logger.js';
 import { armWatchdog } from './watchdog.js';
 
-// The only file that reads process.env.
+// The only file that reads process.env. The standalone server: the embedding API (server/auth.ts)
+// plus the demo page, `/healthz` and the contract's 404 (server/app.ts).
 async function main(): Promise<void> {
   let config;
   try {
@@ -31,66 +24,41 @@ async function main(): Promise<void> {
   const logOutput = nonBlockingDestination({ maxBufferedBytes: config.logBufferBytes });
   const logger = createLogger({ level: config.logLevel, destination: logOutput });
 
-  let database;
+  // Opens the database and resolves the key-encryption key; start() migrates, seals signing keys
+  // stored in the clear, and starts the sweeper, the webhook dispatcher and the admin channel.
+  let auth: Auth;
   try {
-    database = await openDatabase({
-      databaseUrl: config.databaseUrl,
-      dataDir: config.dataDir,
-      preparedStatements: config.preparedStatements,
-      poolSize: config.databasePool.size,
-      connectTimeoutMs: config.databasePool.connectTimeoutMs,
-      statementTimeoutMs: config.databasePool.statementTimeoutMs,
-    });
+    auth = await createAuth({ env: process.env, logger });
   } catch (error) {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
+    fail(error);
   }
-  if (config.migrateOnStart) {
-    if (config.migrationDatabaseUrl !== null && config.migrationDatabaseUrl !== config.databaseUrl) {
-      await migrateThrough(config.migrationDatabaseUrl, config.databasePool.connectTimeoutMs);
-    } else {
-      if (config.databaseUrl !== null && !config.preparedStatements) {
-        // Prepared statements off usually means a transaction-mode pooler, where the Migrator's
-        // session-level lock may be taken on one server connection and released on another.
-        logger.warn(
-          'migrating through DATABASE_URL with DATABASE_PREPARED_STATEMENTS=false: if this is a transaction-mode pooler (PgBouncer), set MIGRATION_DATABASE_URL to a direct or session-mode URL, or MIGRATE_ON_START=false and run `npm run migrate` against one',
-        );
-      }
-      await migrateToLatest(database.db);
-    }
-  }
-  // Signing keys are sealed: with TOKEN_KEY_ENCRYPTION_KEY, or on PGlite with a key of the data folder's own.
-  const keyEncryptionKey = await resolveKeyEncryptionKey(config.tokens.keyEncryptionKey, database.lock?.path ?? null);
-  config = { ...config, tokens: { ...config.tokens, keyEncryptionKey } };
-  if (keyEncryptionKey !== null) {
-    const sealed = await sealUnsealedSigningKeys(database.db, keyEncryptionKey);
-    if (sealed > 0) logger.warn({ sealed }, 'sealed signing keys that were stored in the clear; rotate them (npm run admin -- keys:rotate), as old database pages may still hold them');
+  try {
+    await auth.start();
+  } catch (error) {
+    await auth.stop().catch(() => {});
+    fail(error);
   }
 
-  const metricsOn = config.metrics.token !== null || config.metrics.port !== null;
-  // Log lines dropped because the consumer of stdout did not keep up (auth_log_lines_dropped_total).
-  const droppedLogLines = logDropped;
-  const metrics = metricsOn ? createMetrics({ db: database.db, pool: database.pool, droppedLogLines }) : undefined;
-  const deps = { db: database.db, config, clock: systemClock, logger, metrics, droppedLogLines };
-  const app = createApp(deps);
+  const app = createApp(auth.deps);
+  const { metrics } = auth.deps;
   // METRICS_PORT: GET /metrics without a token, on loopback only.
   const metricsServer =
     metrics && config.metrics.port !== null
       ? serve({ fetch: metricsApp(metrics).fetch, port: config.metrics.port, hostname: '127.0.0.1' }, (info) => logger.info({ port: info.port }, 'metrics on http://127.0.0.1:%d/metrics', info.port))
       : null;
   // Benchmark-only routes (bench/routes.ts), never mounted unless BENCH_ROUTES=1.
-  if (process.env.BENCH_ROUTES === '1') app.route('/', (await import('../bench/routes.js')).benchRoutes(deps));
-  // The local admin channel for `npm run admin` while this server holds the PGlite folder.
-  if (database.lock) await startAdminChannel(database.lock, deps);
-  // Deletes expired challenges, old sessions and spent counters; safe on several instances at once.
-  const sweeper = startSweeper(deps);
-  // Delivers security events from the outbox to WEBHOOK_URL; safe on several instances at once.
-  const dispatcher = startEventDispatcher(deps);
+  if (process.env.BENCH_ROUTES === '1') app.route('/', (await import('../bench/routes.js')).benchRoutes(auth.deps));
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     logger.info(
-      { port: info.port, database: database.kind === 'pglite' ? `pglite:${config.dataDir}` : 'postgres', origins: config.origins, rpId: config.rpId },
+      { port: info.port, database: auth.databaseKind === 'pglite' ? `pglite:${config.dataDir}` : 'postgres', origins: config.origins, rpId: config.rpId },
       `listening on http://localhost:${info.port}`,
     );
+  });
+  server.once('error', async (error: NodeJS.ErrnoException) => {
+    await auth.stop().catch(() => {});
+    if (error.code === 'EADDRINUSE') fail(`Port ${config.port} is in use (EADDRINUSE): stop the other process or set PORT to a free port.`);
+    if (error.code === 'EACCES') fail(`Port ${config.port} on ${config.host} is not allowed (EACCES): set PORT above 1023.`);
+    fail(error);
   });
 
   // Node's own answers to malformed HTTP (400, 431, 408) carry the contract's JSON error body too.
@@ -112,14 +80,13 @@ async function main(): Promise<void> {
     }, windowMs).unref();
     armWatchdog(windowMs + 5000);
     logger.info({ signal, shutdownTimeout: config.shutdownTimeout }, 'stopping: finishing requests in flight');
-    const sweepStopped = sweeper.stop();
-    const dispatchStopped = dispatcher.stop();
+    // The sweeper, the dispatcher and the admin channel stop now; the database stays open for requests in flight.
+    const backgroundStopped = auth.stopBackground();
     metricsServer?.close();
     // Stop accepting, let requests in flight finish, then close the pool.
     server.close(async () => {
-      await sweepStopped;
-      await dispatchStopped;
-      await database.close();
+      await backgroundStopped;
+      await auth.stop();
       logger.info('stopped');
       // Give the log consumer what is left, within the window: an unread pipe must not hold the exit.
       await logOutput.drained(Math.min(1000, Math.max(0, deadline - Date.now())));
@@ -131,14 +98,11 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-/** Runs the migrations over their own single direct (or session-mode) connection. */
-async function migrateThrough(url: string, connectTimeoutMs: number): Promise<void> {
-  const handle = await openDatabase({ databaseUrl: url, dataDir: '', poolSize: 1, connectTimeoutMs, statementTimeoutMs: 3_600_000 });
-  try {
-    await migrateToLatest(handle.db);
-  } finally {
-    await handle.close();
-  }
+/** One line on stderr naming the cause, no stack, and a non-zero exit. */
+function fail(error: unknown): never {
+  const message = typeof error === 'string' ? error : error instanceof AuthStartError || error instanceof Error ? error.message : String(error);
+  console.error(`passkey-auth-server: ${message.split('\n')[0]}`);
+  process.exit(1);
 }
 
 await main();

@@ -1,7 +1,9 @@
 /**
- * Verifying access tokens in another Node service: the small public entry point of the token model
- * (README "Access tokens"). It depends on `jose` only, so a resource service can import it from this
- * repository (`import { verifyAccessToken } from '<checkout>/server/verify.js'`) or copy the file.
+ * Verifying access tokens in another service: the small public entry point of the token model
+ * (README "Access tokens"), published as the `passkey-auth-verify` package (and re-exported as
+ * `passkey-auth-server/verify`). It depends on `jose` only: {@link createAccessTokenVerifier} and
+ * {@link verifyAccessToken} check a token locally against the JWKS; {@link introspect} asks the auth
+ * server (RFC 7662) whether a token is still active, which also sees a revoked session at once.
  *
  * @module
  */
@@ -197,10 +199,109 @@ function sharedKeyGetterOf(jwks: JwksSource): JWTVerifyGetKey {
 
 /** The JWKS URL: https, or http only on a loopback address (development and tests). */
 function jwksUrl(value: string | URL): URL {
+  return loopbackOrHttps(value, 'JWKS URL');
+}
+
+function loopbackOrHttps(value: string | URL, what: string): URL {
   const url = new URL(value);
   const loopback = url.hostname === 'localhost' || url.hostname === '127.0.0.1' || url.hostname === '[::1]';
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
-    throw new TypeError('The JWKS URL must be https (http only on localhost)');
+    throw new TypeError(`The ${what} must be https (http only on localhost)`);
   }
   return url;
+}
+
+/** The answer of `POST /auth/introspect` (RFC 7662). */
+export type IntrospectionResult =
+  | { active: false }
+  | {
+      active: true;
+      /** The user id. */
+      sub: string;
+      /** The session id. */
+      sid: string;
+      username: string;
+      iss: string;
+      aud: string | string[];
+      iat: number;
+      exp: number;
+      jti: string;
+      token_type: 'Bearer';
+    };
+
+/** Options of {@link introspect}. */
+export interface IntrospectOptions {
+  /** The introspection endpoint, e.g. `https://auth.example.com/auth/introspect` (https, or http on loopback only). */
+  endpoint: string | URL;
+  /** The auth server's `INTROSPECTION_SECRET`, sent as `Authorization: Bearer <secret>`. */
+  secret: string;
+  /** Bound on the request, in milliseconds (default 5000). */
+  timeout?: number;
+  /** The fetch to use (default: the global one). */
+  fetch?: typeof fetch;
+}
+
+/**
+ * Why {@link introspect} has no answer: `unauthorized` (the server refused the secret: a
+ * configuration error on this side) or `unavailable` (the server could not be reached or answered
+ * with an error; answer 503, or fall back to local verification).
+ */
+export class IntrospectionError extends Error {
+  override readonly name = 'IntrospectionError';
+  readonly code: 'unauthorized' | 'unavailable';
+
+  constructor(code: 'unauthorized' | 'unavailable', message: string, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+  }
+}
+
+/**
+ * Asks the auth server whether an access token is active (RFC 7662 token introspection): unlike
+ * {@link verifyAccessToken}, this sees a revoked session or a disabled user at once, at the cost of
+ * one request per call. Returns `{active: false}` for any token that is not (expired, forged,
+ * revoked); throws an {@link IntrospectionError} when there is no answer.
+ *
+ * @example
+ * const result = await introspect(bearerToken, {
+ *   endpoint: 'https://auth.example.com/auth/introspect',
+ *   secret: process.env.INTROSPECTION_SECRET!,
+ * });
+ * if (!result.active) return new Response(null, { status: 401 });
+ * console.log(result.sub, result.username);
+ */
+export async function introspect(token: string, options: IntrospectOptions): Promise<IntrospectionResult> {
+  const { secret, timeout = 5000, fetch: fetchImpl = fetch } = options;
+  const endpoint = loopbackOrHttps(options.endpoint, 'introspection endpoint');
+  if (typeof token !== 'string' || token.length === 0 || token.length > maxTokenLength) return { active: false };
+  let response: Response;
+  try {
+    response = await fetchImpl(endpoint, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: new URLSearchParams({ token }).toString(),
+      signal: AbortSignal.timeout(timeout),
+      redirect: 'error',
+    });
+  } catch (cause) {
+    throw new IntrospectionError('unavailable', 'The introspection endpoint could not be reached.', { cause });
+  }
+  if (response.status === 401 || response.status === 403) {
+    await response.body?.cancel();
+    throw new IntrospectionError('unauthorized', 'The auth server refused the introspection secret.');
+  }
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new IntrospectionError('unavailable', `The introspection endpoint answered ${response.status}.`);
+  }
+  let body: unknown;
+  try {
+    body = await response.json();
+  } catch (cause) {
+    throw new IntrospectionError('unavailable', 'The introspection endpoint did not answer JSON.', { cause });
+  }
+  if (typeof body !== 'object' || body === null || typeof (body as { active?: unknown }).active !== 'boolean') {
+    throw new IntrospectionError('unavailable', 'The introspection answer has no active field.');
+  }
+  return (body as { active: boolean }).active ? (body as IntrospectionResult) : { active: false };
 }

@@ -1,10 +1,10 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../package-root.js';
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
 
 /** The repository's `migrations/` folder. */
-export const migrationsFolder = fileURLToPath(new URL('../../migrations/', import.meta.url));
+export const migrationsFolder = path.join(packageRoot(), 'migrations');
 
 /**
  * Forward-only `.sql` migrations, one file each, applied in file-name order. Each file runs as one
@@ -28,14 +28,26 @@ export class SqlFileMigrationProvider implements MigrationProvider {
   }
 }
 
-/** Applies every pending migration; throws (with the failing migration's name) if one fails. */
+/** A migration run that failed: `migration` names the file that failed, null when none could start. */
+export class MigrationError extends Error {
+  override readonly name = 'MigrationError';
+  readonly migration: string | null;
+
+  constructor(migration: string | null, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(migration === null ? `Migrations could not run: ${reason}` : `Migration ${migration} failed: ${reason}`, { cause });
+    this.migration = migration;
+  }
+}
+
+/** Applies every pending migration; throws a {@link MigrationError} (naming the failing migration) if one fails. */
 // biome-ignore lint/suspicious/noExplicitAny: migrations run before (and regardless of) the typed schema.
 export async function migrateToLatest(db: Kysely<any>, folder?: string): Promise<MigrationResultSet> {
   const migrator = new Migrator({ db, provider: new SqlFileMigrationProvider(folder) });
   const result = await migrator.migrateToLatest();
   if (result.error) {
     const failed = result.results?.find((r) => r.status === 'Error');
-    throw new Error(`Migration ${failed?.migrationName ?? ''} failed`, { cause: result.error });
+    throw new MigrationError(failed?.migrationName ?? null, result.error);
   }
   return result;
 }

@@ -58,9 +58,18 @@ export function isDatabaseUnavailable(error: unknown): boolean {
  * unreachable database is 503; anything else is a bug, logged with its stack and answered with a
  * bare `internal` (no library text, SQL or stack reaches the client).
  */
-export function handleError(logger: Logger) {
+export function handleError(logger: Logger, options: { origins?: readonly string[] } = {}) {
+  const allowed = options.origins === undefined ? null : new Set(options.origins);
   return (error: unknown, c: Context): Response => {
-    if (error instanceof AuthError) return errorResponse(c, error);
+    if (error instanceof AuthError) {
+      // A refused Origin is most often a deployment mistake (ORIGIN not matching where the page is
+      // served): say which origin came and which are allowed, once per request.
+      const origin = c.req.header('origin');
+      if (error.code === 'csrf' && allowed !== null && origin !== undefined && !allowed.has(origin)) {
+        logger.warn({ origin, allowed: [...allowed] }, `request refused: Origin ${origin} is not one of the allowed origins (${[...allowed].join(', ')}); set ORIGIN`);
+      }
+      return errorResponse(c, error);
+    }
     // Still a serialization failure or deadlock after every retry (server/db/transaction.ts): the
     // request may simply be sent again, so 503, not a 500.
     if (isRetryableTransactionError(error)) {

@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Hono } from 'hono';
+import { packageRoot } from '../package-root.js';
 
 /** Where `npm run build:client` writes the bundled client and demo page. */
-export const defaultStaticDir = fileURLToPath(new URL('../../client/dist/', import.meta.url));
+export const defaultStaticDir = path.join(packageRoot(), 'client/dist');
 
 const files: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },

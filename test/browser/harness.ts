@@ -39,7 +39,7 @@ export interface RunningServer {
 }
 
 /**
- * Starts the real server (`server/main.ts`, as `npm start` does) on a free port with its own
+ * Starts the real server from source (`server/main.ts` through tsx; `npm start` runs it compiled) on a free port with its own
  * embedded database folder, or on the PostgreSQL database named by DATABASE_URL.
  */
 export async function startServer(env: Record<string, string> = {}): Promise<RunningServer> {
