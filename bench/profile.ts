@@ -31,7 +31,10 @@ function ownerOf(url: string, functionName: string): string {
  * project file) and by function, as shares of the time the process was busy (idle excluded): where
  * the server's CPU goes. Samples in the first `skipMs` (start-up, module loading) are left out.
  */
-export async function summarizeProfile(file: string, { top = 15, skipMs = 0 }: { top?: number; skipMs?: number } = {}): Promise<string> {
+export async function summarizeProfile(
+  file: string,
+  { top = 15, skipMs = 0 }: { top?: number; skipMs?: number } = {},
+): Promise<string> {
   const profile = JSON.parse(await readFile(file, 'utf8')) as CpuProfile;
   const hitsById = new Map<number, number>();
   if (profile.samples && profile.timeDeltas) {
@@ -74,5 +77,6 @@ export async function summarizeProfile(file: string, { top = 15, skipMs = 0 }: {
 // `tsx bench/profile.ts <file.cpuprofile>` prints the summary of an existing profile.
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\/bench\//, '/bench/'))) {
   const file = process.argv[2];
-  if (file) process.stdout.write(`${await summarizeProfile(file, { top: 30, skipMs: Number(process.argv[3] ?? 0) })}\n`);
+  if (file)
+    process.stdout.write(`${await summarizeProfile(file, { top: 30, skipMs: Number(process.argv[3] ?? 0) })}\n`);
 }

@@ -26,7 +26,11 @@ export function benchRoutes(deps: Deps): Hono {
     if (found === null || found.alg !== header.alg) throw new errors.JWKSNoMatchingKey();
     return found.key;
   };
-  const verify = createAccessTokenVerifier({ jwks: getKey, issuer: config.origins[0] as string, audience: config.tokens.audience });
+  const verify = createAccessTokenVerifier({
+    jwks: getKey,
+    issuer: config.origins[0] as string,
+    audience: config.tokens.audience,
+  });
 
   app.get('/bench/baseline', (c) => c.json({ ok: true }));
 

@@ -31,7 +31,7 @@ import { betterAuthCookie, seedBetterAuth } from './compare/better-auth.js';
 import { summarizeProfile } from './profile.js';
 import { runLoad, runSignIns, type ScenarioResult } from './scenarios.js';
 import { analyze, seedSessions, seedUsers, sessionToken } from './seed.js';
-import { startServerProcess, type ServerProcess } from './server-process.js';
+import { type ServerProcess, startServerProcess } from './server-process.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const resultsDir = path.join(root, 'bench/results');
@@ -142,7 +142,9 @@ async function createPostgresDatabase(adminUrl: string, prefix: string) {
       const client = new pg.Client({ connectionString: adminUrl });
       await client.connect();
       try {
-        const { rows } = await client.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1', [name]);
+        const { rows } = await client.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1', [
+          name,
+        ]);
         return rows.map((row) => row.pid);
       } finally {
         await client.end();
@@ -163,7 +165,9 @@ async function createBenchDatabase(backend: Backend, adminUrl: string): Promise<
     return {
       // Its own small pool without the server's query timeout: the bulk statements take seconds.
       open: async () => {
-        const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: database.url, max: 1 }) }) });
+        const db = new Kysely<Database>({
+          dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: database.url, max: 1 }) }),
+        });
         return { db, close: () => db.destroy() };
       },
       serverEnv: { DATABASE_URL: database.url },
@@ -173,7 +177,9 @@ async function createBenchDatabase(backend: Backend, adminUrl: string): Promise<
     };
   }
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'auth-bench-'));
-  const pkg = JSON.parse(await readFile(path.join(root, 'node_modules/@electric-sql/pglite/package.json'), 'utf8')) as { version: string };
+  const pkg = JSON.parse(await readFile(path.join(root, 'node_modules/@electric-sql/pglite/package.json'), 'utf8')) as {
+    version: string;
+  };
   return {
     // The embedded database allows one process at a time: the seeding closes it before the server opens it.
     open: async () => {
@@ -218,7 +224,12 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
   }
   result.notes.push(database.version);
   const small = Math.min(smallTable, options.sessions);
-  const load = { connections: options.connections, duration: options.duration, warmup: options.warmup, databasePids: database.backendPids };
+  const load = {
+    connections: options.connections,
+    duration: options.duration,
+    warmup: options.warmup,
+    databasePids: database.backendPids,
+  };
   const serverEnv = {
     ...database.serverEnv,
     BENCH_ROUTES: '1',
@@ -252,7 +263,9 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
       await analyze(handle.db);
     });
     await handle.close();
-    log(`  ${backend}: seeded ${options.users} users in ${result.seedSeconds.users} s, ${small} sessions in ${result.seedSeconds.smallSessions} s`);
+    log(
+      `  ${backend}: seeded ${options.users} users in ${result.seedSeconds.users} s, ${small} sessions in ${result.seedSeconds.smallSessions} s`,
+    );
 
     let server = await start();
     const sessionSmall = await runLoad(`GET /auth/session, ${small.toLocaleString('en')} sessions`, server, {
@@ -275,14 +288,20 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
         await analyze(handle.db);
       });
       await handle.close();
-      log(`  ${backend}: seeded ${(options.sessions - small).toLocaleString('en')} more sessions in ${result.seedSeconds.largeSessions} s`);
+      log(
+        `  ${backend}: seeded ${(options.sessions - small).toLocaleString('en')} more sessions in ${result.seedSeconds.largeSessions} s`,
+      );
     }
 
     // The floor: a bare Hono app on the same adapter, measured next to the baseline route.
     let bare: ScenarioResult | null = null;
     if (options.compare) {
       const bareServer = await start([], 'bench/compare/bare-hono.ts', {});
-      bare = await runLoad('bare Hono (same @hono/node-server)', bareServer, { path: '/hello', ...load, databasePids: undefined });
+      bare = await runLoad('bare Hono (same @hono/node-server)', bareServer, {
+        path: '/hello',
+        ...load,
+        databasePids: undefined,
+      });
       await stop(bareServer);
       result.scenarios.push(bare);
       log(`  ${line(bare)}`);
@@ -311,7 +330,11 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
     if (token === null) {
       result.notes.push('access-token route skipped: POST /auth/token is not available');
     } else {
-      protectedRoute = await runLoad('access-token route (JWT)', server, { path: '/bench/protected', headers: { authorization: `Bearer ${token}` }, ...load });
+      protectedRoute = await runLoad('access-token route (JWT)', server, {
+        path: '/bench/protected',
+        headers: { authorization: `Bearer ${token}` },
+        ...load,
+      });
       result.scenarios.push(protectedRoute);
       log(`  ${line(protectedRoute)}`);
     }
@@ -326,7 +349,12 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
       server = await start();
     }
 
-    const signIns = await runSignIns(server, { concurrency: options.concurrency, duration: options.duration, warmup: options.warmup, databasePids: database.backendPids });
+    const signIns = await runSignIns(server, {
+      concurrency: options.concurrency,
+      duration: options.duration,
+      warmup: options.warmup,
+      databasePids: database.backendPids,
+    });
     result.scenarios.push(signIns);
     log(`  ${line(signIns)}`);
     await stop(server);
@@ -336,17 +364,24 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
       const spawnedAt = performance.now();
       server = await start(['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
       const skipMs = performance.now() - spawnedAt + options.warmup * 1000;
-      await runLoad('GET /auth/session (profiled)', server, { path: '/auth/session', requests: sessionRequests(options.sessions, 5000), ...load });
+      await runLoad('GET /auth/session (profiled)', server, {
+        path: '/auth/session',
+        requests: sessionRequests(options.sessions, 5000),
+        ...load,
+      });
       await stop(server);
       const files = (await readdir(profileDir)).filter((file) => file.endsWith('.cpuprofile'));
       if (files[0]) {
         result.profile = path.join(profileDir, files[0]);
-        log(`\n  CPU profile of the server under GET /auth/session (${result.profile}):\n${await summarizeProfile(result.profile, { skipMs })}`);
+        log(
+          `\n  CPU profile of the server under GET /auth/session (${result.profile}):\n${await summarizeProfile(result.profile, { skipMs })}`,
+        );
       }
     }
 
     const failed = result.scenarios.filter((s) => s.failures > 0);
-    for (const s of failed) result.notes.push(`${s.name}: ${s.failures} of ${s.total} requests failed ${JSON.stringify(s.statuses ?? {})}`);
+    for (const s of failed)
+      result.notes.push(`${s.name}: ${s.failures} of ${s.total} requests failed ${JSON.stringify(s.statuses ?? {})}`);
 
     const ratio = (a: ScenarioResult | null, b: ScenarioResult | null) => (a && b && b.rps > 0 ? a.rps / b.rps : null);
     result.ratios = {
@@ -359,22 +394,47 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
     };
     const r = result.ratios;
     const peakRss = Math.max(...result.scenarios.filter((s) => s !== bare && s !== betterAuth).map((s) => s.rssMb));
-    const target = (name: string, value: number | null, pass: (x: number) => boolean, show: (x: number) => string = (x) => `${x.toFixed(2)}x`) => {
-      if (value === null || value === undefined) result.targets.push({ target: name, value: 'not measured', pass: false });
+    const target = (
+      name: string,
+      value: number | null,
+      pass: (x: number) => boolean,
+      show: (x: number) => string = (x) => `${x.toFixed(2)}x`,
+    ) => {
+      if (value === null || value === undefined)
+        result.targets.push({ target: name, value: 'not measured', pass: false });
       else result.targets.push({ target: name, value: show(value), pass: pass(value) });
     };
     const us = (x: number) => `${(x * 1000).toFixed(0)} us`;
     const n = options.sessions.toLocaleString('en');
     target('baseline route >= 0.75x bare Hono (req/s)', r.baselineToBare ?? null, (x) => x >= 0.75);
     target(`GET /auth/session (${n} sessions) >= 0.25x bare Hono`, r.sessionToBare ?? null, (x) => x >= 0.25);
-    target(`GET /auth/session (${n} sessions) >= 8x Better Auth getSession`, r.sessionToBetterAuth ?? null, (x) => x >= 8);
+    target(
+      `GET /auth/session (${n} sessions) >= 8x Better Auth getSession`,
+      r.sessionToBetterAuth ?? null,
+      (x) => x >= 8,
+    );
     target('session check: server CPU <= 100 us', sessionLarge.serverCpuMs, (x) => x <= 0.1, us);
     target('session check: PostgreSQL CPU <= 80 us', sessionLarge.databaseCpuMs ?? null, (x) => x <= 0.08, us);
     target(`${n} vs ${small.toLocaleString('en')} sessions >= 0.9`, r.largeToSmall ?? null, (x) => x >= 0.9);
     target('access-token route >= 0.4x bare Hono', r.tokenToBare ?? null, (x) => x >= 0.4);
-    target('sign-in: CPU (server + PostgreSQL) <= 6 ms', signIns.serverCpuMs + (signIns.databaseCpuMs ?? 0), (x) => x <= 6, (x) => `${x.toFixed(2)} ms`);
-    target('server RSS under load <= 120 MB', peakRss, (x) => x <= 120, (x) => `${x.toFixed(0)} MB`);
-    target('no failed requests', failed.reduce((sum, s) => sum + s.failures, 0), (x) => x === 0, (x) => String(x));
+    target(
+      'sign-in: CPU (server + PostgreSQL) <= 6 ms',
+      signIns.serverCpuMs + (signIns.databaseCpuMs ?? 0),
+      (x) => x <= 6,
+      (x) => `${x.toFixed(2)} ms`,
+    );
+    target(
+      'server RSS under load <= 120 MB',
+      peakRss,
+      (x) => x <= 120,
+      (x) => `${x.toFixed(0)} MB`,
+    );
+    target(
+      'no failed requests',
+      failed.reduce((sum, s) => sum + s.failures, 0),
+      (x) => x === 0,
+      (x) => String(x),
+    );
   } finally {
     for (const server of live) await stop(server);
     await database.destroy();
@@ -395,11 +455,14 @@ async function measureBetterAuth(
   const database = await createPostgresDatabase(options.adminUrl, 'bench_better_auth');
   try {
     const seeded = await timed(() => seedBetterAuth(database.url, options.users, options.sessions));
-    log(`  Better Auth: seeded ${options.users.toLocaleString('en')} users and ${options.sessions.toLocaleString('en')} sessions in ${seeded} s`);
+    log(
+      `  Better Auth: seeded ${options.users.toLocaleString('en')} users and ${options.sessions.toLocaleString('en')} sessions in ${seeded} s`,
+    );
     const server = await start([], 'bench/compare/better-auth.ts', { DATABASE_URL: database.url });
     try {
       const picked = new Set<number>();
-      while (picked.size < Math.min(5000, options.sessions)) picked.add(1 + Math.floor(Math.random() * options.sessions));
+      while (picked.size < Math.min(5000, options.sessions))
+        picked.add(1 + Math.floor(Math.random() * options.sessions));
       const requests = [...picked].map((i) => ({ headers: { cookie: betterAuthCookie(i) } }));
       return await runLoad(`Better Auth getSession, ${options.sessions.toLocaleString('en')} sessions`, server, {
         ...load,
@@ -447,7 +510,9 @@ function table(results: BackendResult[]): string {
   for (const r of results) {
     for (const s of r.scenarios) {
       const cpu = `${s.serverCpuMs.toFixed(2)}${s.databaseCpuMs === undefined ? '' : ` / ${s.databaseCpuMs.toFixed(2)}`}`;
-      rows.push(`| ${r.backend} | ${s.name} | ${s.rps.toFixed(0)} | ${s.p50} ms | ${s.p99} ms | ${s.rssMb.toFixed(0)} MB | ${s.serverCpu.toFixed(2)} | ${cpu} |`);
+      rows.push(
+        `| ${r.backend} | ${s.name} | ${s.rps.toFixed(0)} | ${s.p50} ms | ${s.p99} ms | ${s.rssMb.toFixed(0)} MB | ${s.serverCpu.toFixed(2)} | ${cpu} |`,
+      );
     }
   }
   return rows.join('\n');
@@ -463,7 +528,8 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', interrupt);
   // The measured server runs on core 0 (options.serverCpu); this process, the load generator, on the last.
-  if (options.serverCpu !== null) spawnSync('taskset', ['-pc', String(os.cpus().length - 1), String(process.pid)], { stdio: 'ignore' });
+  if (options.serverCpu !== null)
+    spawnSync('taskset', ['-pc', String(os.cpus().length - 1), String(process.pid)], { stdio: 'ignore' });
 
   const machine = {
     cpus: os.cpus().length,
@@ -472,9 +538,14 @@ async function main(): Promise<void> {
     node: process.version,
     loadAverageAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
   };
-  log(`bench: ${options.backends.join(' + ')}, ${options.users.toLocaleString('en')} users, ${options.sessions.toLocaleString('en')} sessions, ${options.duration} s per scenario, ${options.connections} connections, ${options.concurrency} concurrent sign-ins`);
-  log(`machine: ${machine.cpus} × ${machine.cpuModel}, node ${machine.node}, load average ${machine.loadAverageAtStart.join(' ')}`);
-  if (machine.loadAverageAtStart[0]! > machine.cpus * 0.5) log('warning: the machine is busy; the numbers will be low and noisy');
+  log(
+    `bench: ${options.backends.join(' + ')}, ${options.users.toLocaleString('en')} users, ${options.sessions.toLocaleString('en')} sessions, ${options.duration} s per scenario, ${options.connections} connections, ${options.concurrency} concurrent sign-ins`,
+  );
+  log(
+    `machine: ${machine.cpus} × ${machine.cpuModel}, node ${machine.node}, load average ${machine.loadAverageAtStart.join(' ')}`,
+  );
+  if (machine.loadAverageAtStart[0]! > machine.cpus * 0.5)
+    log('warning: the machine is busy; the numbers will be low and noisy');
 
   const results: BackendResult[] = [];
   for (const backend of options.backends) {
@@ -488,16 +559,31 @@ async function main(): Promise<void> {
   log(`\n${table(results)}\n`);
   for (const r of results) {
     if (r.skipped) continue;
-    const shown = Object.entries(r.ratios).map(([name, x]) => `${name} ${x === null || x === undefined ? 'n/a' : x.toFixed(2)}`);
-    log(`${r.backend}: ${shown.join(', ')}; seeding ${r.seedSeconds.users} s users, ${r.seedSeconds.smallSessions} + ${r.seedSeconds.largeSessions} s sessions`);
-    for (const t of r.targets) log(`  ${t.pass ? 'PASS' : 'FAIL'}  ${t.target}: ${t.value}${r.backend === 'pglite' ? ' (targets are set for PostgreSQL)' : ''}`);
+    const shown = Object.entries(r.ratios).map(
+      ([name, x]) => `${name} ${x === null || x === undefined ? 'n/a' : x.toFixed(2)}`,
+    );
+    log(
+      `${r.backend}: ${shown.join(', ')}; seeding ${r.seedSeconds.users} s users, ${r.seedSeconds.smallSessions} + ${r.seedSeconds.largeSessions} s sessions`,
+    );
+    for (const t of r.targets)
+      log(
+        `  ${t.pass ? 'PASS' : 'FAIL'}  ${t.target}: ${t.value}${r.backend === 'pglite' ? ' (targets are set for PostgreSQL)' : ''}`,
+      );
     for (const note of r.notes) log(`  note: ${note}`);
   }
-  log(`\ntotal ${seconds} s, load average at the end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  log(
+    `\ntotal ${seconds} s, load average at the end ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
 
   await mkdir(resultsDir, { recursive: true });
   const file = path.join(resultsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  await writeFile(file, `${JSON.stringify({ options: { ...options, adminUrl: undefined }, machine, seconds, loadAverageAtEnd: os.loadavg(), results }, null, 2)}\n`);
+  await writeFile(
+    file,
+    `${JSON.stringify({ options: { ...options, adminUrl: undefined }, machine, seconds, loadAverageAtEnd: os.loadavg(), results }, null, 2)}\n`,
+  );
   log(`results: ${path.relative(root, file)}`);
   process.off('SIGINT', interrupt);
 }

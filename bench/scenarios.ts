@@ -1,7 +1,6 @@
 import autocannon from 'autocannon';
 import { createSoftwareAuthenticator, type SoftwareAuthenticator } from '../test/helpers/authenticator.js';
-import { cpuSecondsOf, sampleProcess, type ServerProcess } from './server-process.js';
-
+import { cpuSecondsOf, type ServerProcess, sampleProcess } from './server-process.js';
 
 export interface ScenarioResult {
   name: string;
@@ -44,7 +43,11 @@ export async function runLoad(name: string, server: ServerProcess, options: Load
     connections: options.connections,
     pipelining: 1,
     headers: options.headers,
-    requests: options.requests?.map((request) => ({ method: 'GET' as const, path: options.path, headers: { ...options.headers, ...request.headers } })),
+    requests: options.requests?.map((request) => ({
+      method: 'GET' as const,
+      path: options.path,
+      headers: { ...options.headers, ...request.headers },
+    })),
   };
   if (options.warmup > 0) await autocannon({ ...base, duration: options.warmup });
   const database = await measureDatabaseCpu(options.databasePids);
@@ -54,7 +57,8 @@ export async function runLoad(name: string, server: ServerProcess, options: Load
   const databaseSeconds = await database.stop();
   const total = result.requests.total;
   const statuses: Record<string, number> = { errors: result.errors, timeouts: result.timeouts };
-  for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statuses[code] = (stat as { count: number }).count;
+  for (const [code, stat] of Object.entries(result.statusCodeStats ?? {}))
+    statuses[code] = (stat as { count: number }).count;
   return {
     name,
     rps: total / (result.duration || options.duration),
@@ -92,11 +96,20 @@ export async function runSignIns(server: ServerProcess, options: SignInOptions):
   for (let worker = 0; worker < options.concurrency; worker++) {
     const headers = jsonHeaders(server, worker);
     const username = `bench_signin_${worker}_${Date.now().toString(36)}`;
-    const begun = await fetch(`${server.url}/auth/register/options`, { method: 'POST', headers, body: JSON.stringify({ username }) });
+    const begun = await fetch(`${server.url}/auth/register/options`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ username }),
+    });
     if (begun.status !== 200) throw new Error(`register/options answered ${begun.status}: ${await begun.text()}`);
     const registration = authenticator.createCredential(await begun.json());
-    const finished = await fetch(`${server.url}/auth/register/verify`, { method: 'POST', headers, body: JSON.stringify(registration) });
-    if (finished.status !== 201) throw new Error(`register/verify answered ${finished.status}: ${await finished.text()}`);
+    const finished = await fetch(`${server.url}/auth/register/verify`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(registration),
+    });
+    if (finished.status !== 201)
+      throw new Error(`register/verify answered ${finished.status}: ${await finished.text()}`);
     credentials.push(registration.id);
   }
 
@@ -139,14 +152,23 @@ export async function runSignIns(server: ServerProcess, options: SignInOptions):
   };
 }
 
-async function signIn(server: ServerProcess, authenticator: SoftwareAuthenticator, credentialId: string, headers: Record<string, string>): Promise<boolean> {
+async function signIn(
+  server: ServerProcess,
+  authenticator: SoftwareAuthenticator,
+  credentialId: string,
+  headers: Record<string, string>,
+): Promise<boolean> {
   const begun = await fetch(`${server.url}/auth/login/options`, { method: 'POST', headers, body: '{}' });
   if (begun.status !== 200) {
     await begun.body?.cancel();
     return false;
   }
   const assertion = authenticator.getAssertion(await begun.json(), { credentialId });
-  const finished = await fetch(`${server.url}/auth/login/verify`, { method: 'POST', headers, body: JSON.stringify(assertion) });
+  const finished = await fetch(`${server.url}/auth/login/verify`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify(assertion),
+  });
   await finished.body?.cancel();
   return finished.status === 200;
 }
@@ -174,7 +196,9 @@ function percentile(sorted: number[], q: number): number {
  * connected during the scenario; a backend that left takes its last reading with it, so none is
  * counted below zero.
  */
-async function measureDatabaseCpu(databasePids: (() => Promise<number[]>) | undefined): Promise<{ stop(): Promise<number | null> }> {
+async function measureDatabaseCpu(
+  databasePids: (() => Promise<number[]>) | undefined,
+): Promise<{ stop(): Promise<number | null> }> {
   if (!databasePids) return { stop: async () => null };
   const before = new Map((await databasePids()).map((pid) => [pid, cpuSecondsOf([pid])]));
   return {

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { sha256 } from '../server/crypto.js';
 import type { Database } from '../server/db/schema.js';
 
@@ -35,7 +35,11 @@ interface IndexDefinition {
  * triggers are skipped (`session_replication_role = replica`) where the role may: the rows are
  * consistent by construction.
  */
-async function bulkLoad(db: Kysely<Database>, table: 'app_user' | 'session', work: (conn: Kysely<Database>) => Promise<void>): Promise<void> {
+async function bulkLoad(
+  db: Kysely<Database>,
+  table: 'app_user' | 'session',
+  work: (conn: Kysely<Database>) => Promise<void>,
+): Promise<void> {
   await db.connection().execute(async (conn) => {
     let replica = false;
     try {
@@ -52,13 +56,19 @@ async function bulkLoad(db: Kysely<Database>, table: 'app_user' | 'session', wor
     const keys = await sql<IndexDefinition>`
       select conname as name, pg_get_constraintdef(oid) as definition from pg_constraint as c
       where conrelid = ${relation} and contype in ('p', 'u')
-        and not exists (select 1 from pg_constraint as f where f.contype = 'f' and f.conindid = c.conindid)`.execute(conn);
+        and not exists (select 1 from pg_constraint as f where f.contype = 'f' and f.conindid = c.conindid)`.execute(
+      conn,
+    );
     for (const index of indexes.rows) await sql`drop index ${sql.id(index.name)}`.execute(conn);
-    for (const key of keys.rows) await sql`alter table ${sql.table(table)} drop constraint ${sql.id(key.name)}`.execute(conn);
+    for (const key of keys.rows)
+      await sql`alter table ${sql.table(table)} drop constraint ${sql.id(key.name)}`.execute(conn);
     try {
       await work(conn);
       await sql`set maintenance_work_mem = '256MB'`.execute(conn);
-      for (const key of keys.rows) await sql`alter table ${sql.table(table)} add constraint ${sql.id(key.name)} ${sql.raw(key.definition)}`.execute(conn);
+      for (const key of keys.rows)
+        await sql`alter table ${sql.table(table)} add constraint ${sql.id(key.name)} ${sql.raw(key.definition)}`.execute(
+          conn,
+        );
       for (const index of indexes.rows) await sql.raw(index.definition).execute(conn);
     } finally {
       await sql`reset maintenance_work_mem`.execute(conn);
@@ -85,7 +95,13 @@ export async function seedUsers(db: Kysely<Database>, count: number, now: Date):
  * Inserts sessions from..to (inclusive), spread round-robin over `users` users, all live: created
  * and last seen at `now`, expiring 30 days later.
  */
-export async function seedSessions(db: Kysely<Database>, from: number, to: number, users: number, now: Date): Promise<void> {
+export async function seedSessions(
+  db: Kysely<Database>,
+  from: number,
+  to: number,
+  users: number,
+  now: Date,
+): Promise<void> {
   if (to < from) return;
   const expires = new Date(now.getTime() + 30 * 86400_000);
   const hash = sha256(seedSecret);

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -41,12 +41,18 @@ export interface StartOptions {
  * compiled), or one of the comparison servers (bench/compare/), on a free loopback port and waits
  * until `/healthz` answers 200.
  */
-export async function startServerProcess(env: Record<string, string>, options: StartOptions = {}): Promise<ServerProcess> {
+export async function startServerProcess(
+  env: Record<string, string>,
+  options: StartOptions = {},
+): Promise<ServerProcess> {
   const port = await freePort();
   const origin = `http://localhost:${port}`;
   const url = `http://127.0.0.1:${port}`;
   const node = [...(options.nodeFlags ?? []), '--import', 'tsx', options.script ?? 'server/main.ts'];
-  const [command, args] = options.cpu === undefined ? [process.execPath, node] : ['taskset', ['-c', String(options.cpu), process.execPath, ...node]];
+  const [command, args] =
+    options.cpu === undefined
+      ? [process.execPath, node]
+      : ['taskset', ['-c', String(options.cpu), process.execPath, ...node]];
   const child = spawn(command, args, {
     cwd: root,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ORIGIN: origin, RP_ID: 'localhost', ...env },

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build, type BuildOptions } from 'esbuild';
+import { type BuildOptions, build } from 'esbuild';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -17,7 +17,10 @@ export interface BuildClientOptions {
 /** Runs the TypeScript compiler with a project file (declarations only); rejects with its output. */
 export function emitDeclarations(project: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(path.join(root, 'node_modules/.bin/tsc'), ['-p', path.join(root, project)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(path.join(root, 'node_modules/.bin/tsc'), ['-p', path.join(root, project)], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -44,7 +47,10 @@ async function emitClientDeclarations(): Promise<void> {
  * @example
  * await buildClient({ outdir: 'test-artifacts/client' });
  */
-export async function buildClient({ outdir = path.join(root, 'client/dist'), types = true }: BuildClientOptions = {}): Promise<string[]> {
+export async function buildClient({
+  outdir = path.join(root, 'client/dist'),
+  types = true,
+}: BuildClientOptions = {}): Promise<string[]> {
   const common: BuildOptions = {
     bundle: true,
     format: 'esm',

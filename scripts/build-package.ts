@@ -1,7 +1,7 @@
 import { cp, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build, type BuildOptions } from 'esbuild';
+import { type BuildOptions, build } from 'esbuild';
 import { buildClient, emitDeclarations } from './build-client.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -12,7 +12,15 @@ export interface BuildPackageOptions {
   types?: boolean;
 }
 
-const node: BuildOptions = { bundle: true, packages: 'external', platform: 'node', format: 'esm', target: 'node20', sourcemap: true, logLevel: 'warning' };
+const node: BuildOptions = {
+  bundle: true,
+  packages: 'external',
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  sourcemap: true,
+  logLevel: 'warning',
+};
 
 /**
  * Builds the three packages as they are published:
@@ -31,8 +39,17 @@ export async function buildPackage({ types = true }: BuildPackageOptions = {}): 
   const dist = path.join(root, 'dist');
   const clientDist = path.join(root, 'packages/client/dist');
   const verifyDist = path.join(root, 'packages/verify/dist');
-  await Promise.all([rm(dist, { recursive: true, force: true }), rm(clientDist, { recursive: true, force: true }), rm(verifyDist, { recursive: true, force: true })]);
-  const entries = { index: 'server/index.ts', bin: 'server/bin.ts', testing: 'server/testing/index.ts', verify: 'server/verify.ts' };
+  await Promise.all([
+    rm(dist, { recursive: true, force: true }),
+    rm(clientDist, { recursive: true, force: true }),
+    rm(verifyDist, { recursive: true, force: true }),
+  ]);
+  const entries = {
+    index: 'server/index.ts',
+    bin: 'server/bin.ts',
+    testing: 'server/testing/index.ts',
+    verify: 'server/verify.ts',
+  };
   await Promise.all([
     buildClient({ types }),
     build({
@@ -44,12 +61,26 @@ export async function buildPackage({ types = true }: BuildPackageOptions = {}): 
     }),
     build({ ...node, entryPoints: [path.join(root, 'server/verify.ts')], outfile: path.join(verifyDist, 'index.js') }),
     build({
-      bundle: true, format: 'esm', platform: 'browser', target: 'es2022', sourcemap: true, logLevel: 'warning',
-      entryPoints: [path.join(root, 'client/src/index.ts')], outfile: path.join(clientDist, 'index.js'), external: ['@simplewebauthn/browser'],
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      target: 'es2022',
+      sourcemap: true,
+      logLevel: 'warning',
+      entryPoints: [path.join(root, 'client/src/index.ts')],
+      outfile: path.join(clientDist, 'index.js'),
+      external: ['@simplewebauthn/browser'],
     }),
     build({
-      bundle: true, format: 'esm', platform: 'browser', target: 'es2022', sourcemap: true, minify: true, logLevel: 'warning',
-      entryPoints: [path.join(root, 'client/src/index.ts')], outfile: path.join(clientDist, 'browser.js'),
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      target: 'es2022',
+      sourcemap: true,
+      minify: true,
+      logLevel: 'warning',
+      entryPoints: [path.join(root, 'client/src/index.ts')],
+      outfile: path.join(clientDist, 'browser.js'),
     }),
     types ? emitDeclarations('tsconfig.node-types.json') : undefined,
   ]);

@@ -24,7 +24,10 @@ import { buildPackage } from './build-package.js';
 
 const run = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const rootPackage = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as { devDependencies: Record<string, string>; dependencies: Record<string, string> };
+const rootPackage = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as {
+  devDependencies: Record<string, string>;
+  dependencies: Record<string, string>;
+};
 const npmFlags = ['--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'];
 
 function check(condition: unknown, message: string): asserts condition {
@@ -72,10 +75,15 @@ function freePort(): Promise<number> {
 
 async function emptyProject(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
-  await writeFile(path.join(dir, 'package.json'), JSON.stringify({ name: path.basename(dir), private: true, type: 'module' }, null, 2));
+  await writeFile(
+    path.join(dir, 'package.json'),
+    JSON.stringify({ name: path.basename(dir), private: true, type: 'module' }, null, 2),
+  );
 }
 
-const consumerSource = (tarballs: Record<string, string>) => `// Uses every export of the three packages (${Object.keys(tarballs).join(', ')}).
+const consumerSource = (
+  tarballs: Record<string, string>,
+) => `// Uses every export of the three packages (${Object.keys(tarballs).join(', ')}).
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import {
@@ -169,58 +177,119 @@ async function main(): Promise<void> {
   try {
     console.log(`# build and pack (in ${work})`);
     await buildPackage();
-    const packed = JSON.parse(await npm(root, ['pack', '--ignore-scripts', '--json', '--pack-destination', work])) as { filename: string; files: { path: string }[] }[];
-    const packedWorkspaces = JSON.parse(await npm(root, ['pack', '-w', 'passkey-auth-client', '-w', 'passkey-auth-verify', '--ignore-scripts', '--json', '--pack-destination', work])) as { name: string; filename: string; files: { path: string }[] }[];
+    const packed = JSON.parse(await npm(root, ['pack', '--ignore-scripts', '--json', '--pack-destination', work])) as {
+      filename: string;
+      files: { path: string }[];
+    }[];
+    const packedWorkspaces = JSON.parse(
+      await npm(root, [
+        'pack',
+        '-w',
+        'passkey-auth-client',
+        '-w',
+        'passkey-auth-verify',
+        '--ignore-scripts',
+        '--json',
+        '--pack-destination',
+        work,
+      ]),
+    ) as { name: string; filename: string; files: { path: string }[] }[];
     const tarballs: Record<string, string> = { 'passkey-auth-server': path.join(work, packed[0]!.filename) };
     for (const entry of packedWorkspaces) tarballs[entry.name] = path.join(work, entry.filename);
-    check(Object.keys(tarballs).length === 3 && Object.values(tarballs).every((file) => existsSync(file)), 'three tarballs');
+    check(
+      Object.keys(tarballs).length === 3 && Object.values(tarballs).every((file) => existsSync(file)),
+      'three tarballs',
+    );
     const serverFiles = packed[0]!.files.map((file) => file.path);
-    for (const file of ['dist/index.js', 'dist/bin.js', 'dist/types/index.d.ts', 'dist/testing.js', 'dist/verify.js', 'client/dist/auth-client.js', 'client/dist/index.html', 'migrations/2026-11-29T00-00_initial.sql', 'LICENSE']) {
+    for (const file of [
+      'dist/index.js',
+      'dist/bin.js',
+      'dist/types/index.d.ts',
+      'dist/testing.js',
+      'dist/verify.js',
+      'client/dist/auth-client.js',
+      'client/dist/index.html',
+      'migrations/2026-11-29T00-00_initial.sql',
+      'LICENSE',
+    ]) {
       check(serverFiles.includes(file), `passkey-auth-server ships ${file}`);
     }
-    check(!serverFiles.some((file) => file.startsWith('server/') || file.startsWith('test/')), 'passkey-auth-server ships no TypeScript sources or tests');
+    check(
+      !serverFiles.some((file) => file.startsWith('server/') || file.startsWith('test/')),
+      'passkey-auth-server ships no TypeScript sources or tests',
+    );
 
     console.log('# passkey-auth-verify alone');
     const verifyOnly = path.join(work, 'verify-only');
     await emptyProject(verifyOnly);
     await npm(verifyOnly, ['install', ...npmFlags, tarballs['passkey-auth-verify']!]);
     const verifyTree = await installedPackages(verifyOnly);
-    check(verifyTree.length <= 3, `installing only passkey-auth-verify brings ${verifyTree.length} packages (${verifyTree.join(', ')}), at most 3`);
+    check(
+      verifyTree.length <= 3,
+      `installing only passkey-auth-verify brings ${verifyTree.length} packages (${verifyTree.join(', ')}), at most 3`,
+    );
 
     console.log('# all three in an empty project');
     const consumer = path.join(work, 'consumer');
     await emptyProject(consumer);
     const extras = ['hono', '@hono/node-server'].map((name) => `${name}@${rootPackage.dependencies[name]}`);
-    extras.push(`@types/node@${rootPackage.devDependencies['@types/node']}`, `playwright-core@${rootPackage.devDependencies['playwright-core']}`);
+    extras.push(
+      `@types/node@${rootPackage.devDependencies['@types/node']}`,
+      `playwright-core@${rootPackage.devDependencies['playwright-core']}`,
+    );
     await npm(consumer, ['install', ...npmFlags, ...Object.values(tarballs), ...extras]);
-    check(!existsSync(path.join(consumer, 'node_modules/tsx')) && !existsSync(path.join(consumer, 'node_modules/esbuild')), 'no tsx or esbuild installed');
+    check(
+      !existsSync(path.join(consumer, 'node_modules/tsx')) && !existsSync(path.join(consumer, 'node_modules/esbuild')),
+      'no tsx or esbuild installed',
+    );
     await writeFile(path.join(consumer, 'consumer.ts'), consumerSource(tarballs));
     await writeFile(
       path.join(consumer, 'tsconfig.json'),
       JSON.stringify({
         compilerOptions: {
-          target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, skipLibCheck: false,
-          lib: ['ES2023', 'DOM', 'DOM.Iterable'], types: ['node'], outDir: 'out', verbatimModuleSyntax: true,
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          skipLibCheck: false,
+          lib: ['ES2023', 'DOM', 'DOM.Iterable'],
+          types: ['node'],
+          outDir: 'out',
+          verbatimModuleSyntax: true,
         },
         files: ['consumer.ts'],
       }),
     );
-    const compiled = await run(path.join(root, 'node_modules/.bin/tsc'), ['-p', consumer], { cwd: consumer }).catch((error: { stdout: string; stderr: string }) => error);
+    const compiled = await run(path.join(root, 'node_modules/.bin/tsc'), ['-p', consumer], { cwd: consumer }).catch(
+      (error: { stdout: string; stderr: string }) => error,
+    );
     const diagnostics = `${compiled.stdout}${compiled.stderr}`.trim();
     if (diagnostics !== '') console.error(diagnostics);
     check(diagnostics === '', 'a file using every export compiles with tsc, skipLibCheck false');
 
     const port = await freePort();
     const dataDir = path.join(work, 'consumer-data');
-    const ran = await runUntilExit(process.execPath, ['out/consumer.js'], consumer, { PORT: String(port), DATA_DIR: dataDir }, 120_000);
+    const ran = await runUntilExit(
+      process.execPath,
+      ['out/consumer.js'],
+      consumer,
+      { PORT: String(port), DATA_DIR: dataDir },
+      120_000,
+    );
     process.stdout.write(ran.output.replace(/^/gm, '  '));
-    check(ran.code === 0, 'the compiled file runs every export for real, and the process exits by itself after auth.stop()');
+    check(
+      ran.code === 0,
+      'the compiled file runs every export for real, and the process exits by itself after auth.stop()',
+    );
 
     console.log('# the passkey-auth-server command');
     const bin = path.join(consumer, 'node_modules/.bin/passkey-auth-server');
     const binData = path.join(work, 'bin-data');
     const migrated = await runUntilExit(bin, ['migrate'], consumer, { DATA_DIR: binData }, 120_000);
-    check(migrated.code === 0 && migrated.output.includes('applied: 2026-11-29T00-00_initial'), 'passkey-auth-server migrate');
+    check(
+      migrated.code === 0 && migrated.output.includes('applied: 2026-11-29T00-00_initial'),
+      'passkey-auth-server migrate',
+    );
     const admin = await runUntilExit(bin, ['admin', 'help'], consumer, { DATA_DIR: binData }, 60_000);
     check(admin.code === 0 && admin.output.includes('Commands:'), 'passkey-auth-server admin help');
     await checkDemo(bin, consumer, binData);
@@ -243,12 +312,20 @@ async function checkDemo(bin: string, cwd: string, dataDir: string): Promise<voi
   try {
     const started = Date.now();
     while (!output.includes('listening on')) {
-      if (child.exitCode !== null || Date.now() - started > 120_000) throw new Error(`the server did not start:\n${output}`);
+      if (child.exitCode !== null || Date.now() - started > 120_000)
+        throw new Error(`the server did not start:\n${output}`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     const page = await fetch(`${origin}/`);
-    check(page.status === 200 && (await page.text()).includes('<script'), `the demo page at ${origin} with only PORT set`);
-    const ceremony = await fetch(`${origin}/auth/login/options`, { method: 'POST', headers: { Origin: origin, 'Content-Type': 'application/json' }, body: '{}' });
+    check(
+      page.status === 200 && (await page.text()).includes('<script'),
+      `the demo page at ${origin} with only PORT set`,
+    );
+    const ceremony = await fetch(`${origin}/auth/login/options`, {
+      method: 'POST',
+      headers: { Origin: origin, 'Content-Type': 'application/json' },
+      body: '{}',
+    });
     check(ceremony.status === 200, 'a ceremony from that origin is accepted (the origin follows PORT)');
     check((await fetch(`${origin}/healthz`)).status === 200, '/healthz');
   } finally {
@@ -257,9 +334,19 @@ async function checkDemo(bin: string, cwd: string, dataDir: string): Promise<voi
   check((await exited) === 0, 'the demo server stops on SIGTERM');
 }
 
-function runUntilExit(command: string, args: string[], cwd: string, env: Record<string, string>, timeout: number): Promise<{ code: number | null; output: string }> {
+function runUntilExit(
+  command: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string>,
+  timeout: number,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env: { ...process.env, DATABASE_URL: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      cwd,
+      env: { ...process.env, DATABASE_URL: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -22,7 +22,11 @@ try {
   await page.locator('#signed-in').waitFor();
 
   await laptop.setAutomaticPresence(false);
-  const phone = await addVirtualAuthenticator(page, { transport: 'hybrid', defaultBackupEligibility: true, defaultBackupState: true });
+  const phone = await addVirtualAuthenticator(page, {
+    transport: 'hybrid',
+    defaultBackupEligibility: true,
+    defaultBackupState: true,
+  });
   await page.click('#add-passkey-button');
   await page.locator('#passkey-list > li:nth-child(2)').waitFor();
   await phone.setAutomaticPresence(false);
@@ -40,7 +44,10 @@ try {
   await second.locator('.passkey-name', { hasText: 'Pixel 9' }).waitFor();
 
   // A second browser signs in, with another user agent.
-  const other = await browser.newContext({ userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1' });
+  const other = await browser.newContext({
+    userAgent:
+      'Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1',
+  });
   const otherPage = await other.newPage();
   const otherAuthenticator = await addVirtualAuthenticator(otherPage);
   const [synced] = await phone.credentials();

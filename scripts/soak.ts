@@ -15,7 +15,7 @@
  * the server on which it creates, and at the end drops, its own database. SOAK_CONCURRENCY (default
  * 8) virtual users; SOAK_CUT_SECONDS (default 5) of cut.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -31,7 +31,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const seconds = positive('SOAK_SECONDS', 180);
 const concurrency = positive('SOAK_CONCURRENCY', 8);
 const cutSeconds = positive('SOAK_CUT_SECONDS', 5);
-const adminUrl = process.env.SOAK_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const adminUrl =
+  process.env.SOAK_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const origin = 'http://localhost:3000';
 const poolSize = 10;
 const connectTimeoutMs = 3000;
@@ -92,7 +93,8 @@ async function startServer(databaseUrl: string): Promise<Server> {
   const keep = (chunk: Buffer) => {
     const text = chunk.toString();
     // Bugs (answered 500) are kept whole for the report; the rest only as a recent tail.
-    if (text.includes('"unhandled error"')) unhandled.push(...text.split('\n').filter((line) => line.includes('"unhandled error"')));
+    if (text.includes('"unhandled error"'))
+      unhandled.push(...text.split('\n').filter((line) => line.includes('"unhandled error"')));
     output.push(text);
     if (output.length > 200) output.shift();
   };
@@ -103,7 +105,10 @@ async function startServer(databaseUrl: string): Promise<Server> {
   const deadline = Date.now() + 90_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}:\n${output.join('')}`);
-    const ok = await fetch(`${url}/healthz`).then((r) => r.status === 200, () => false);
+    const ok = await fetch(`${url}/healthz`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) break;
     if (Date.now() > deadline) throw new Error(`server did not start:\n${output.join('')}`);
     await sleep(250);
@@ -154,19 +159,36 @@ function count(kind: Kind, status: number): void {
   statusCounts.set(key, (statusCounts.get(key) ?? 0) + 1);
 }
 
-async function call(server: Server, kind: Kind, method: string, path: string, options: { body?: unknown; cookie?: string } = {}): Promise<Response> {
+async function call(
+  server: Server,
+  kind: Kind,
+  method: string,
+  path: string,
+  options: { body?: unknown; cookie?: string } = {},
+): Promise<Response> {
   const headers: Record<string, string> = { Origin: origin };
   if (options.cookie) headers.Cookie = options.cookie;
   if (options.body !== undefined) headers['Content-Type'] = 'application/json';
   let response: Response;
   try {
-    response = await fetch(`${server.url}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body), signal: AbortSignal.timeout(30_000) });
+    response = await fetch(`${server.url}${path}`, {
+      method,
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      signal: AbortSignal.timeout(30_000),
+    });
   } catch (error) {
     violations.push(`${kind} ${method} ${path}: no answer (${(error as Error).message})`);
     throw error;
   }
   count(kind, response.status);
-  if (response.status >= 500) fiveHundreds.push({ at: Date.now(), kind, status: response.status, path: path.replace(/\/[A-Za-z0-9_-]{16,}$/, '/:id') });
+  if (response.status >= 500)
+    fiveHundreds.push({
+      at: Date.now(),
+      kind,
+      status: response.status,
+      path: path.replace(/\/[A-Za-z0-9_-]{16,}$/, '/:id'),
+    });
   return response;
 }
 
@@ -182,9 +204,13 @@ function sessionOf(response: Response): Session | null {
 
 async function signUp(first: Server, second: Server, users: User[]): Promise<void> {
   const authenticator = createSoftwareAuthenticator({ origin });
-  const options = await call(first, 'sign-up', 'POST', '/auth/register/options', { body: { username: `soak-${randomBytes(6).toString('hex')}` } });
+  const options = await call(first, 'sign-up', 'POST', '/auth/register/options', {
+    body: { username: `soak-${randomBytes(6).toString('hex')}` },
+  });
   if (options.status !== 200) return;
-  const verify = await call(second, 'sign-up', 'POST', '/auth/register/verify', { body: authenticator.createCredential(await options.json()) });
+  const verify = await call(second, 'sign-up', 'POST', '/auth/register/verify', {
+    body: authenticator.createCredential(await options.json()),
+  });
   const session = verify.status === 201 ? sessionOf(verify) : null;
   if (session) users.push({ authenticator, sessions: [session] });
 }
@@ -192,7 +218,9 @@ async function signUp(first: Server, second: Server, users: User[]): Promise<voi
 async function signIn(first: Server, second: Server, user: User): Promise<void> {
   const options = await call(first, 'sign-in', 'POST', '/auth/login/options', { body: {} });
   if (options.status !== 200) return;
-  const verify = await call(second, 'sign-in', 'POST', '/auth/login/verify', { body: user.authenticator.getAssertion(await options.json()) });
+  const verify = await call(second, 'sign-in', 'POST', '/auth/login/verify', {
+    body: user.authenticator.getAssertion(await options.json()),
+  });
   const session = verify.status === 200 ? sessionOf(verify) : null;
   if (session) {
     user.sessions.push(session);
@@ -205,7 +233,8 @@ async function expectRefused(servers: Server[], session: Session): Promise<void>
   revoked.push({ cookie: session.cookie, at: Date.now() });
   for (const server of servers) {
     const response = await call(server, 'revoked-probe', 'GET', '/auth/session', { cookie: session.cookie });
-    if (response.status === 200) violations.push(`revoked session ${session.id} accepted by ${server.url} after its revocation committed`);
+    if (response.status === 200)
+      violations.push(`revoked session ${session.id} accepted by ${server.url} after its revocation committed`);
   }
 }
 
@@ -242,12 +271,15 @@ async function worker(servers: Server[]): Promise<void> {
       } else if (roll < 0.9 && user.sessions.length >= 2) {
         const [current, other] = user.sessions.slice(-2) as [Session, Session];
         user.sessions.splice(user.sessions.indexOf(other), 1);
-        const response = await call(first, 'revoke-other', 'DELETE', `/auth/sessions/${other.id}`, { cookie: current.cookie });
+        const response = await call(first, 'revoke-other', 'DELETE', `/auth/sessions/${other.id}`, {
+          cookie: current.cookie,
+        });
         if (response.status === 204) await expectRefused(servers, other);
       } else if (revoked.length > 0) {
         const old = pick(revoked);
         const response = await call(first, 'revoked-probe', 'GET', '/auth/session', { cookie: old.cookie });
-        if (response.status === 200) violations.push(`a session revoked at +${((old.at - started) / 1000).toFixed(1)} s was accepted later`);
+        if (response.status === 200)
+          violations.push(`a session revoked at +${((old.at - started) / 1000).toFixed(1)} s was accepted later`);
       }
       if (users.length > 30) users.shift();
     } catch {
@@ -276,7 +308,9 @@ async function main(): Promise<void> {
   let ok = false;
   try {
     servers.push(...(await Promise.all([startServer(throughProxy.toString()), startServer(throughProxy.toString())])));
-    console.log(`soak: ${seconds} s, ${concurrency} virtual users, two servers (${servers.map((s) => s.url).join(', ')}) on database ${name} through a TCP proxy`);
+    console.log(
+      `soak: ${seconds} s, ${concurrency} virtual users, two servers (${servers.map((s) => s.url).join(', ')}) on database ${name} through a TCP proxy`,
+    );
     const runStart = Date.now();
     const workers = Array.from({ length: concurrency }, () => worker(servers));
 
@@ -302,15 +336,33 @@ async function main(): Promise<void> {
     const results: Array<{ name: string; holds: boolean; detail: string }> = [];
     const check = (name: string, holds: boolean, detail: string) => results.push({ name, holds, detail });
 
-    check('no revoked or logged-out session accepted after its revocation committed', !violations.some((v) => v.includes('accepted')), `${revoked.length} revocations, each probed on both servers; ${violations.filter((v) => v.includes('accepted')).length} accepted`);
+    check(
+      'no revoked or logged-out session accepted after its revocation committed',
+      !violations.some((v) => v.includes('accepted')),
+      `${revoked.length} revocations, each probed on both servers; ${violations.filter((v) => v.includes('accepted')).length} accepted`,
+    );
 
     const db = new pg.Client({ connectionString: direct.toString() });
     db.on('error', () => {});
     await db.connect();
-    const missingAudit = (await db.query(`select count(*)::int as n from unnest($1::text[]) as s(id) where not exists (select 1 from audit_event a where a.type = 'login_succeeded' and a.session_id::text = s.id)`, [signedIn])).rows[0].n;
-    const missingOutbox = (await db.query(`select count(*)::int as n from audit_event a where a.type in ('login_succeeded', 'user_registered') and not exists (select 1 from event_outbox o where o.id = a.id)`)).rows[0].n;
-    const sessionsWithoutAudit = (await db.query(`select count(*)::int as n from session s where not exists (select 1 from audit_event a where a.session_id = s.id and a.type in ('login_succeeded', 'user_registered'))`)).rows[0].n;
-    const committed = (await db.query(`select count(*)::int as n from audit_event where type = 'login_succeeded'`)).rows[0].n;
+    const missingAudit = (
+      await db.query(
+        `select count(*)::int as n from unnest($1::text[]) as s(id) where not exists (select 1 from audit_event a where a.type = 'login_succeeded' and a.session_id::text = s.id)`,
+        [signedIn],
+      )
+    ).rows[0].n;
+    const missingOutbox = (
+      await db.query(
+        `select count(*)::int as n from audit_event a where a.type in ('login_succeeded', 'user_registered') and not exists (select 1 from event_outbox o where o.id = a.id)`,
+      )
+    ).rows[0].n;
+    const sessionsWithoutAudit = (
+      await db.query(
+        `select count(*)::int as n from session s where not exists (select 1 from audit_event a where a.session_id = s.id and a.type in ('login_succeeded', 'user_registered'))`,
+      )
+    ).rows[0].n;
+    const committed = (await db.query(`select count(*)::int as n from audit_event where type = 'login_succeeded'`))
+      .rows[0].n;
     check(
       'every committed sign-in has its audit row and outbox event',
       missingAudit === 0 && missingOutbox === 0 && sessionsWithoutAudit === 0,
@@ -318,7 +370,9 @@ async function main(): Promise<void> {
     );
 
     const reconnectGrace = connectTimeoutMs + 5000;
-    const outside = fiveHundreds.filter((f) => f.status !== 503 || cut === null || f.at < cut.start || f.at > (cut.end ?? Date.now()) + reconnectGrace);
+    const outside = fiveHundreds.filter(
+      (f) => f.status !== 503 || cut === null || f.at < cut.start || f.at > (cut.end ?? Date.now()) + reconnectGrace,
+    );
     const window503 = fiveHundreds.filter((f) => f.status === 503);
     const windowText =
       window503.length === 0
@@ -327,7 +381,14 @@ async function main(): Promise<void> {
     check(
       'no 5xx other than 503 during the cut',
       outside.length === 0,
-      `${windowText}; ${outside.length} outside it${outside.length ? `: ${outside.slice(0, 5).map((f) => `${f.status} ${f.kind} ${f.path} at +${((f.at - runStart) / 1000).toFixed(1)} s`).join(', ')}` : ''}`,
+      `${windowText}; ${outside.length} outside it${
+        outside.length
+          ? `: ${outside
+              .slice(0, 5)
+              .map((f) => `${f.status} ${f.kind} ${f.path} at +${((f.at - runStart) / 1000).toFixed(1)} s`)
+              .join(', ')}`
+          : ''
+      }`,
     );
     check(
       'server memory at the end within 20% of its value after warm-up',
@@ -336,7 +397,12 @@ async function main(): Promise<void> {
     );
 
     const activity = async () =>
-      (await db.query(`select count(*)::int as n, count(*) filter (where state = 'idle in transaction')::int as stuck from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`, [name])).rows[0] as { n: number; stuck: number };
+      (
+        await db.query(
+          `select count(*)::int as n, count(*) filter (where state = 'idle in transaction')::int as stuck from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`,
+          [name],
+        )
+      ).rows[0] as { n: number; stuck: number };
     const idle = await activity();
     await Promise.all(servers.map(stopServer));
     let after = await activity();
@@ -353,11 +419,15 @@ async function main(): Promise<void> {
 
     console.log('\nrequests per kind:');
     for (const [kind, n] of [...counts].sort()) {
-      const byStatus = [...statusCounts].filter(([key]) => key.startsWith(`${kind} `)).map(([key, m]) => `${key.split(' ')[1]}: ${m}`).join(', ');
+      const byStatus = [...statusCounts]
+        .filter(([key]) => key.startsWith(`${kind} `))
+        .map(([key, m]) => `${key.split(' ')[1]}: ${m}`)
+        .join(', ');
       console.log(`  ${kind.padEnd(14)} ${String(n).padStart(7)}  (${byStatus})`);
     }
     console.log(`\n503 window: ${windowText}`);
-    if (unhandled.length) console.log(`\nserver errors answered 500 (${unhandled.length}), first: ${unhandled[0]?.slice(0, 1500)}`);
+    if (unhandled.length)
+      console.log(`\nserver errors answered 500 (${unhandled.length}), first: ${unhandled[0]?.slice(0, 1500)}`);
     const other = violations.filter((v) => !v.includes('accepted'));
     if (other.length) console.log(`requests without an answer: ${other.length} (first: ${other[0]})`);
     console.log('\ninvariants:');

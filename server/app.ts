@@ -10,6 +10,8 @@ import { requestContext } from './http/client-address.js';
 import type { AppEnv } from './http/env.js';
 import { errorResponse, handleError } from './http/errors.js';
 import { staticRoutes } from './http/static.js';
+import { createMetrics } from './metrics/metrics.js';
+import { metricsHandler, requestMetrics, requireMetricsToken } from './metrics/routes.js';
 import { passkeyRoutes } from './passkeys/routes.js';
 import { platformRoutes } from './platform/routes.js';
 import { reauthRoutes } from './reauth/routes.js';
@@ -17,8 +19,6 @@ import { recoveryRoutes } from './recovery/routes.js';
 import { sessionRoutes } from './sessions/routes.js';
 import { tokenRoutes } from './tokens/routes.js';
 import { userRoutes } from './users/routes.js';
-import { createMetrics } from './metrics/metrics.js';
-import { metricsHandler, requestMetrics, requireMetricsToken } from './metrics/routes.js';
 
 export interface AppOptions {
   /** Folder of the built client and demo page (default `client/dist`). */
@@ -45,7 +45,8 @@ export function createApp(appDeps: Deps, options: AppOptions = {}): Hono<AppEnv>
 
   addContractRoutes(app, deps);
   app.route('/', staticRoutes({ dir: options.staticDir })); // /, /demo.js, /demo.css, /auth-client.js
-  if (metrics && config.metrics.token !== null) app.get('/metrics', requireMetricsToken(config.metrics.token), metricsHandler(metrics));
+  if (metrics && config.metrics.token !== null)
+    app.get('/metrics', requireMetricsToken(config.metrics.token), metricsHandler(metrics));
 
   app.get('/healthz', async (c) => {
     if (await pingDatabase(deps.db)) return c.json({ status: 'ok' });
@@ -89,7 +90,8 @@ export function createAuthRoutes(appDeps: Deps): Hono<AppEnv> {
 function withMetrics(deps: Deps): Deps {
   const { config } = deps;
   const metricsOn = config.metrics.token !== null || config.metrics.port !== null;
-  const metrics = deps.metrics ?? (metricsOn ? createMetrics({ db: deps.db, droppedLogLines: deps.droppedLogLines }) : undefined);
+  const metrics =
+    deps.metrics ?? (metricsOn ? createMetrics({ db: deps.db, droppedLogLines: deps.droppedLogLines }) : undefined);
   return metrics ? { ...deps, metrics } : deps;
 }
 
@@ -195,6 +197,9 @@ function requestLog(deps: Deps): MiddlewareHandler<AppEnv> {
     const level = status >= 500 || durationMs >= SLOW_REQUEST_MS ? 'warn' : 'debug';
     if (!logger.isLevelEnabled(level)) return;
     // Bounded: fixed fields, and the path cut at 256 characters (a URL may be kilobytes long).
-    logger[level]({ requestId: c.get('requestId'), method: c.req.method, path: c.req.path.slice(0, 256), status, durationMs }, 'request');
+    logger[level](
+      { requestId: c.get('requestId'), method: c.req.method, path: c.req.path.slice(0, 256), status, durationMs },
+      'request',
+    );
   };
 }

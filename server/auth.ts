@@ -4,20 +4,20 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { startAdminChannel } from './admin/channel.js';
 import { createAuthRoutes } from './app.js';
-import { systemClock, type Clock } from './clock.js';
-import { ConfigError, defaultOrigin, loadConfig, type Config } from './config.js';
+import { type Clock, systemClock } from './clock.js';
+import { type Config, ConfigError, defaultOrigin, loadConfig } from './config.js';
 import { openDatabase, pingDatabase } from './db/database.js';
 import { MigrationError, migrateToLatest } from './db/migrate.js';
 import type { Database } from './db/schema.js';
 import type { Deps } from './deps.js';
 import { AuthError } from './errors.js';
-import { startEventDispatcher, type EventDispatcher } from './events/dispatcher.js';
+import { type EventDispatcher, startEventDispatcher } from './events/dispatcher.js';
 import type { AppEnv } from './http/env.js';
 import { errorResponse, handleError, isDatabaseUnavailable } from './http/errors.js';
 import { createLogger, logDropped } from './logger.js';
-import { startSweeper, type Sweeper } from './maintenance/sweep.js';
+import { type Sweeper, startSweeper } from './maintenance/sweep.js';
 import { createMetrics } from './metrics/metrics.js';
-import { requireSession, type RequireSessionOptions } from './sessions/gate.js';
+import { type RequireSessionOptions, requireSession } from './sessions/gate.js';
 import type { Session } from './sessions/service.js';
 import { resolveKeyEncryptionKey } from './tokens/key-encryption.js';
 import { sealUnsealedSigningKeys } from './tokens/keys.js';
@@ -25,7 +25,11 @@ import type { User } from './user.js';
 
 /** A partial {@link Config}: every field optional, nested groups merged field by field over the defaults. */
 export type AuthConfig = {
-  [K in keyof Config]?: Config[K] extends readonly unknown[] | Uint8Array | null ? Config[K] : Config[K] extends object ? Partial<Config[K]> : Config[K];
+  [K in keyof Config]?: Config[K] extends readonly unknown[] | Uint8Array | null
+    ? Config[K]
+    : Config[K] extends object
+      ? Partial<Config[K]>
+      : Config[K];
 };
 
 /** Options of {@link createAuth}. */
@@ -126,7 +130,10 @@ export async function createAuth(options: CreateAuthOptions = {}): Promise<Auth>
   let config: Config;
   try {
     // Signing keys are sealed: with TOKEN_KEY_ENCRYPTION_KEY, or on PGlite with a key of the data folder's own.
-    const keyEncryptionKey = await resolveKeyEncryptionKey(resolved.tokens.keyEncryptionKey, database.lock?.path ?? null);
+    const keyEncryptionKey = await resolveKeyEncryptionKey(
+      resolved.tokens.keyEncryptionKey,
+      database.lock?.path ?? null,
+    );
     config = { ...resolved, tokens: { ...resolved.tokens, keyEncryptionKey } };
   } catch (error) {
     await database.close();
@@ -134,7 +141,9 @@ export async function createAuth(options: CreateAuthOptions = {}): Promise<Auth>
   }
   // Metrics are on with METRICS_TOKEN or METRICS_PORT (the pool's sizes when this instance owns the pool).
   const metricsOn = config.metrics.token !== null || config.metrics.port !== null;
-  const metrics = metricsOn ? createMetrics({ db: database.db, pool: database.pool, droppedLogLines: logDropped }) : undefined;
+  const metrics = metricsOn
+    ? createMetrics({ db: database.db, pool: database.pool, droppedLogLines: logDropped })
+    : undefined;
   const deps: Deps = { db: database.db, config, clock, logger, metrics, droppedLogLines: logDropped };
   const routes = createAuthRoutes(deps);
 
@@ -159,11 +168,17 @@ export async function createAuth(options: CreateAuthOptions = {}): Promise<Auth>
     requireSession: (sessionOptions) => guard(deps, sessionOptions),
     healthy: () => pingDatabase(database.db),
     async start(startOptions = {}) {
-      if (stopped !== null || backgroundStopped !== null) throw new Error('This auth instance was stopped; create another one.');
+      if (stopped !== null || backgroundStopped !== null)
+        throw new Error('This auth instance was stopped; create another one.');
       if (sweeper !== null) return;
-      const unreachable = await sql`select 1`.execute(database.db).then(() => null, (error: unknown) => ({ error }));
+      const unreachable = await sql`select 1`.execute(database.db).then(
+        () => null,
+        (error: unknown) => ({ error }),
+      );
       if (unreachable !== null) {
-        throw new AuthStartError(`Cannot reach the database${database.where}: ${reasonOf(unreachable.error)}`, { cause: unreachable.error });
+        throw new AuthStartError(`Cannot reach the database${database.where}: ${reasonOf(unreachable.error)}`, {
+          cause: unreachable.error,
+        });
       }
       if (startOptions.migrate ?? config.migrateOnStart) {
         try {
@@ -181,16 +196,27 @@ export async function createAuth(options: CreateAuthOptions = {}): Promise<Auth>
           }
         } catch (error) {
           if (error instanceof MigrationError && error.migration === null && isDatabaseUnavailable(error.cause)) {
-            throw new AuthStartError(`Cannot reach the database${database.where}: ${reasonOf(error.cause)}`, { cause: error });
+            throw new AuthStartError(`Cannot reach the database${database.where}: ${reasonOf(error.cause)}`, {
+              cause: error,
+            });
           }
-          const what = error instanceof MigrationError && error.migration !== null ? `Migration ${error.migration} failed` : 'Migrations failed';
-          throw new AuthStartError(`${what}: ${reasonOf(error instanceof MigrationError ? error.cause : error)}`, { cause: error });
+          const what =
+            error instanceof MigrationError && error.migration !== null
+              ? `Migration ${error.migration} failed`
+              : 'Migrations failed';
+          throw new AuthStartError(`${what}: ${reasonOf(error instanceof MigrationError ? error.cause : error)}`, {
+            cause: error,
+          });
         }
       }
       // Keys stored in the clear before a key-encryption key existed (needs the migrated schema).
       if (config.tokens.keyEncryptionKey !== null) {
         const sealed = await sealUnsealedSigningKeys(database.db, config.tokens.keyEncryptionKey);
-        if (sealed > 0) logger.warn({ sealed }, 'sealed signing keys that were stored in the clear; rotate them (passkey-auth-server admin keys:rotate), as old database pages may still hold them');
+        if (sealed > 0)
+          logger.warn(
+            { sealed },
+            'sealed signing keys that were stored in the clear; rotate them (passkey-auth-server admin keys:rotate), as old database pages may still hold them',
+          );
       }
       // The local admin channel (`passkey-auth-server admin ...`) while this process holds the PGlite folder.
       if (database.lock) await startAdminChannel(database.lock, deps);
@@ -246,11 +272,14 @@ function resolveConfig(options: CreateAuthOptions): Config {
   if (input.tokens?.audience === undefined && !options.env?.TOKEN_AUDIENCE?.trim()) {
     merged.tokens = { ...merged.tokens, audience: merged.origins[0] ?? '' };
   }
-  if (merged.origins.length === 0) throw new ConfigError('Invalid configuration:\n  origins: at least one origin is needed');
+  if (merged.origins.length === 0)
+    throw new ConfigError('Invalid configuration:\n  origins: at least one origin is needed');
   for (const origin of merged.origins) {
     const host = new URL(origin).hostname;
     if (host !== merged.rpId && !host.endsWith(`.${merged.rpId}`)) {
-      throw new ConfigError(`Invalid configuration:\n  origin ${origin} is not on rpId ${merged.rpId} or one of its subdomains`);
+      throw new ConfigError(
+        `Invalid configuration:\n  origin ${origin} is not on rpId ${merged.rpId} or one of its subdomains`,
+      );
     }
   }
   return merged;
@@ -262,7 +291,13 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 /** Runs the migrations over their own single direct (or session-mode) connection. */
 async function migrateThrough(url: string, connectTimeoutMs: number): Promise<void> {
-  const handle = await openDatabase({ databaseUrl: url, dataDir: '', poolSize: 1, connectTimeoutMs, statementTimeoutMs: 3_600_000 });
+  const handle = await openDatabase({
+    databaseUrl: url,
+    dataDir: '',
+    poolSize: 1,
+    connectTimeoutMs,
+    statementTimeoutMs: 3_600_000,
+  });
   try {
     await migrateToLatest(handle.db);
   } finally {
@@ -297,7 +332,12 @@ async function openGivenDatabase(given: CreateAuthOptions['database'], config: C
     return { db: given as Kysely<Database>, kind: 'postgres', close: async () => {}, where: '' };
   }
   // A pool the host owns: Kysely would end it on destroy, so this instance is never destroyed.
-  return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool: given as pg.Pool }) }), kind: 'postgres', close: async () => {}, where: '' };
+  return {
+    db: new Kysely<Database>({ dialect: new PostgresDialect({ pool: given as pg.Pool }) }),
+    kind: 'postgres',
+    close: async () => {},
+    where: '',
+  };
 }
 
 function describeUrl(databaseUrl: string | null): string {

@@ -188,7 +188,13 @@ type Env = Record<string, string | undefined>;
  * Variables whose value a configuration error never repeats: secrets, and URLs that may carry a
  * password. The error names the variable and what is expected, never what was given.
  */
-export const secretVariables: ReadonlySet<string> = new Set(['DATABASE_URL', 'INTROSPECTION_SECRET', 'TOKEN_KEY_ENCRYPTION_KEY', 'WEBHOOK_URL', 'WEBHOOK_SECRET']);
+export const secretVariables: ReadonlySet<string> = new Set([
+  'DATABASE_URL',
+  'INTROSPECTION_SECRET',
+  'TOKEN_KEY_ENCRYPTION_KEY',
+  'WEBHOOK_URL',
+  'WEBHOOK_SECRET',
+]);
 
 /**
  * The origin used when `ORIGIN` is unset: `http://localhost:PORT` for the `localhost` RP ID (the
@@ -209,7 +215,11 @@ export function loadConfig(env: Env = {}): Config {
     if (raw === undefined || raw.trim() === '') return fallback;
     const value = parse(raw.trim());
     if (value === undefined) {
-      errors.push(secretVariables.has(name) ? `${name} (value not shown): expected ${expected}` : `${name}=${JSON.stringify(raw)}: expected ${expected}`);
+      errors.push(
+        secretVariables.has(name)
+          ? `${name} (value not shown): expected ${expected}`
+          : `${name}=${JSON.stringify(raw)}: expected ${expected}`,
+      );
       return fallback;
     }
     return value;
@@ -219,35 +229,84 @@ export function loadConfig(env: Env = {}): Config {
     const n = Number(raw);
     return n >= min && n <= max ? n : undefined;
   };
-  const onOff = (raw: string) => (raw === 'on' || raw === 'true' ? true : raw === 'off' || raw === 'false' ? false : undefined);
+  const onOff = (raw: string) =>
+    raw === 'on' || raw === 'true' ? true : raw === 'off' || raw === 'false' ? false : undefined;
   const boolean = (raw: string) => (raw === 'true' ? true : raw === 'false' ? false : undefined);
-  const oneOf = <T extends string>(...values: T[]) => (raw: string) =>
-    (values as string[]).includes(raw) ? (raw as T) : undefined;
+  const oneOf =
+    <T extends string>(...values: T[]) =>
+    (raw: string) =>
+      (values as string[]).includes(raw) ? (raw as T) : undefined;
 
   const port = read('PORT', 3000, integer(0, 65535), 'a port number (0-65535)');
-  const rpId = read('RP_ID', 'localhost', (raw) => (/^[a-z0-9.-]+$/i.test(raw) && !/^[\d.]+$/.test(raw) ? raw.toLowerCase() : undefined), 'a domain name, not an IP address (WebAuthn refuses IPs)');
-  const origins = read('ORIGIN', [defaultOrigin(port, rpId)], parseOrigins, 'one or more comma-separated origins like https://example.com');
+  const rpId = read(
+    'RP_ID',
+    'localhost',
+    (raw) => (/^[a-z0-9.-]+$/i.test(raw) && !/^[\d.]+$/.test(raw) ? raw.toLowerCase() : undefined),
+    'a domain name, not an IP address (WebAuthn refuses IPs)',
+  );
+  const origins = read(
+    'ORIGIN',
+    [defaultOrigin(port, rpId)],
+    parseOrigins,
+    'one or more comma-separated origins like https://example.com',
+  );
   for (const origin of origins) {
     const host = new URL(origin).hostname;
     if (host !== rpId && !host.endsWith(`.${rpId}`)) {
       errors.push(`ORIGIN ${origin} is not on RP_ID ${rpId} or one of its subdomains`);
     }
   }
-  const relatedOrigins = read('RELATED_ORIGINS', [] as string[], parseHttpsOrigins, 'comma-separated https origins like https://shop.example.co.uk (no path)');
+  const relatedOrigins = read(
+    'RELATED_ORIGINS',
+    [] as string[],
+    parseHttpsOrigins,
+    'comma-separated https origins like https://shop.example.co.uk (no path)',
+  );
   for (const related of relatedOrigins) {
     const host = new URL(related).hostname;
     if (origins.includes(related)) errors.push(`RELATED_ORIGINS ${related} is already in ORIGIN`);
-    else if (host === rpId || host.endsWith(`.${rpId}`)) errors.push(`RELATED_ORIGINS ${related} is on RP_ID ${rpId}: it needs no related-origin entry, list it in ORIGIN`);
+    else if (host === rpId || host.endsWith(`.${rpId}`))
+      errors.push(
+        `RELATED_ORIGINS ${related} is on RP_ID ${rpId}: it needs no related-origin entry, list it in ORIGIN`,
+      );
   }
   if (new Set(relatedOrigins).size !== relatedOrigins.length) errors.push('RELATED_ORIGINS lists an origin twice');
-  const androidApps = read('ANDROID_APPS', [] as AndroidApp[], parseAndroidApps, 'comma-separated entries "package.name FINGERPRINT [FINGERPRINT…]", each fingerprint the SHA-256 of a signing certificate as 32 hex bytes with colons');
-  const iosApps = read('IOS_APPS', [] as string[], parseIosApps, 'comma-separated app IDs TEAMID.bundle.id (a 10-character team ID, then the bundle ID)');
+  const androidApps = read(
+    'ANDROID_APPS',
+    [] as AndroidApp[],
+    parseAndroidApps,
+    'comma-separated entries "package.name FINGERPRINT [FINGERPRINT…]", each fingerprint the SHA-256 of a signing certificate as 32 hex bytes with colons',
+  );
+  const iosApps = read(
+    'IOS_APPS',
+    [] as string[],
+    parseIosApps,
+    'comma-separated app IDs TEAMID.bundle.id (a 10-character team ID, then the bundle ID)',
+  );
   const allowCredentials = read('LOGIN_ALLOW_CREDENTIALS', false, onOff, 'on or off');
-  const fakeCredentialSecret = read('LOGIN_ALLOW_CREDENTIALS_SECRET', null as string | null, (raw) => (raw.length >= 32 && raw.length <= 512 && /^[\x21-\x7e]+$/.test(raw) ? raw : undefined), '32 to 512 printable characters without spaces');
-  if (allowCredentials && fakeCredentialSecret === null) errors.push('LOGIN_ALLOW_CREDENTIALS=on needs LOGIN_ALLOW_CREDENTIALS_SECRET (32+ random characters, the same on every instance)');
-  const databaseUrl = read('DATABASE_URL', null as string | null, (raw) => (/^postgres(ql)?:\/\//.test(raw) ? raw : undefined), 'a postgres:// URL');
+  const fakeCredentialSecret = read(
+    'LOGIN_ALLOW_CREDENTIALS_SECRET',
+    null as string | null,
+    (raw) => (raw.length >= 32 && raw.length <= 512 && /^[\x21-\x7e]+$/.test(raw) ? raw : undefined),
+    '32 to 512 printable characters without spaces',
+  );
+  if (allowCredentials && fakeCredentialSecret === null)
+    errors.push(
+      'LOGIN_ALLOW_CREDENTIALS=on needs LOGIN_ALLOW_CREDENTIALS_SECRET (32+ random characters, the same on every instance)',
+    );
+  const databaseUrl = read(
+    'DATABASE_URL',
+    null as string | null,
+    (raw) => (/^postgres(ql)?:\/\//.test(raw) ? raw : undefined),
+    'a postgres:// URL',
+  );
   const idleTimeout = read('SESSION_IDLE_TIMEOUT', 7 * 86400, integer(60, 365 * 86400), 'seconds (60 to 31536000)');
-  const absoluteLifetime = read('SESSION_ABSOLUTE_LIFETIME', 30 * 86400, integer(60, 365 * 86400), 'seconds (60 to 31536000)');
+  const absoluteLifetime = read(
+    'SESSION_ABSOLUTE_LIFETIME',
+    30 * 86400,
+    integer(60, 365 * 86400),
+    'seconds (60 to 31536000)',
+  );
   if (idleTimeout > absoluteLifetime) errors.push('SESSION_IDLE_TIMEOUT must not exceed SESSION_ABSOLUTE_LIFETIME');
 
   const config: Config = {
@@ -261,15 +320,30 @@ export function loadConfig(env: Env = {}): Config {
     login: { allowCredentials, fakeCredentialSecret: allowCredentials ? fakeCredentialSecret : null },
     dbsc: {
       enabled: read('DBSC', false, onOff, 'on or off'),
-      cookieName: read('DBSC_COOKIE_NAME', '__Host-dbsc', (raw) => (/^[A-Za-z0-9_-]+$/.test(raw) ? raw : undefined), 'a cookie name'),
+      cookieName: read(
+        'DBSC_COOKIE_NAME',
+        '__Host-dbsc',
+        (raw) => (/^[A-Za-z0-9_-]+$/.test(raw) ? raw : undefined),
+        'a cookie name',
+      ),
       cookieLifetime: read('DBSC_COOKIE_LIFETIME', 600, integer(30, 3600), 'seconds (30 to 3600)'),
     },
     databaseUrl,
     dataDir: read('DATA_DIR', './.data', (raw) => raw, 'a folder'),
-    userVerification: read('USER_VERIFICATION', 'required', oneOf('required', 'preferred', 'discouraged'), 'required, preferred or discouraged'),
+    userVerification: read(
+      'USER_VERIFICATION',
+      'required',
+      oneOf('required', 'preferred', 'discouraged'),
+      'required, preferred or discouraged',
+    ),
     attestation: read('ATTESTATION', 'none', oneOf('none', 'direct'), 'none or direct'),
     session: {
-      cookieName: read('SESSION_COOKIE_NAME', '__Host-session', (raw) => (/^[A-Za-z0-9_-]+$/.test(raw) ? raw : undefined), 'a cookie name'),
+      cookieName: read(
+        'SESSION_COOKIE_NAME',
+        '__Host-session',
+        (raw) => (/^[A-Za-z0-9_-]+$/.test(raw) ? raw : undefined),
+        'a cookie name',
+      ),
       idleTimeout,
       absoluteLifetime,
       touchInterval: read('SESSION_TOUCH_INTERVAL', 60, integer(1, 86400), 'seconds (1 to 86400)'),
@@ -278,13 +352,28 @@ export function loadConfig(env: Env = {}): Config {
       limit: read('SESSION_LIMIT', 0, integer(0, 10_000), 'a count of sessions per user (0 turns the limit off)'),
     },
     tokens: {
-      audience: read('TOKEN_AUDIENCE', origins[0] ?? '', (raw) => (raw.length <= 256 && !/[\u0000-\u001f\u007f\s,]/.test(raw) ? raw : undefined), 'one audience (at most 256 characters, no spaces or commas)'),
+      audience: read(
+        'TOKEN_AUDIENCE',
+        origins[0] ?? '',
+        (raw) => (raw.length <= 256 && !/[\u0000-\u001f\u007f\s,]/.test(raw) ? raw : undefined),
+        'one audience (at most 256 characters, no spaces or commas)',
+      ),
       lifetime: read('TOKEN_LIFETIME', 300, integer(10, 300), 'seconds (10 to 300)'),
       algorithm: read('TOKEN_ALGORITHM', 'ES256', oneOf('ES256', 'EdDSA'), 'ES256 or EdDSA'),
       jwksMaxAge: read('JWKS_MAX_AGE', 300, integer(0, 3600), 'seconds (0 to 3600)'),
       keyRefreshInterval: read('SIGNING_KEY_REFRESH_INTERVAL', 60, integer(1, 300), 'seconds (1 to 300)'),
-      keyEncryptionKey: read('TOKEN_KEY_ENCRYPTION_KEY', null as Uint8Array | null, parseKeyEncryptionKey, '32 bytes in base64 (openssl rand -base64 32)'),
-      introspectionSecret: read('INTROSPECTION_SECRET', null as string | null, (raw) => (raw.length >= 32 && raw.length <= 512 && /^[\x21-\x7e]+$/.test(raw) ? raw : undefined), '32 to 512 printable characters without spaces'),
+      keyEncryptionKey: read(
+        'TOKEN_KEY_ENCRYPTION_KEY',
+        null as Uint8Array | null,
+        parseKeyEncryptionKey,
+        '32 bytes in base64 (openssl rand -base64 32)',
+      ),
+      introspectionSecret: read(
+        'INTROSPECTION_SECRET',
+        null as string | null,
+        (raw) => (raw.length >= 32 && raw.length <= 512 && /^[\x21-\x7e]+$/.test(raw) ? raw : undefined),
+        '32 to 512 printable characters without spaces',
+      ),
     },
     challengeTtl: read('CHALLENGE_TTL', 300, integer(10, 300), 'seconds (10 to 300)'),
     reauthWindow: read('REAUTH_WINDOW', 300, integer(10, 86400), 'seconds (10 to 86400)'),
@@ -293,50 +382,123 @@ export function loadConfig(env: Env = {}): Config {
     preparedStatements: read('DATABASE_PREPARED_STATEMENTS', true, boolean, 'true or false'),
     databasePool: {
       size: read('DATABASE_POOL_SIZE', 10, integer(1, 1000), 'a count of connections (1 to 1000)'),
-      connectTimeoutMs: read('DATABASE_CONNECT_TIMEOUT_MS', 3000, integer(100, 120_000), 'milliseconds (100 to 120000)'),
-      statementTimeoutMs: read('DATABASE_STATEMENT_TIMEOUT_MS', 10_000, integer(100, 3_600_000), 'milliseconds (100 to 3600000)'),
+      connectTimeoutMs: read(
+        'DATABASE_CONNECT_TIMEOUT_MS',
+        3000,
+        integer(100, 120_000),
+        'milliseconds (100 to 120000)',
+      ),
+      statementTimeoutMs: read(
+        'DATABASE_STATEMENT_TIMEOUT_MS',
+        10_000,
+        integer(100, 3_600_000),
+        'milliseconds (100 to 3600000)',
+      ),
     },
-    migrationDatabaseUrl: read('MIGRATION_DATABASE_URL', databaseUrl, (raw) => (/^postgres(ql)?:\/\//.test(raw) ? raw : undefined), 'a postgres:// URL'),
+    migrationDatabaseUrl: read(
+      'MIGRATION_DATABASE_URL',
+      databaseUrl,
+      (raw) => (/^postgres(ql)?:\/\//.test(raw) ? raw : undefined),
+      'a postgres:// URL',
+    ),
     metrics: {
-      token: read('METRICS_TOKEN', null as string | null, (raw) => (raw.length >= 32 && raw.length <= 512 && /^[\x21-\x7e]+$/.test(raw) ? raw : undefined), '32 to 512 printable characters without spaces'),
+      token: read(
+        'METRICS_TOKEN',
+        null as string | null,
+        (raw) => (raw.length >= 32 && raw.length <= 512 && /^[\x21-\x7e]+$/.test(raw) ? raw : undefined),
+        '32 to 512 printable characters without spaces',
+      ),
       port: read('METRICS_PORT', null as number | null, integer(1, 65535), 'a port number (1-65535)'),
     },
     shutdownTimeout: read('SHUTDOWN_TIMEOUT', 10, integer(1, 600), 'seconds (1 to 600)'),
-    logBufferBytes: read('LOG_BUFFER_BYTES', 1024 * 1024, integer(4096, 256 * 1024 * 1024), 'bytes (4096 to 268435456)'),
-    logLevel: read('LOG_LEVEL', 'info', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'fatal, error, warn, info, debug, trace or silent'),
+    logBufferBytes: read(
+      'LOG_BUFFER_BYTES',
+      1024 * 1024,
+      integer(4096, 256 * 1024 * 1024),
+      'bytes (4096 to 268435456)',
+    ),
+    logLevel: read(
+      'LOG_LEVEL',
+      'info',
+      oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+      'fatal, error, warn, info, debug, trace or silent',
+    ),
     rateLimits: {
       windowSeconds: read('RATE_LIMIT_WINDOW', 60, integer(1, 86400), 'seconds (1 to 86400)'),
       perAddress: read('RATE_LIMIT_PER_ADDRESS', 60, integer(0, 1_000_000), 'a count (0 turns it off)'),
       perIdentifier: read('RATE_LIMIT_PER_IDENTIFIER', 30, integer(0, 1_000_000), 'a count (0 turns it off)'),
-      challengesPerAddress: read('RATE_LIMIT_CHALLENGES_PER_ADDRESS', 100, integer(0, 1_000_000), 'a count (0 turns it off)'),
+      challengesPerAddress: read(
+        'RATE_LIMIT_CHALLENGES_PER_ADDRESS',
+        100,
+        integer(0, 1_000_000),
+        'a count (0 turns it off)',
+      ),
     },
     sweep: {
       interval: read('SWEEP_INTERVAL', 60, integer(0, 86400), 'seconds (0 turns it off, at most 86400)'),
       sessionRetention: read('SESSION_RETENTION', 7 * 86400, integer(0, 365 * 86400), 'seconds (0 to 31536000)'),
     },
     webhook: {
-      url: read('WEBHOOK_URL', null as string | null, parseWebhookUrl, 'an http:// or https:// URL without credentials'),
-      secret: read('WEBHOOK_SECRET', null as string | null, (raw) => (raw.length >= 32 && raw.length <= 512 && /^[\x21-\x7e]+$/.test(raw) ? raw : undefined), '32 to 512 printable characters without spaces'),
+      url: read(
+        'WEBHOOK_URL',
+        null as string | null,
+        parseWebhookUrl,
+        'an http:// or https:// URL without credentials',
+      ),
+      secret: read(
+        'WEBHOOK_SECRET',
+        null as string | null,
+        (raw) => (raw.length >= 32 && raw.length <= 512 && /^[\x21-\x7e]+$/.test(raw) ? raw : undefined),
+        '32 to 512 printable characters without spaces',
+      ),
       timeout: read('WEBHOOK_TIMEOUT', 10, integer(1, 60), 'seconds (1 to 60)'),
       maxAttempts: read('WEBHOOK_MAX_ATTEMPTS', 12, integer(1, 50), 'a count (1 to 50)'),
       interval: read('WEBHOOK_INTERVAL', 5, integer(1, 3600), 'seconds (1 to 3600)'),
       retention: read('WEBHOOK_RETENTION', 7 * 86400, integer(3600, 365 * 86400), 'seconds (3600 to 31536000)'),
     },
     risk: {
-      uaChange: read('RISK_POLICY_UA_CHANGE', 'step-up', oneOf<SessionRiskAction>('record', 'step-up', 'revoke'), 'record, step-up or revoke'),
-      networkChange: read('RISK_POLICY_NETWORK_CHANGE', 'record', oneOf<SessionRiskAction>('record', 'step-up', 'revoke'), 'record, step-up or revoke'),
-      uaAndNetworkChange: read('RISK_POLICY_UA_AND_NETWORK_CHANGE', 'step-up', oneOf<SessionRiskAction>('record', 'step-up', 'revoke'), 'record, step-up or revoke'),
-      signInNewNetwork: read('RISK_POLICY_SIGNIN_NEW_NETWORK', 'record', oneOf<SignInRiskAction>('record', 'step-up', 'refuse'), 'record, step-up or refuse'),
-      signInFailures: read('RISK_POLICY_SIGNIN_FAILURES', 'record', oneOf<SignInRiskAction>('record', 'step-up', 'refuse'), 'record, step-up or refuse'),
+      uaChange: read(
+        'RISK_POLICY_UA_CHANGE',
+        'step-up',
+        oneOf<SessionRiskAction>('record', 'step-up', 'revoke'),
+        'record, step-up or revoke',
+      ),
+      networkChange: read(
+        'RISK_POLICY_NETWORK_CHANGE',
+        'record',
+        oneOf<SessionRiskAction>('record', 'step-up', 'revoke'),
+        'record, step-up or revoke',
+      ),
+      uaAndNetworkChange: read(
+        'RISK_POLICY_UA_AND_NETWORK_CHANGE',
+        'step-up',
+        oneOf<SessionRiskAction>('record', 'step-up', 'revoke'),
+        'record, step-up or revoke',
+      ),
+      signInNewNetwork: read(
+        'RISK_POLICY_SIGNIN_NEW_NETWORK',
+        'record',
+        oneOf<SignInRiskAction>('record', 'step-up', 'refuse'),
+        'record, step-up or refuse',
+      ),
+      signInFailures: read(
+        'RISK_POLICY_SIGNIN_FAILURES',
+        'record',
+        oneOf<SignInRiskAction>('record', 'step-up', 'refuse'),
+        'record, step-up or refuse',
+      ),
       failureWindow: read('RISK_SIGNIN_FAILURE_WINDOW', 900, integer(60, 86400), 'seconds (60 to 86400)'),
       accountFailures: read('RISK_SIGNIN_ACCOUNT_FAILURES', 5, integer(0, 1_000_000), 'a count (0 turns it off)'),
       networkFailures: read('RISK_SIGNIN_NETWORK_FAILURES', 20, integer(0, 1_000_000), 'a count (0 turns it off)'),
     },
   };
-  if (config.migrationDatabaseUrl !== null && databaseUrl === null) errors.push('MIGRATION_DATABASE_URL needs DATABASE_URL');
+  if (config.migrationDatabaseUrl !== null && databaseUrl === null)
+    errors.push('MIGRATION_DATABASE_URL needs DATABASE_URL');
   if (config.metrics.port !== null && config.metrics.port === port) errors.push('METRICS_PORT must differ from PORT');
-  if (config.dbsc.enabled && config.dbsc.cookieName === config.session.cookieName) errors.push('DBSC_COOKIE_NAME must differ from SESSION_COOKIE_NAME');
-  if ((config.webhook.url === null) !== (config.webhook.secret === null)) errors.push('WEBHOOK_URL and WEBHOOK_SECRET must be set together');
+  if (config.dbsc.enabled && config.dbsc.cookieName === config.session.cookieName)
+    errors.push('DBSC_COOKIE_NAME must differ from SESSION_COOKIE_NAME');
+  if ((config.webhook.url === null) !== (config.webhook.secret === null))
+    errors.push('WEBHOOK_URL and WEBHOOK_SECRET must be set together');
   if (errors.length > 0) throw new ConfigError(`Invalid configuration:\n  ${errors.join('\n  ')}`);
   return config;
 }
@@ -358,7 +520,8 @@ function parseOrigins(raw: string): string[] | undefined {
     } catch {
       return undefined;
     }
-    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== value.replace(/\/$/, '')) return undefined;
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== value.replace(/\/$/, ''))
+      return undefined;
     origins.push(url.origin);
   }
   return origins.length > 0 ? origins : undefined;
@@ -377,7 +540,8 @@ function parseAndroidApps(raw: string): AndroidApp[] | undefined {
     const [packageName, ...fingerprints] = entry.trim().split(/\s+/);
     if (packageName === undefined || packageName === '') continue;
     // Android package names: dot-separated Java identifiers, at least two segments.
-    if (!/^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$/.test(packageName) || fingerprints.length === 0) return undefined;
+    if (!/^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$/.test(packageName) || fingerprints.length === 0)
+      return undefined;
     const normalized = fingerprints.map((fingerprint) => fingerprint.toUpperCase());
     if (!normalized.every((fingerprint) => /^[0-9A-F]{2}(:[0-9A-F]{2}){31}$/.test(fingerprint))) return undefined;
     apps.push({ packageName, fingerprints: normalized });
@@ -386,8 +550,13 @@ function parseAndroidApps(raw: string): AndroidApp[] | undefined {
 }
 
 function parseIosApps(raw: string): string[] | undefined {
-  const apps = raw.split(',').map((part) => part.trim()).filter((part) => part !== '');
-  return apps.length > 0 && apps.every((app) => /^[A-Z0-9]{10}\.[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(app)) ? apps : undefined;
+  const apps = raw
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
+  return apps.length > 0 && apps.every((app) => /^[A-Z0-9]{10}\.[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(app))
+    ? apps
+    : undefined;
 }
 
 function parseWebhookUrl(raw: string): string | undefined {
@@ -398,6 +567,7 @@ function parseWebhookUrl(raw: string): string | undefined {
     return undefined;
   }
   // Credentials in the URL would end up in logs; the signature authenticates the sender instead.
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username !== '' || url.password !== '') return undefined;
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username !== '' || url.password !== '')
+    return undefined;
   return url.toString();
 }

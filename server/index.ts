@@ -15,9 +15,17 @@
  *
  * @module
  */
-export { AuthStartError, createAuth, type Auth, type AuthConfig, type AuthVariables, type CreateAuthOptions, type StartOptions } from './auth.js';
+export {
+  type Auth,
+  type AuthConfig,
+  AuthStartError,
+  type AuthVariables,
+  type CreateAuthOptions,
+  createAuth,
+  type StartOptions,
+} from './auth.js';
 export type { Clock } from './clock.js';
-export { ConfigError, loadConfig, type Config, type SessionRiskAction, type SignInRiskAction } from './config.js';
+export { type Config, ConfigError, loadConfig, type SessionRiskAction, type SignInRiskAction } from './config.js';
 export { MigrationError } from './db/migrate.js';
 export type { RequireSessionOptions } from './sessions/gate.js';
 export type { Session } from './sessions/service.js';

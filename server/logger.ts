@@ -35,7 +35,12 @@ export interface NonBlockingDestination extends pino.DestinationStream {
  * its flushSync, which pino runs from an `exit` handler, so a pipe nobody reads still freezes the
  * process, and at exit, where not even the forced-exit timer can help.
  */
-export function nonBlockingDestination(options: { stream?: NodeJS.WritableStream & { writableLength: number; destroyed: boolean }; maxBufferedBytes?: number } = {}): NonBlockingDestination {
+export function nonBlockingDestination(
+  options: {
+    stream?: NodeJS.WritableStream & { writableLength: number; destroyed: boolean };
+    maxBufferedBytes?: number;
+  } = {},
+): NonBlockingDestination {
   const { stream = process.stdout, maxBufferedBytes = DEFAULT_LOG_BUFFER_BYTES } = options;
   let dropped = 0;
   let droppedSinceReport = 0;
@@ -103,7 +108,15 @@ export function createLogger(options: { level?: string; destination?: pino.Desti
     {
       level: options.level ?? 'info',
       redact: {
-        paths: ['*.cookie', '*.headers.cookie', '*.token', '*.secret', '*.challenge', '*.publicKey', 'req.headers.authorization'],
+        paths: [
+          '*.cookie',
+          '*.headers.cookie',
+          '*.token',
+          '*.secret',
+          '*.challenge',
+          '*.publicKey',
+          'req.headers.authorization',
+        ],
         censor: '[redacted]',
       },
     },

@@ -1,10 +1,10 @@
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
-import { AuthStartError, createAuth, type Auth } from './auth.js';
+import { type Auth, AuthStartError, createAuth } from './auth.js';
 import { ConfigError, loadConfig } from './config.js';
 import { answerClientErrorsInJson } from './http/client-error.js';
-import { metricsApp } from './metrics/routes.js';
 import { createLogger, nonBlockingDestination } from './logger.js';
+import { metricsApp } from './metrics/routes.js';
 import { armWatchdog } from './watchdog.js';
 
 // The only file that reads process.env. The standalone server: the embedding API (server/auth.ts)
@@ -44,20 +44,29 @@ async function main(): Promise<void> {
   // METRICS_PORT: GET /metrics without a token, on loopback only.
   const metricsServer =
     metrics && config.metrics.port !== null
-      ? serve({ fetch: metricsApp(metrics).fetch, port: config.metrics.port, hostname: '127.0.0.1' }, (info) => logger.info({ port: info.port }, 'metrics on http://127.0.0.1:%d/metrics', info.port))
+      ? serve({ fetch: metricsApp(metrics).fetch, port: config.metrics.port, hostname: '127.0.0.1' }, (info) =>
+          logger.info({ port: info.port }, 'metrics on http://127.0.0.1:%d/metrics', info.port),
+        )
       : null;
   // Benchmark-only routes (bench/routes.ts), never mounted unless BENCH_ROUTES=1.
   if (process.env.BENCH_ROUTES === '1') app.route('/', (await import('../bench/routes.js')).benchRoutes(auth.deps));
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     logger.info(
-      { port: info.port, database: auth.databaseKind === 'pglite' ? `pglite:${config.dataDir}` : 'postgres', origins: config.origins, rpId: config.rpId },
+      {
+        port: info.port,
+        database: auth.databaseKind === 'pglite' ? `pglite:${config.dataDir}` : 'postgres',
+        origins: config.origins,
+        rpId: config.rpId,
+      },
       `listening on http://localhost:${info.port}`,
     );
   });
   server.once('error', async (error: NodeJS.ErrnoException) => {
     await auth.stop().catch(() => {});
-    if (error.code === 'EADDRINUSE') fail(`Port ${config.port} is in use (EADDRINUSE): stop the other process or set PORT to a free port.`);
-    if (error.code === 'EACCES') fail(`Port ${config.port} on ${config.host} is not allowed (EACCES): set PORT above 1023.`);
+    if (error.code === 'EADDRINUSE')
+      fail(`Port ${config.port} is in use (EADDRINUSE): stop the other process or set PORT to a free port.`);
+    if (error.code === 'EACCES')
+      fail(`Port ${config.port} on ${config.host} is not allowed (EACCES): set PORT above 1023.`);
     fail(error);
   });
 
@@ -75,7 +84,10 @@ async function main(): Promise<void> {
     const windowMs = config.shutdownTimeout * 1000;
     const deadline = Date.now() + windowMs;
     setTimeout(() => {
-      logger.error({ signal, shutdownTimeout: config.shutdownTimeout }, 'stopping: shutdown window elapsed, exiting with work unfinished');
+      logger.error(
+        { signal, shutdownTimeout: config.shutdownTimeout },
+        'stopping: shutdown window elapsed, exiting with work unfinished',
+      );
       process.exit(1);
     }, windowMs).unref();
     armWatchdog(windowMs + 5000);
@@ -100,7 +112,12 @@ async function main(): Promise<void> {
 
 /** One line on stderr naming the cause, no stack, and a non-zero exit. */
 function fail(error: unknown): never {
-  const message = typeof error === 'string' ? error : error instanceof AuthStartError || error instanceof Error ? error.message : String(error);
+  const message =
+    typeof error === 'string'
+      ? error
+      : error instanceof AuthStartError || error instanceof Error
+        ? error.message
+        : String(error);
   console.error(`passkey-auth-server: ${message.split('\n')[0]}`);
   process.exit(1);
 }

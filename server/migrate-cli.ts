@@ -8,7 +8,10 @@ import { MigrationError, migrateToLatest } from './db/migrate.js';
  * transaction-mode pooler), or to the embedded database in `DATA_DIR`. Returns the exit code: 0 done, 1 the
  * database or a migration failed (one line naming it), 2 configuration error.
  */
-export async function runMigrateCli(env: Record<string, string | undefined>, io: { stdout: { write(text: string): unknown }; stderr: { write(text: string): unknown } }): Promise<number> {
+export async function runMigrateCli(
+  env: Record<string, string | undefined>,
+  io: { stdout: { write(text: string): unknown }; stderr: { write(text: string): unknown } },
+): Promise<number> {
   let config;
   try {
     config = loadConfig(env);
@@ -21,7 +24,12 @@ export async function runMigrateCli(env: Record<string, string | undefined>, io:
   }
   let database;
   try {
-    database = await openDatabase({ databaseUrl: config.migrationDatabaseUrl, dataDir: config.dataDir, poolSize: 1, statementTimeoutMs: 3_600_000 });
+    database = await openDatabase({
+      databaseUrl: config.migrationDatabaseUrl,
+      dataDir: config.dataDir,
+      poolSize: 1,
+      statementTimeoutMs: 3_600_000,
+    });
   } catch (error) {
     io.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     return 1;

@@ -12,9 +12,9 @@ import {
   createRemoteJWKSet,
   decodeProtectedHeader,
   errors,
-  jwtVerify,
   type JSONWebKeySet,
   type JWTVerifyGetKey,
+  jwtVerify,
 } from 'jose';
 
 /** The only algorithms an access token may be signed with: asymmetric, as the auth server signs. */
@@ -90,9 +90,12 @@ const keyLocatingHeaders = ['jku', 'jwk', 'x5u', 'x5c'];
  * });
  * const claims = await verify(bearerToken); // throws AccessTokenError
  */
-export function createAccessTokenVerifier(options: VerifyAccessTokenOptions): (token: string, currentDate?: Date) => Promise<AccessTokenClaims> {
+export function createAccessTokenVerifier(
+  options: VerifyAccessTokenOptions,
+): (token: string, currentDate?: Date) => Promise<AccessTokenClaims> {
   const getKey = keyGetterOf(options.jwks);
-  return (token, currentDate) => verifyWith(getKey, token, { ...options, currentDate: currentDate ?? options.currentDate });
+  return (token, currentDate) =>
+    verifyWith(getKey, token, { ...options, currentDate: currentDate ?? options.currentDate });
 }
 
 /**
@@ -119,7 +122,11 @@ export async function verifyAccessToken(token: string, options: VerifyAccessToke
   return verifyWith(sharedKeyGetterOf(options.jwks), token, options);
 }
 
-async function verifyWith(getKey: JWTVerifyGetKey, token: string, options: VerifyAccessTokenOptions): Promise<AccessTokenClaims> {
+async function verifyWith(
+  getKey: JWTVerifyGetKey,
+  token: string,
+  options: VerifyAccessTokenOptions,
+): Promise<AccessTokenClaims> {
   const { issuer, audience, clockTolerance = 5, currentDate } = options;
   if (typeof token !== 'string' || token.length === 0 || token.length > maxTokenLength) {
     throw new AccessTokenError('invalid_token', 'The token is missing or too long.');
@@ -131,9 +138,12 @@ async function verifyWith(getKey: JWTVerifyGetKey, token: string, options: Verif
     throw new AccessTokenError('invalid_token', 'The token is not a JWS.', { cause });
   }
   if (token.split('.').length !== 3) throw new AccessTokenError('invalid_token', 'The token is not a compact JWS.');
-  if (!(accessTokenAlgorithms as readonly unknown[]).includes(header.alg)) throw new AccessTokenError('invalid_token', 'The token algorithm is not allowed.');
-  if (typeof header.kid !== 'string' || !kidPattern.test(header.kid)) throw new AccessTokenError('invalid_token', 'The token kid is missing or malformed.');
-  if (keyLocatingHeaders.some((name) => name in header)) throw new AccessTokenError('invalid_token', 'The token names its own key.');
+  if (!(accessTokenAlgorithms as readonly unknown[]).includes(header.alg))
+    throw new AccessTokenError('invalid_token', 'The token algorithm is not allowed.');
+  if (typeof header.kid !== 'string' || !kidPattern.test(header.kid))
+    throw new AccessTokenError('invalid_token', 'The token kid is missing or malformed.');
+  if (keyLocatingHeaders.some((name) => name in header))
+    throw new AccessTokenError('invalid_token', 'The token names its own key.');
   if ('crit' in header) throw new AccessTokenError('invalid_token', 'The token has critical header parameters.');
 
   let payload: Record<string, unknown>;
@@ -148,23 +158,33 @@ async function verifyWith(getKey: JWTVerifyGetKey, token: string, options: Verif
       ...(currentDate === undefined ? {} : { currentDate }),
     }));
   } catch (cause) {
-    if (isRemote(options.jwks) && isJwksFailure(cause)) throw new AccessTokenError('jwks_unavailable', 'The signing keys could not be fetched.', { cause });
+    if (isRemote(options.jwks) && isJwksFailure(cause))
+      throw new AccessTokenError('jwks_unavailable', 'The signing keys could not be fetched.', { cause });
     throw new AccessTokenError('invalid_token', 'The token did not verify.', { cause });
   }
   const { sub, sid, jti, iat, exp } = payload;
-  if (typeof sub !== 'string' || typeof sid !== 'string' || typeof jti !== 'string' || typeof iat !== 'number' || typeof exp !== 'number') {
+  if (
+    typeof sub !== 'string' ||
+    typeof sid !== 'string' ||
+    typeof jti !== 'string' ||
+    typeof iat !== 'number' ||
+    typeof exp !== 'number'
+  ) {
     throw new AccessTokenError('invalid_token', 'The token claims have the wrong types.');
   }
-  if (exp - iat > maxLifetime) throw new AccessTokenError('invalid_token', 'The token lives longer than an access token may.');
+  if (exp - iat > maxLifetime)
+    throw new AccessTokenError('invalid_token', 'The token lives longer than an access token may.');
   // jose checks iat only with maxTokenAge; a token issued in the future was not issued by this clock.
   const nowSeconds = Math.floor((currentDate ?? new Date()).getTime() / 1000);
-  if (iat > nowSeconds + clockTolerance) throw new AccessTokenError('invalid_token', 'The token was issued in the future.');
+  if (iat > nowSeconds + clockTolerance)
+    throw new AccessTokenError('invalid_token', 'The token was issued in the future.');
   return payload as unknown as AccessTokenClaims;
 }
 
 function isJwksFailure(error: unknown): boolean {
   if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) return true;
-  if (error instanceof errors.JOSEError) return error.code === 'ERR_JOSE_GENERIC' && /JSON Web Key Set/.test(error.message);
+  if (error instanceof errors.JOSEError)
+    return error.code === 'ERR_JOSE_GENERIC' && /JSON Web Key Set/.test(error.message);
   // With a remote JWKS, anything but a JOSE error is the key fetch failing (network, DNS).
   return !(error instanceof errors.JOSEError);
 }
@@ -176,7 +196,11 @@ function isRemote(jwks: JwksSource): jwks is string | URL {
 function keyGetterOf(jwks: JwksSource): JWTVerifyGetKey {
   if (typeof jwks === 'function') return jwks;
   if (typeof jwks === 'string' || jwks instanceof URL) {
-    return createRemoteJWKSet(jwksUrl(jwks), { cacheMaxAge: 300_000, cooldownDuration: 30_000, timeoutDuration: 5_000 });
+    return createRemoteJWKSet(jwksUrl(jwks), {
+      cacheMaxAge: 300_000,
+      cooldownDuration: 30_000,
+      timeoutDuration: 5_000,
+    });
   }
   return createLocalJWKSet(jwks);
 }
@@ -278,7 +302,11 @@ export async function introspect(token: string, options: IntrospectOptions): Pro
   try {
     response = await fetchImpl(endpoint, {
       method: 'POST',
-      headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      headers: {
+        authorization: `Bearer ${secret}`,
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+      },
       body: new URLSearchParams({ token }).toString(),
       signal: AbortSignal.timeout(timeout),
       redirect: 'error',

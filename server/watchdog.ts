@@ -6,6 +6,10 @@ import { Worker } from 'node:worker_threads';
  * forced-exit timer can never fire. Unreferenced: it never keeps the process alive.
  */
 export function armWatchdog(ms: number): void {
-  const worker = new Worker(`setTimeout(() => process.kill(process.pid, 'SIGKILL'), ${Math.max(0, Math.round(ms))});`, { eval: true, stdout: true, stderr: true });
+  const worker = new Worker(`setTimeout(() => process.kill(process.pid, 'SIGKILL'), ${Math.max(0, Math.round(ms))});`, {
+    eval: true,
+    stdout: true,
+    stderr: true,
+  });
   worker.unref();
 }

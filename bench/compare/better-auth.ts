@@ -5,7 +5,7 @@
  * used only here.
  */
 import { createHash, createHmac } from 'node:crypto';
-import { betterAuth, type BetterAuthOptions } from 'better-auth';
+import { type BetterAuthOptions, betterAuth } from 'better-auth';
 import { getMigrations } from 'better-auth/db/migration';
 import pg from 'pg';
 

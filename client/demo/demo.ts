@@ -3,22 +3,22 @@
  * passkeys, sessions, recovery codes and recent activity. Built on the public client only.
  */
 import {
+  type ActivityEvent,
   AuthClientError,
+  type AuthErrorCode,
   browserSupportsWebAuthn,
   browserSupportsWebAuthnAutofill,
   createAccountClient,
   describeError,
   getSession,
+  type Passkey,
   register,
+  type SessionInfo,
+  type SessionSummary,
+  type SignInNotice,
   signIn,
   signInWithAutofill,
   signOut,
-  type ActivityEvent,
-  type AuthErrorCode,
-  type Passkey,
-  type SessionInfo,
-  type SignInNotice,
-  type SessionSummary,
   type UserAction,
 } from '../src/index.js';
 import { element, h, icon, timeElement } from './dom.js';
@@ -130,7 +130,11 @@ async function run(action: UserAction, work: () => Promise<void>): Promise<void>
     handleFailure(err, action);
   } finally {
     setBusy(false);
-    if (focused?.isConnected && !focused.closest('[hidden]') && (document.activeElement === document.body || document.activeElement === null)) {
+    if (
+      focused?.isConnected &&
+      !focused.closest('[hidden]') &&
+      (document.activeElement === document.body || document.activeElement === null)
+    ) {
       focused.focus();
     }
   }
@@ -204,7 +208,9 @@ function showSignInNotice(notice: SignInNotice | undefined): void {
     return;
   }
   const device = notice.device ? `${notice.device.browser} on ${notice.device.os}` : 'a new device';
-  const what = notice.newDevice ? `New sign-in from ${device}${notice.newNetwork ? ' on a new network' : ''}.` : `New sign-in from a new network (${device}).`;
+  const what = notice.newDevice
+    ? `New sign-in from ${device}${notice.newNetwork ? ' on a new network' : ''}.`
+    : `New sign-in from a new network (${device}).`;
   signInNotice.textContent = `${what} If this was not you, sign out your other sessions and remove passkeys you do not recognise.`;
 }
 
@@ -280,7 +286,12 @@ async function startAutofill(): Promise<void> {
     if (err instanceof AuthClientError && err.code === 'cancelled') return;
     handleFailure(err, 'sign-in');
     autofillFailures++;
-    if (autofillFailures < 2 && err instanceof AuthClientError && retryAutofillAfter.has(err.code) && view === 'signed-out') {
+    if (
+      autofillFailures < 2 &&
+      err instanceof AuthClientError &&
+      retryAutofillAfter.has(err.code) &&
+      view === 'signed-out'
+    ) {
       void startAutofill();
     }
     return;
@@ -425,7 +436,12 @@ function renderPasskeys(passkeys: Passkey[]): void {
 function passkeyItem(passkey: Passkey, count: number): HTMLLIElement {
   const usedHere = passkey.id === sessionPasskeyId;
   const lastUsed = passkey.lastUsedAt
-    ? h('span', {}, 'Last used ', timeElement(passkey.lastUsedAt, formatRelative(passkey.lastUsedAt), formatTime(passkey.lastUsedAt)))
+    ? h(
+        'span',
+        {},
+        'Last used ',
+        timeElement(passkey.lastUsedAt, formatRelative(passkey.lastUsedAt), formatTime(passkey.lastUsedAt)),
+      )
     : null;
   const title = h(
     'p',
@@ -440,11 +456,24 @@ function passkeyItem(passkey: Passkey, count: number): HTMLLIElement {
     'p',
     { class: 'item-meta' },
     passkey.customName && passkey.authenticatorName ? h('span', {}, passkey.authenticatorName) : null,
-    h('span', {}, 'Added ', timeElement(passkey.createdAt, formatRelative(passkey.createdAt), formatTime(passkey.createdAt))),
+    h(
+      'span',
+      {},
+      'Added ',
+      timeElement(passkey.createdAt, formatRelative(passkey.createdAt), formatTime(passkey.createdAt)),
+    ),
     lastUsed,
   );
-  const renameButton = h('button', { type: 'button', class: 'secondary small', 'aria-label': `Rename passkey ${passkey.name}` }, 'Rename');
-  const deleteButton = h('button', { type: 'button', class: 'danger-outline small', 'aria-label': `Delete passkey ${passkey.name}` }, 'Delete');
+  const renameButton = h(
+    'button',
+    { type: 'button', class: 'secondary small', 'aria-label': `Rename passkey ${passkey.name}` },
+    'Rename',
+  );
+  const deleteButton = h(
+    'button',
+    { type: 'button', class: 'danger-outline small', 'aria-label': `Delete passkey ${passkey.name}` },
+    'Delete',
+  );
   const body = h('div', { class: 'item-main' }, title, meta);
   const actions = h('div', { class: 'item-actions' }, renameButton, deleteButton);
   const item = h('li', { class: 'item', 'data-passkey-id': passkey.id }, icon('key'), body, actions);
@@ -456,7 +485,14 @@ function passkeyItem(passkey: Passkey, count: number): HTMLLIElement {
 
 function startRename(item: HTMLLIElement, body: HTMLElement, actions: HTMLElement, passkey: Passkey): void {
   const inputId = `rename-${passkey.id}`;
-  const input = h('input', { id: inputId, type: 'text', maxlength: '64', required: true, autocomplete: 'off', value: passkey.name });
+  const input = h('input', {
+    id: inputId,
+    type: 'text',
+    maxlength: '64',
+    required: true,
+    autocomplete: 'off',
+    value: passkey.name,
+  });
   const save = h('button', { type: 'submit', class: 'small' }, 'Save');
   const cancel = h('button', { type: 'button', class: 'secondary small' }, 'Cancel');
   const form = h(
@@ -565,8 +601,18 @@ function sessionItem(session: SessionSummary): HTMLLIElement {
   const meta = h(
     'p',
     { class: 'item-meta' },
-    h('span', {}, 'Active ', timeElement(session.lastSeenAt, formatRelative(session.lastSeenAt), formatTime(session.lastSeenAt))),
-    h('span', {}, 'Signed in ', timeElement(session.createdAt, formatRelative(session.createdAt), formatTime(session.createdAt))),
+    h(
+      'span',
+      {},
+      'Active ',
+      timeElement(session.lastSeenAt, formatRelative(session.lastSeenAt), formatTime(session.lastSeenAt)),
+    ),
+    h(
+      'span',
+      {},
+      'Signed in ',
+      timeElement(session.createdAt, formatRelative(session.createdAt), formatTime(session.createdAt)),
+    ),
     session.ipAddress ? h('span', {}, session.ipAddress) : null,
   );
   const item = h(
@@ -578,7 +624,11 @@ function sessionItem(session: SessionSummary): HTMLLIElement {
   if (!session.current) {
     const revoke = h(
       'button',
-      { type: 'button', class: 'secondary small', 'aria-label': `Sign out ${device}, signed in ${formatRelative(session.createdAt)}` },
+      {
+        type: 'button',
+        class: 'secondary small',
+        'aria-label': `Sign out ${device}, signed in ${formatRelative(session.createdAt)}`,
+      },
       'Sign out',
     );
     revoke.addEventListener('click', () => {
@@ -598,7 +648,8 @@ revokeOthersButton.addEventListener('click', async () => {
   if (busy) return;
   const confirmed = await confirmAction({
     title: 'Sign out all other sessions?',
-    message: 'Every other browser and device signed in to your account is signed out at once. This one stays signed in.',
+    message:
+      'Every other browser and device signed in to your account is signed out at once. This one stays signed in.',
     ok: 'Sign out others',
   });
   if (!confirmed) return;
@@ -611,7 +662,8 @@ revokeOthersButton.addEventListener('click', async () => {
 
 function renderRecovery(remaining: number): void {
   if (remaining === 0) {
-    recoveryRemaining.textContent = 'You have no recovery codes. Create some, so you can get back in if you lose all your passkeys.';
+    recoveryRemaining.textContent =
+      'You have no recovery codes. Create some, so you can get back in if you lose all your passkeys.';
     createCodesButton.textContent = 'Create recovery codes';
   } else {
     recoveryRemaining.textContent =
@@ -661,11 +713,9 @@ codesDoneButton.addEventListener('click', () => {
 
 function activityItem(event: ActivityEvent): HTMLLIElement {
   const actor = describeActor(event.actor);
-  const details = [
-    actor,
-    event.userAgent ? describeDevice(event.userAgent) : '',
-    event.ipAddress ?? '',
-  ].filter((part) => part !== '');
+  const details = [actor, event.userAgent ? describeDevice(event.userAgent) : '', event.ipAddress ?? ''].filter(
+    (part) => part !== '',
+  );
   return h(
     'li',
     { class: `item activity-item${isWarning(event.type) ? ' warning' : ''}`, 'data-type': event.type },

@@ -37,10 +37,22 @@ export function timeElement(iso: string, text: string, title?: string): HTMLTime
 }
 
 const iconShapes = {
-  key: [['circle', { cx: '7.5', cy: '15.5', r: '4.5' }], ['path', { d: 'M10.7 12.3 20 3m-3 3 3 3m-6 0 2 2' }]],
-  laptop: [['rect', { x: '4', y: '5', width: '16', height: '11', rx: '1.5' }], ['path', { d: 'M2 19.5h20' }]],
-  globe: [['circle', { cx: '12', cy: '12', r: '9' }], ['path', { d: 'M3 12h18M12 3a14 14 0 0 1 0 18M12 3a14 14 0 0 0 0 18' }]],
-  warning: [['path', { d: 'M12 3.5 2.5 20h19L12 3.5z' }], ['path', { d: 'M12 10v4.5m0 2.5v.5' }]],
+  key: [
+    ['circle', { cx: '7.5', cy: '15.5', r: '4.5' }],
+    ['path', { d: 'M10.7 12.3 20 3m-3 3 3 3m-6 0 2 2' }],
+  ],
+  laptop: [
+    ['rect', { x: '4', y: '5', width: '16', height: '11', rx: '1.5' }],
+    ['path', { d: 'M2 19.5h20' }],
+  ],
+  globe: [
+    ['circle', { cx: '12', cy: '12', r: '9' }],
+    ['path', { d: 'M3 12h18M12 3a14 14 0 0 1 0 18M12 3a14 14 0 0 0 0 18' }],
+  ],
+  warning: [
+    ['path', { d: 'M12 3.5 2.5 20h19L12 3.5z' }],
+    ['path', { d: 'M12 10v4.5m0 2.5v.5' }],
+  ],
   dot: [['circle', { cx: '12', cy: '12', r: '3' }]],
 } as const satisfies Record<string, ReadonlyArray<readonly [string, Record<string, string>]>>;
 
@@ -48,7 +60,16 @@ const iconShapes = {
 export function icon(name: keyof typeof iconShapes, className = 'item-icon'): HTMLSpanElement {
   const ns = 'http://www.w3.org/2000/svg';
   const svg = document.createElementNS(ns, 'svg');
-  for (const [key, value] of Object.entries({ viewBox: '0 0 24 24', width: '20', height: '20', fill: 'none', stroke: 'currentColor', 'stroke-width': '1.8', 'stroke-linecap': 'round', 'stroke-linejoin': 'round' })) {
+  for (const [key, value] of Object.entries({
+    viewBox: '0 0 24 24',
+    width: '20',
+    height: '20',
+    fill: 'none',
+    stroke: 'currentColor',
+    'stroke-width': '1.8',
+    'stroke-linecap': 'round',
+    'stroke-linejoin': 'round',
+  })) {
     svg.setAttribute(key, value);
   }
   for (const [tag, attributes] of iconShapes[name]) {

@@ -1,18 +1,32 @@
 import {
+  type PublicKeyCredentialCreationOptionsJSON,
+  type PublicKeyCredentialRequestOptionsJSON,
   sendSignal,
   startAuthentication,
   startRegistration,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/browser';
-import { beginCeremony, type AuthClientOptions } from './client.js';
+import type {
+  AcceptedCredentials,
+  ActivityEvent,
+  ActivityPage,
+  Passkey,
+  RecoveredResponse,
+  RecoveryCodeStatus,
+  SessionSummary,
+} from '../../server/contract/wire.js';
+import { type AuthClientOptions, beginCeremony } from './client.js';
 import { AuthClientError, errorFromWebAuthn } from './errors.js';
 import { createRequester, type FetchLike, type Requester } from './http.js';
-import type { AcceptedCredentials, ActivityEvent, RecoveredResponse, ActivityPage, Passkey, RecoveryCodeStatus, SessionSummary } from '../../server/contract/wire.js';
 import type { User } from './types.js';
 
 // The wire types are the server's contract (server/contract/wire.ts), imported as types only.
-export type { ActivityEvent, ActivityPage, Passkey, RecoveryCodeStatus, SessionSummary } from '../../server/contract/wire.js';
+export type {
+  ActivityEvent,
+  ActivityPage,
+  Passkey,
+  RecoveryCodeStatus,
+  SessionSummary,
+} from '../../server/contract/wire.js';
 
 /** Options for `getActivity()`. */
 export interface ActivityOptions {
@@ -206,11 +220,22 @@ export function createAccountClient({ baseUrl = '', fetch, onStepUp }: AccountCl
         // Keep the user's authenticators in step with this server (WebAuthn L3 Signal API), best
         // effort: the passkeys it still accepts, and the current name to show for the account.
         trySignal(() =>
-          sendSignal({ signalName: 'allAcceptedCredentials', rpID: signal.rpId, userID: signal.userId, allAcceptedCredentialIDs: signal.allAcceptedCredentialIds }),
+          sendSignal({
+            signalName: 'allAcceptedCredentials',
+            rpID: signal.rpId,
+            userID: signal.userId,
+            allAcceptedCredentialIDs: signal.allAcceptedCredentialIds,
+          }),
         );
         if (typeof signal.name === 'string' && typeof signal.displayName === 'string') {
           trySignal(() =>
-            sendSignal({ signalName: 'currentUserDetails', rpID: signal.rpId, userID: signal.userId, userName: signal.name as string, userDisplayName: signal.displayName as string }),
+            sendSignal({
+              signalName: 'currentUserDetails',
+              rpID: signal.rpId,
+              userID: signal.userId,
+              userName: signal.name as string,
+              userDisplayName: signal.displayName as string,
+            }),
           );
         }
       }
@@ -218,7 +243,9 @@ export function createAccountClient({ baseUrl = '', fetch, onStepUp }: AccountCl
     },
 
     async addPasskey() {
-      const optionsJSON = (await withStepUp(() => request('POST', '/auth/passkeys/options', {}))) as PublicKeyCredentialCreationOptionsJSON;
+      const optionsJSON = (await withStepUp(() =>
+        request('POST', '/auth/passkeys/options', {}),
+      )) as PublicKeyCredentialCreationOptionsJSON;
       beginCeremony();
       let response;
       try {
@@ -282,7 +309,10 @@ export function createAccountClient({ baseUrl = '', fetch, onStepUp }: AccountCl
       const suffix = text === '' ? '' : `?${text}`;
       const body = await request('GET', `/auth/activity${suffix}`);
       if (!isRecord(body) || !Array.isArray(body.events)) throw unexpectedAnswer();
-      return { events: body.events as ActivityEvent[], nextCursor: typeof body.nextCursor === 'string' ? body.nextCursor : null };
+      return {
+        events: body.events as ActivityEvent[],
+        nextCursor: typeof body.nextCursor === 'string' ? body.nextCursor : null,
+      };
     },
 
     async updateDisplayName(displayName) {

@@ -1,17 +1,17 @@
 import {
+  type AuthenticationResponseJSON,
   browserSupportsWebAuthn,
   browserSupportsWebAuthnAutofill,
+  type PublicKeyCredentialCreationOptionsJSON,
+  type PublicKeyCredentialRequestOptionsJSON,
   sendSignal,
   startAuthentication,
   startRegistration,
   WebAuthnAbortService,
-  type AuthenticationResponseJSON,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/browser';
+import type { SignedInResponse, SignInNotice } from '../../server/contract/wire.js';
 import { AuthClientError, errorFromWebAuthn, isAbortError } from './errors.js';
 import { createRequester, type FetchLike, type Requester } from './http.js';
-import type { SignedInResponse, SignInNotice } from '../../server/contract/wire.js';
 import type { Session, SessionInfo, User } from './types.js';
 
 /** Options for {@link createAuthClient}. */
@@ -163,7 +163,12 @@ export function createAuthClient({ baseUrl = '', fetch }: AuthClientOptions = {}
 
       let optionsJSON: PublicKeyCredentialRequestOptionsJSON;
       try {
-        optionsJSON = (await request('POST', '/auth/login/options', {}, signal)) as PublicKeyCredentialRequestOptionsJSON;
+        optionsJSON = (await request(
+          'POST',
+          '/auth/login/options',
+          {},
+          signal,
+        )) as PublicKeyCredentialRequestOptionsJSON;
       } catch (err) {
         if (signal?.aborted) return null;
         throw err;
@@ -270,7 +275,10 @@ function parseNotice(value: unknown): SignInNotice | undefined {
   return {
     newDevice: value.newDevice === true,
     newNetwork: value.newNetwork === true,
-    device: { browser: typeof device.browser === 'string' ? device.browser : 'Unknown', os: typeof device.os === 'string' ? device.os : 'Unknown' },
+    device: {
+      browser: typeof device.browser === 'string' ? device.browser : 'Unknown',
+      os: typeof device.os === 'string' ? device.os : 'Unknown',
+    },
     risk,
     signals: Array.isArray(value.signals) ? value.signals.filter((s): s is string => typeof s === 'string') : [],
     stepUpRequired: value.stepUpRequired === true,
@@ -304,7 +312,12 @@ function parseSession(value: unknown): Session {
     throw unexpectedAnswer();
   }
   // `stepUpRequired` (only ever `true`) says a risk signal holds the session until a step-up.
-  return { id: value.id, createdAt: value.createdAt, expiresAt: value.expiresAt, ...(value.stepUpRequired === true ? { stepUpRequired: true } : {}) };
+  return {
+    id: value.id,
+    createdAt: value.createdAt,
+    expiresAt: value.expiresAt,
+    ...(value.stepUpRequired === true ? { stepUpRequired: true } : {}),
+  };
 }
 
 function unexpectedAnswer(): AuthClientError {

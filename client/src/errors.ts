@@ -1,6 +1,6 @@
 import { WebAuthnError } from '@simplewebauthn/browser';
 // A list of strings without imports: the only runtime piece of the contract the client bundles.
-import { isErrorCode, type ErrorCode } from '../../server/contract/error-codes.js';
+import { type ErrorCode, isErrorCode } from '../../server/contract/error-codes.js';
 
 /**
  * Error codes the server sends in `{"error": {"code", "message"}}` (see `shared/spec/http-api.md`);
@@ -84,17 +84,26 @@ export async function errorFromResponse(response: Response): Promise<AuthClientE
 
 function codeForStatus(status: number): ServerErrorCode {
   switch (status) {
-    case 400: return 'invalid_request';
-    case 401: return 'unauthenticated';
-    case 404: return 'not_found';
-    case 405: return 'method_not_allowed';
-    case 413: return 'payload_too_large';
-    case 415: return 'unsupported_media_type';
-    case 429: return 'rate_limited';
+    case 400:
+      return 'invalid_request';
+    case 401:
+      return 'unauthenticated';
+    case 404:
+      return 'not_found';
+    case 405:
+      return 'method_not_allowed';
+    case 413:
+      return 'payload_too_large';
+    case 415:
+      return 'unsupported_media_type';
+    case 429:
+      return 'rate_limited';
     case 502:
     case 503:
-    case 504: return 'unavailable';
-    default: return status >= 500 ? 'internal' : 'invalid_request';
+    case 504:
+      return 'unavailable';
+    default:
+      return status >= 500 ? 'internal' : 'invalid_request';
   }
 }
 
@@ -158,7 +167,8 @@ const cancelledMessages: Record<UserAction, string> = {
     'Sign-in did not finish: the passkey prompt was closed, or your fingerprint, face or PIN was not confirmed. If this device has no passkey for this site, choose "Use a different device" in the prompt to use your phone, or create an account.',
   'sign-up': 'Passkey creation was cancelled, so no account was created. Press the button again when you are ready.',
   'step-up': 'The confirmation was cancelled, so nothing was changed.',
-  'add-passkey': 'The new passkey was not created: the prompt was closed, or this device already has one for your account.',
+  'add-passkey':
+    'The new passkey was not created: the prompt was closed, or this device already has one for your account.',
   recover: 'The new passkey was not created. Try again to finish recovering your account.',
   manage: 'The passkey prompt was closed or timed out. Please try again.',
 };
@@ -168,7 +178,7 @@ const verificationFailedMessages: Record<UserAction, string> = {
     'Your passkey could not be verified. Unlock it with your fingerprint, face or PIN when asked, then try again.',
   'sign-up': 'The new passkey could not be verified. Please try again.',
   'step-up':
-    'That did not confirm it is you: use one of this account\'s passkeys and unlock it with your fingerprint, face or PIN.',
+    "That did not confirm it is you: use one of this account's passkeys and unlock it with your fingerprint, face or PIN.",
   'add-passkey': 'The new passkey could not be verified. Please try again.',
   recover: 'That username and recovery code do not match. Check the code and try again.',
   manage: 'The passkey could not be verified. Please try again.',
@@ -228,7 +238,9 @@ export function describeError(err: unknown, { action = 'manage' }: DescribeError
         ? 'Please check what you entered: usernames have 3 to 64 characters, display names at most 64.'
         : 'Please check what you entered and try again.';
     case 'not_found':
-      return action === 'manage' ? 'That item no longer exists. The page has been refreshed.' : 'Something went wrong on our side. Please try again.';
+      return action === 'manage'
+        ? 'That item no longer exists. The page has been refreshed.'
+        : 'Something went wrong on our side. Please try again.';
     case 'csrf':
       return 'The request was refused because it did not come from this site. Reload the page and try again.';
     case 'unavailable':

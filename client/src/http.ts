@@ -7,7 +7,12 @@ export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
  * One JSON call to the auth server, with the error handling every call shares. Resolves the parsed
  * JSON body (or `undefined` for 204); rejects with an {@link AuthClientError}.
  */
-export type Requester = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown, signal?: AbortSignal) => Promise<unknown>;
+export type Requester = (
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+  path: string,
+  body?: unknown,
+  signal?: AbortSignal,
+) => Promise<unknown>;
 
 export function createRequester(baseUrl: string, fetchImpl: FetchLike): Requester {
   const base = baseUrl.replace(/\/+$/, '');

@@ -11,27 +11,19 @@ import {
   browserSupportsWebAuthn as supportsWebAuthn,
   browserSupportsWebAuthnAutofill as supportsWebAuthnAutofill,
 } from '@simplewebauthn/browser';
-import { createAuthClient, type AutofillOptions, type RegisterOptions, type SignedIn } from './client.js';
-import type { SessionInfo } from './types.js';
 import {
-  createAccountClient,
   type ActivityOptions,
   type ActivityPage,
+  createAccountClient,
   type Passkey,
   type Recovered,
   type RecoveryCodeStatus,
   type SessionSummary,
 } from './account.js';
-import type { User } from './types.js';
+import { type AutofillOptions, createAuthClient, type RegisterOptions, type SignedIn } from './client.js';
 import { clearAccessToken } from './tokens.js';
+import type { SessionInfo, User } from './types.js';
 
-export { createAuthClient } from './client.js';
-export type { AuthClient, AuthClientOptions, AutofillOptions, RegisterOptions, SignedIn, SignInNotice } from './client.js';
-export { AuthClientError, describeError } from './errors.js';
-export type { AuthErrorCode, ClientErrorCode, DescribeErrorOptions, ServerErrorCode, UserAction } from './errors.js';
-export type { FetchLike } from './http.js';
-export type { Session, SessionInfo, User } from './types.js';
-export { createAccountClient } from './account.js';
 export type {
   AccountClient,
   AccountClientOptions,
@@ -43,8 +35,22 @@ export type {
   RecoveryCodeStatus,
   SessionSummary,
 } from './account.js';
-export { authFetch, clearAccessToken, createTokenClient, getAccessToken } from './tokens.js';
+export { createAccountClient } from './account.js';
+export type {
+  AuthClient,
+  AuthClientOptions,
+  AutofillOptions,
+  RegisterOptions,
+  SignedIn,
+  SignInNotice,
+} from './client.js';
+export { createAuthClient } from './client.js';
+export type { AuthErrorCode, ClientErrorCode, DescribeErrorOptions, ServerErrorCode, UserAction } from './errors.js';
+export { AuthClientError, describeError } from './errors.js';
+export type { FetchLike } from './http.js';
 export type { GetAccessTokenOptions, TokenClient, TokenClientOptions } from './tokens.js';
+export { authFetch, clearAccessToken, createTokenClient, getAccessToken } from './tokens.js';
+export type { Session, SessionInfo, User } from './types.js';
 
 const defaultClient = createAuthClient();
 

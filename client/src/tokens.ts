@@ -84,7 +84,12 @@ interface LockManagerLike {
  * const tokens = createTokenClient({ baseUrl: 'https://auth.example.com' });
  * const response = await tokens.authFetch('https://api.example.com/me');
  */
-export function createTokenClient({ baseUrl = '', fetch, refreshMargin = 30, channelName = 'passkey-auth-token' }: TokenClientOptions = {}): TokenClient {
+export function createTokenClient({
+  baseUrl = '',
+  fetch,
+  refreshMargin = 30,
+  channelName = 'passkey-auth-token',
+}: TokenClientOptions = {}): TokenClient {
   const base = baseUrl.replace(/\/+$/, '');
   // Look the global up per call, so a fetch patched after import is used and `this` stays `window`.
   const fetchImpl: FetchLike = fetch ?? ((input, init) => globalThis.fetch(input, init));
@@ -124,7 +129,11 @@ export function createTokenClient({ baseUrl = '', fetch, refreshMargin = 30, cha
         held = null;
         generation++;
         settleOthers();
-      } else if (message?.type === 'token' && typeof message.token === 'string' && typeof message.expiresAt === 'number') {
+      } else if (
+        message?.type === 'token' &&
+        typeof message.token === 'string' &&
+        typeof message.expiresAt === 'number'
+      ) {
         if (held === null || message.expiresAt > held.expiresAt) {
           held = { token: message.token, expiresAt: message.expiresAt, lifetimeMs: message.lifetimeMs };
         }
@@ -158,9 +167,15 @@ export function createTokenClient({ baseUrl = '', fetch, refreshMargin = 30, cha
     try {
       body = await response.json();
     } catch (err) {
-      throw new AuthClientError('internal', 'The server sent an unreadable answer', { status: response.status, cause: err });
+      throw new AuthClientError('internal', 'The server sent an unreadable answer', {
+        status: response.status,
+        cause: err,
+      });
     }
-    const { access_token: token, expires_in: expiresIn } = (body ?? {}) as { access_token?: unknown; expires_in?: unknown };
+    const { access_token: token, expires_in: expiresIn } = (body ?? {}) as {
+      access_token?: unknown;
+      expires_in?: unknown;
+    };
     if (typeof token !== 'string' || typeof expiresIn !== 'number' || !(expiresIn > 0)) {
       throw new AuthClientError('internal', 'The server sent an unexpected token answer', { status: response.status });
     }

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
-import { createAuth, type AuthVariables } from 'passkey-auth-server';
+import { type AuthVariables, createAuth } from 'passkey-auth-server';
 
 const port = Number(process.env.PORT ?? 3000);
 // Configured like the standalone server (ORIGIN follows PORT when unset); the embedded PGlite in
@@ -34,7 +34,8 @@ app.get('/auth-client.js', async (c) => {
 app.get('/api/me', auth.requireSession(), (c) => c.json({ user: c.var.user }));
 app.post('/api/items', auth.requireSession(), async (c) => {
   const body = (await c.req.json().catch(() => ({}))) as { name?: unknown };
-  if (typeof body.name !== 'string' || body.name.length === 0) return c.json({ error: { code: 'invalid_request', message: 'name is required' } }, 400);
+  if (typeof body.name !== 'string' || body.name.length === 0)
+    return c.json({ error: { code: 'invalid_request', message: 'name is required' } }, 400);
   const item = { name: body.name, owner: c.var.user!.id };
   items.push(item);
   return c.json({ item }, 201);

@@ -7,7 +7,7 @@
  */
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
-import { AccessTokenError, createAccessTokenVerifier, introspect, type AccessTokenClaims } from 'passkey-auth-verify';
+import { type AccessTokenClaims, AccessTokenError, createAccessTokenVerifier, introspect } from 'passkey-auth-verify';
 
 const authUrl = process.env.AUTH_URL ?? 'http://localhost:3000';
 const port = Number(process.env.PORT ?? 4000);
@@ -44,13 +44,20 @@ app.get('/api/data', (c) => c.json({ user: c.var.claims.sub, session: c.var.clai
 
 // A sensitive action checks with the auth server that the session is still live (RFC 7662).
 app.post('/api/transfer', async (c) => {
-  if (introspectionSecret === undefined) return c.json({ error: { code: 'unavailable', message: 'Introspection is not configured.' } }, 503);
+  if (introspectionSecret === undefined)
+    return c.json({ error: { code: 'unavailable', message: 'Introspection is not configured.' } }, 503);
   const token = (c.req.header('authorization') ?? '').slice('Bearer '.length);
-  const result = await introspect(token, { endpoint: new URL('/auth/introspect', authUrl), secret: introspectionSecret });
-  if (!result.active) return c.json({ error: { code: 'invalid_token', message: 'The session behind this token has ended.' } }, 401);
+  const result = await introspect(token, {
+    endpoint: new URL('/auth/introspect', authUrl),
+    secret: introspectionSecret,
+  });
+  if (!result.active)
+    return c.json({ error: { code: 'invalid_token', message: 'The session behind this token has ended.' } }, 401);
   return c.json({ done: true, by: result.username });
 });
 
-const server = serve({ fetch: app.fetch, port }, (info) => console.log(`resource service on http://localhost:${info.port}`));
+const server = serve({ fetch: app.fetch, port }, (info) =>
+  console.log(`resource service on http://localhost:${info.port}`),
+);
 process.once('SIGTERM', () => server.close());
 process.once('SIGINT', () => server.close());

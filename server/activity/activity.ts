@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
-import type { AuditEventRow, Database } from '../db/schema.js';
-import type { ActivityEvent } from '../contract/wire.js';
-import { AuthError } from '../errors.js';
 import { listAuditEventsOfUser } from '../audit/repository.js';
+import type { ActivityEvent } from '../contract/wire.js';
+import type { AuditEventRow, Database } from '../db/schema.js';
+import { AuthError } from '../errors.js';
 
 /** An audit event as its user sees it in `GET /auth/activity`. */
 export type { ActivityEvent };

@@ -13,11 +13,11 @@
  * own dependencies, so both paths of the CLI execute the same code.
  */
 import { chmod, rename, unlink, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import type net from 'node:net';
+import path from 'node:path';
 import { bytesEqual, randomBase64url, sha256 } from '../crypto.js';
 import type { ConnectionHandler, DataDirLock } from '../db/data-dir-lock.js';
-import { AdminError, runAdminCommand, type AdminDeps, type AdminErrorCode } from './commands.js';
+import { type AdminDeps, AdminError, type AdminErrorCode, runAdminCommand } from './commands.js';
 
 /** The token file's name inside the data folder. */
 export const ADMIN_TOKEN_FILE = 'admin.token';
@@ -28,7 +28,9 @@ export interface AdminRequest {
   args?: Record<string, unknown>;
 }
 
-export type AdminResponse = { ok: true; result: unknown } | { ok: false; error: { code: AdminErrorCode; message: string } };
+export type AdminResponse =
+  | { ok: true; result: unknown }
+  | { ok: false; error: { code: AdminErrorCode; message: string } };
 
 /**
  * Writes a fresh random admin token to `<dir>/admin.token` with mode 0600 and returns it. The file is
@@ -90,7 +92,10 @@ export function createAdminChannel(deps: AdminDeps, options: AdminChannelOptions
         logger.warn('admin channel: refused a request that is not JSON');
         return refuse('unauthorized', 'Each request is one line of JSON with the admin token.');
       }
-      const { token, command, args } = (typeof request === 'object' && request !== null ? request : {}) as Record<string, unknown>;
+      const { token, command, args } = (typeof request === 'object' && request !== null ? request : {}) as Record<
+        string,
+        unknown
+      >;
       if (typeof token !== 'string' || !bytesEqual(sha256(token), expected)) {
         logger.warn('admin channel: refused a request with a missing or wrong token');
         return refuse('unauthorized', 'Wrong or missing admin token.');
@@ -99,11 +104,18 @@ export function createAdminChannel(deps: AdminDeps, options: AdminChannelOptions
         logger.info({ command, user: (args as { user?: unknown } | undefined)?.user }, 'admin command');
         reply({ ok: true, result: await runAdminCommand(deps, command, args) });
       } catch (error) {
-        if (error instanceof AdminError) return reply({ ok: false, error: { code: error.code, message: error.message } });
+        if (error instanceof AdminError)
+          return reply({ ok: false, error: { code: error.code, message: error.message } });
         logger.error({ err: error, command }, 'admin command failed');
         // The client is the authenticated operator on this machine; the message helps them, and the
         // stack stays in the server log.
-        reply({ ok: false, error: { code: 'internal', message: `The command failed: ${error instanceof Error ? error.message : String(error)}` } });
+        reply({
+          ok: false,
+          error: {
+            code: 'internal',
+            message: `The command failed: ${error instanceof Error ? error.message : String(error)}`,
+          },
+        });
       }
     };
 

@@ -9,15 +9,23 @@ import { existsSync } from 'node:fs';
 import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { systemClock } from '../clock.js';
-import { ConfigError, loadConfig, type Config } from '../config.js';
+import { type Config, ConfigError, loadConfig } from '../config.js';
 import { checkLockSocket, lockSocketPath } from '../db/data-dir-lock.js';
 import { openDatabase } from '../db/database.js';
 import { createLogger } from '../logger.js';
+import { resolveKeyEncryptionKey } from '../tokens/key-encryption.js';
 import { ADMIN_TOKEN_FILE } from './channel.js';
 import { connectSocket, sendAdminRequest } from './client.js';
-import { AdminError, adminCommands, isAdminCommand, runAdminCommand, type AdminArgs, type AdminCommandName, type CommandSpec } from './commands.js';
+import {
+  type AdminArgs,
+  type AdminCommandName,
+  AdminError,
+  adminCommands,
+  type CommandSpec,
+  isAdminCommand,
+  runAdminCommand,
+} from './commands.js';
 import { formatAdminResult } from './format.js';
-import { resolveKeyEncryptionKey } from '../tokens/key-encryption.js';
 
 export interface CliIo {
   stdout: { write(text: string): unknown };
@@ -71,10 +79,12 @@ export function parseCommandLine(argv: string[]): Parsed & { json: boolean } {
   if (name === undefined) throw new AdminError('usage', 'No command given.');
   if (!isAdminCommand(name)) throw new AdminError('usage', `Unknown command ${JSON.stringify(name)}.`);
   const spec: CommandSpec = adminCommands[name];
-  if (spec.takesUser && rest.length !== 1) throw new AdminError('usage', `${name} needs exactly one user: ${spec.synopsis}`);
+  if (spec.takesUser && rest.length !== 1)
+    throw new AdminError('usage', `${name} needs exactly one user: ${spec.synopsis}`);
   if (!spec.takesUser && rest.length > 0) throw new AdminError('usage', `${name} takes no arguments.`);
   if (yes && !spec.needsYes) throw new AdminError('usage', `--yes applies only to delete.`);
-  if (spec.needsYes && !yes) throw new AdminError('usage', `${name} removes the user for good and asks no question: add --yes to confirm.`);
+  if (spec.needsYes && !yes)
+    throw new AdminError('usage', `${name} removes the user for good and asks no question: add --yes to confirm.`);
   const args: AdminArgs = {};
   if (spec.takesUser) args.user = rest[0];
   if (spec.needsYes) args.yes = true;
@@ -111,24 +121,39 @@ export async function runAdminCli(argv: string[], env: Record<string, string | u
 
   try {
     const result = await executeAdminCommand(config, parsed.command, parsed.args, io);
-    io.stdout.write(parsed.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatAdminResult(parsed.command, result)}\n`);
+    io.stdout.write(
+      parsed.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatAdminResult(parsed.command, result)}\n`,
+    );
     return EXIT_OK;
   } catch (error) {
-    if (error instanceof AdminError) return fail(error.code, error.message, error.code === 'usage' ? EXIT_USAGE : EXIT_FAILURE);
+    if (error instanceof AdminError)
+      return fail(error.code, error.message, error.code === 'usage' ? EXIT_USAGE : EXIT_FAILURE);
     const message = error instanceof Error ? error.message : String(error);
     return fail('internal', `The command failed: ${message}`, EXIT_FAILURE);
   }
 }
 
 /** Runs a command on whichever path reaches the database (see the module comment). */
-export async function executeAdminCommand(config: Config, command: AdminCommandName, args: AdminArgs, io: CliIo): Promise<unknown> {
+export async function executeAdminCommand(
+  config: Config,
+  command: AdminCommandName,
+  args: AdminArgs,
+  io: CliIo,
+): Promise<unknown> {
   const logger = createLogger({ level: 'warn', destination: { write: (text: string) => void io.stderr.write(text) } });
   const runDirect = async (database: Awaited<ReturnType<typeof openDatabase>>) => {
     try {
       // The same key-encryption key as the server: keys:rotate seals the key it creates.
-      const keyEncryptionKey = await resolveKeyEncryptionKey(config.tokens.keyEncryptionKey, database.lock?.path ?? null);
+      const keyEncryptionKey = await resolveKeyEncryptionKey(
+        config.tokens.keyEncryptionKey,
+        database.lock?.path ?? null,
+      );
       const tokens = { ...config.tokens, keyEncryptionKey };
-      return await runAdminCommand({ db: database.db, config: { ...config, tokens }, clock: systemClock, logger }, command, args);
+      return await runAdminCommand(
+        { db: database.db, config: { ...config, tokens }, clock: systemClock, logger },
+        command,
+        args,
+      );
     } finally {
       await database.close();
     }
@@ -142,7 +167,10 @@ export async function executeAdminCommand(config: Config, command: AdminCommandN
   const dataDir = path.resolve(config.dataDir);
   // Opening a missing folder would create an empty database; an operator typo deserves an error.
   if (!existsSync(path.join(dataDir, 'pgdata'))) {
-    throw new AdminError('unavailable', `No database in DATA_DIR ${dataDir}. Start the server once (or run npm run migrate) first, or set DATABASE_URL.`);
+    throw new AdminError(
+      'unavailable',
+      `No database in DATA_DIR ${dataDir}. Start the server once (or run npm run migrate) first, or set DATABASE_URL.`,
+    );
   }
   let database;
   try {
@@ -154,7 +182,12 @@ export async function executeAdminCommand(config: Config, command: AdminCommandN
 }
 
 /** The folder is locked: if a live server holds it, send the command over its admin channel. */
-async function sendToRunningServer(dataDir: string, command: AdminCommandName, args: AdminArgs, lockError: unknown): Promise<unknown> {
+async function sendToRunningServer(
+  dataDir: string,
+  command: AdminCommandName,
+  args: AdminArgs,
+  lockError: unknown,
+): Promise<unknown> {
   const canonical = await realpath(dataDir);
   const socketPath = lockSocketPath(canonical);
   const tokenFile = path.join(canonical, ADMIN_TOKEN_FILE);
@@ -176,7 +209,10 @@ async function sendToRunningServer(dataDir: string, command: AdminCommandName, a
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EPERM') {
-      throw new AdminError('unauthorized', `Permission denied on ${socketPath}: run the admin CLI as the OS user that runs the server.`);
+      throw new AdminError(
+        'unauthorized',
+        `Permission denied on ${socketPath}: run the admin CLI as the OS user that runs the server.`,
+      );
     }
     // Nobody listens: the lock failed for another reason; report that one.
     throw lockError;

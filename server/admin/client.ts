@@ -1,6 +1,6 @@
 import net from 'node:net';
-import { AdminError, type AdminErrorCode } from './commands.js';
 import type { AdminRequest, AdminResponse } from './channel.js';
+import { AdminError, type AdminErrorCode } from './commands.js';
 
 const errorCodes = new Set<AdminErrorCode>(['usage', 'not_found', 'unauthorized', 'unavailable', 'internal']);
 
@@ -29,7 +29,11 @@ export function connectSocket(socketPath: string, timeoutMs = 5000): Promise<net
  * {@link AdminError} `unavailable` when the server closes the connection without answering (it is
  * still starting, or predates the admin channel) or does not answer in time.
  */
-export function sendAdminRequest(socket: net.Socket, request: AdminRequest, timeoutMs = 60_000): Promise<AdminResponse> {
+export function sendAdminRequest(
+  socket: net.Socket,
+  request: AdminRequest,
+  timeoutMs = 60_000,
+): Promise<AdminResponse> {
   return new Promise((resolve, reject) => {
     let buffered = '';
     let settled = false;
@@ -41,7 +45,8 @@ export function sendAdminRequest(socket: net.Socket, request: AdminRequest, time
       action();
     };
     const timer = setTimeout(
-      () => finish(() => reject(new AdminError('unavailable', 'The server did not answer on its admin channel in time.'))),
+      () =>
+        finish(() => reject(new AdminError('unavailable', 'The server did not answer on its admin channel in time.'))),
       timeoutMs,
     );
     socket.setEncoding('utf8');
@@ -78,7 +83,10 @@ export function sendAdminRequest(socket: net.Socket, request: AdminRequest, time
 function parseResponse(value: unknown): AdminResponse {
   const response = value as { ok?: unknown; result?: unknown; error?: { code?: unknown; message?: unknown } };
   if (response?.ok === true) return { ok: true, result: response.result };
-  const code = errorCodes.has(response?.error?.code as AdminErrorCode) ? (response.error!.code as AdminErrorCode) : 'internal';
-  const message = typeof response?.error?.message === 'string' ? response.error.message : 'The server refused the command.';
+  const code = errorCodes.has(response?.error?.code as AdminErrorCode)
+    ? (response.error!.code as AdminErrorCode)
+    : 'internal';
+  const message =
+    typeof response?.error?.message === 'string' ? response.error.message : 'The server refused the command.';
   return { ok: false, error: { code, message } };
 }

@@ -3,16 +3,17 @@
  * so the CLI runs the very same code whether it opens the database itself or asks the running server
  * over its local admin channel (server/admin/channel.ts). Results are JSON-ready (ISO dates).
  */
+
+import { toBase64url } from '../crypto.js';
 import type { AppUserRow } from '../db/schema.js';
 import type { Deps } from '../deps.js';
-import { findUserById, findUserByUsername } from '../users/repository.js';
-import { deleteUser, disableUser, enableUser, revokeAllSessions } from '../users/service.js';
-import { normalizeUsername } from '../users/username.js';
-import { toBase64url } from '../crypto.js';
-import { rotateSigningKeys } from '../tokens/rotation.js';
 import { listPasskeyRowsOfUser } from '../passkeys/manage-repository.js';
 import { liveAt } from '../sessions/lifetime.js';
 import { listLiveSessionsOfUser } from '../sessions/repository.js';
+import { rotateSigningKeys } from '../tokens/rotation.js';
+import { findUserById, findUserByUsername } from '../users/repository.js';
+import { deleteUser, disableUser, enableUser, revokeAllSessions } from '../users/service.js';
+import { normalizeUsername } from '../users/username.js';
 import { listRecentEventsOfUser, listUsersWithCounts, type UserSummaryRow } from './repository.js';
 
 export type AdminDeps = Pick<Deps, 'db' | 'config' | 'clock' | 'logger'>;
@@ -61,8 +62,23 @@ export interface UserDetail {
     deviceType: string;
     counterRegressedAt: string | null;
   }>;
-  sessions: Array<{ id: string; createdAt: string; lastSeenAt: string; expiresAt: string; userAgent: string | null; ipAddress: string | null }>;
-  events: Array<{ type: string; actor: string; reason: string | null; sessionId: string | null; ipAddress: string | null; createdAt: string; details: Record<string, unknown> }>;
+  sessions: Array<{
+    id: string;
+    createdAt: string;
+    lastSeenAt: string;
+    expiresAt: string;
+    userAgent: string | null;
+    ipAddress: string | null;
+  }>;
+  events: Array<{
+    type: string;
+    actor: string;
+    reason: string | null;
+    sessionId: string | null;
+    ipAddress: string | null;
+    createdAt: string;
+    details: Record<string, unknown>;
+  }>;
 }
 
 type UserRef = { id: string; username: string };
@@ -125,7 +141,8 @@ export const adminCommands = {
   },
   'keys:rotate': {
     synopsis: 'keys:rotate',
-    summary: 'Rotate the access-token signing key: publish a new key, sign with it after the JWKS cache age, retire the old one later.',
+    summary:
+      'Rotate the access-token signing key: publish a new key, sign with it after the JWKS cache age, retire the old one later.',
     takesUser: false,
     needsYes: false,
     run: (deps) => rotateKeysCommand(deps),
@@ -156,7 +173,8 @@ function parseAdminArgs(spec: CommandSpec, command: string, raw: unknown): Admin
   if (unknownKeys.length > 0) throw new AdminError('usage', `Unknown argument ${unknownKeys[0]} for ${command}.`);
   const args: AdminArgs = {};
   if (spec.takesUser) {
-    if (typeof user !== 'string' || user.trim() === '' || user.length > 256) throw new AdminError('usage', `${command} needs a user: ${spec.synopsis}`);
+    if (typeof user !== 'string' || user.trim() === '' || user.length > 256)
+      throw new AdminError('usage', `${command} needs a user: ${spec.synopsis}`);
     args.user = user.trim();
   } else if (user !== undefined) {
     throw new AdminError('usage', `${command} takes no user.`);
@@ -264,11 +282,17 @@ function gone(ref: string): AdminError {
   return new AdminError('not_found', `No user with username or id ${JSON.stringify(ref)}.`);
 }
 
-export async function disableUserCommand(deps: AdminDeps, ref: string): Promise<{ user: UserRef; changed: boolean; revokedSessions: number }> {
+export async function disableUserCommand(
+  deps: AdminDeps,
+  ref: string,
+): Promise<{ user: UserRef; changed: boolean; revokedSessions: number }> {
   const user = await resolveUser(deps, ref);
   const result = await disableUser(deps.db, user.id, 'admin', deps.clock.now());
   if (!result) throw gone(ref);
-  deps.logger.info({ userId: user.id, revokedSessions: result.revokedSessions, changed: result.changed }, 'admin: user disabled');
+  deps.logger.info(
+    { userId: user.id, revokedSessions: result.revokedSessions, changed: result.changed },
+    'admin: user disabled',
+  );
   return { user: refOf(user), ...result };
 }
 
@@ -280,7 +304,10 @@ export async function enableUserCommand(deps: AdminDeps, ref: string): Promise<{
   return { user: refOf(user), changed: result.changed };
 }
 
-export async function revokeSessionsCommand(deps: AdminDeps, ref: string): Promise<{ user: UserRef; revokedSessions: number }> {
+export async function revokeSessionsCommand(
+  deps: AdminDeps,
+  ref: string,
+): Promise<{ user: UserRef; revokedSessions: number }> {
   const user = await resolveUser(deps, ref);
   const result = await revokeAllSessions(deps.db, user.id, 'admin', deps.clock.now());
   if (!result) throw gone(ref);
@@ -288,7 +315,11 @@ export async function revokeSessionsCommand(deps: AdminDeps, ref: string): Promi
   return { user: refOf(user), revokedSessions: result.revokedSessions };
 }
 
-export async function deleteUserCommand(deps: AdminDeps, ref: string, confirmed: boolean): Promise<{ user: UserRef; deleted: true }> {
+export async function deleteUserCommand(
+  deps: AdminDeps,
+  ref: string,
+  confirmed: boolean,
+): Promise<{ user: UserRef; deleted: true }> {
   // Checked here too, not only by the CLI, because the admin channel accepts any client.
   if (!confirmed) throw new AdminError('usage', 'delete removes the user for good; confirm with --yes.');
   const user = await resolveUser(deps, ref);

@@ -7,7 +7,11 @@ function time(value: string | null | undefined): string {
 
 function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
@@ -23,7 +27,14 @@ export function formatAdminResult(command: AdminCommandName, result: unknown): s
       if (users.length === 0) return 'No users.';
       return table(
         ['ID', 'USERNAME', 'CREATED', 'DISABLED', 'PASSKEYS', 'SESSIONS'],
-        users.map((u) => [u.id, u.username, time(u.createdAt), time(u.disabledAt), String(u.passkeys), String(u.sessions)]),
+        users.map((u) => [
+          u.id,
+          u.username,
+          time(u.createdAt),
+          time(u.disabledAt),
+          String(u.passkeys),
+          String(u.sessions),
+        ]),
       );
     }
     case 'user': {
@@ -57,7 +68,14 @@ export function formatAdminResult(command: AdminCommandName, result: unknown): s
         out.push(
           table(
             ['ID', 'CREATED', 'LAST SEEN', 'EXPIRES', 'IP', 'USER AGENT'],
-            sessions.map((s) => [s.id, time(s.createdAt), time(s.lastSeenAt), time(s.expiresAt), s.ipAddress ?? '-', (s.userAgent ?? '-').slice(0, 60)]),
+            sessions.map((s) => [
+              s.id,
+              time(s.createdAt),
+              time(s.lastSeenAt),
+              time(s.expiresAt),
+              s.ipAddress ?? '-',
+              (s.userAgent ?? '-').slice(0, 60),
+            ]),
           ),
         );
       }

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { AuditEventRow, Database } from '../db/schema.js';
 import type { LiveAt } from '../sessions/lifetime.js';
 import { countLiveSessionsByUser } from '../sessions/repository.js';
@@ -14,20 +14,38 @@ export interface UserSummaryRow {
 }
 
 /** Every user with their passkey count and live session count, oldest first. */
-export async function listUsersWithCounts(db: Kysely<Database>, at: LiveAt, userId?: string): Promise<UserSummaryRow[]> {
+export async function listUsersWithCounts(
+  db: Kysely<Database>,
+  at: LiveAt,
+  userId?: string,
+): Promise<UserSummaryRow[]> {
   let query = db
     .selectFrom('app_user as u')
     .select(['u.id', 'u.username', 'u.display_name', 'u.created_at', 'u.disabled_at'])
-    .select((eb) => [eb.selectFrom('passkey as p').select(sql<string>`count(*)`.as('n')).whereRef('p.user_id', '=', 'u.id').as('passkey_count')])
+    .select((eb) => [
+      eb
+        .selectFrom('passkey as p')
+        .select(sql<string>`count(*)`.as('n'))
+        .whereRef('p.user_id', '=', 'u.id')
+        .as('passkey_count'),
+    ])
     .orderBy('u.created_at')
     .orderBy('u.id');
   if (userId !== undefined) query = query.where('u.id', '=', userId);
   const [rows, sessions] = await Promise.all([query.execute(), countLiveSessionsByUser(db, at, userId)]);
-  return rows.map((row) => ({ ...row, passkey_count: Number(row.passkey_count ?? 0), session_count: sessions.get(row.id) ?? 0 }));
+  return rows.map((row) => ({
+    ...row,
+    passkey_count: Number(row.passkey_count ?? 0),
+    session_count: sessions.get(row.id) ?? 0,
+  }));
 }
 
 /** The user's most recent audit events, newest first. */
-export async function listRecentEventsOfUser(db: Kysely<Database>, userId: string, limit: number): Promise<AuditEventRow[]> {
+export async function listRecentEventsOfUser(
+  db: Kysely<Database>,
+  userId: string,
+  limit: number,
+): Promise<AuditEventRow[]> {
   return db
     .selectFrom('audit_event')
     .selectAll()

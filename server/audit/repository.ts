@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { AuditEventRow, Database } from '../db/schema.js';
+import { afterCommit, inTransaction } from '../db/transaction.js';
 import { enqueueSecurityEvent } from '../events/outbox.js';
 import { isSecurityEventType } from '../events/types.js';
-import { afterCommit, inTransaction } from '../db/transaction.js';
 import type { Actor, AuditEventType, RiskLevel } from './events.js';
 
 // Observers of committed audit events (metrics), per root database handle.
@@ -44,7 +44,8 @@ export type NewAuditEvent = {
  */
 export async function recordAuditEvent(db: Kysely<Database>, event: NewAuditEvent, now: Date): Promise<AuditEventRow> {
   // The audit row and its outbox row commit together; a caller outside a transaction gets one here.
-  if (!db.isTransaction && isSecurityEventType(event.type)) return inTransaction(db, (trx) => recordAuditEvent(trx, event, now));
+  if (!db.isTransaction && isSecurityEventType(event.type))
+    return inTransaction(db, (trx) => recordAuditEvent(trx, event, now));
   const row = await db
     .insertInto('audit_event')
     .values({
@@ -88,7 +89,11 @@ export async function listAuditEventsOfUser(
 }
 
 /** Failed sign-ins attributed to a user since `since` (by the partial index on `login_failed`). */
-export async function countRecentLoginFailuresOfUser(db: Kysely<Database>, userId: string, since: Date): Promise<number> {
+export async function countRecentLoginFailuresOfUser(
+  db: Kysely<Database>,
+  userId: string,
+  since: Date,
+): Promise<number> {
   const row = await db
     .selectFrom('audit_event')
     .select((eb) => eb.fn.countAll<string | number>().as('count'))
@@ -115,7 +120,8 @@ export async function countRecentLoginFailuresByAddress(
     .where('type', '=', 'login_failed')
     .where('created_at', '>', since)
     .where('ip_address', 'is not', null);
-  if (patterns.length > 0) query = query.where((eb) => eb.or(patterns.map((p) => eb(sql<string>`lower(ip_address)`, 'like', p))));
+  if (patterns.length > 0)
+    query = query.where((eb) => eb.or(patterns.map((p) => eb(sql<string>`lower(ip_address)`, 'like', p))));
   const rows = await query.groupBy('ip_address').orderBy('count', 'desc').limit(limit).execute();
   return rows.map((row) => ({ address: row.ip_address as string, count: Number(row.count) }));
 }

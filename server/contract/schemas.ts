@@ -58,7 +58,9 @@ const displayNameInput = v.pipe(
 );
 const displayNameDoc = v.pipe(
   v.nullable(v.pipe(v.string(), v.maxLength(256))),
-  v.description('At most 64 characters after NFC normalisation, no control characters; empty or null means the username.'),
+  v.description(
+    'At most 64 characters after NFC normalisation, no control characters; empty or null means the username.',
+  ),
 );
 
 /** `POST /auth/register/options`. */
@@ -75,20 +77,34 @@ export const emptyRequest = v.object({});
 const nameMessage = 'name must be a string of 1 to 64 characters.';
 const passkeyNameDoc = v.pipe(
   v.nullable(v.pipe(v.string(nameMessage), v.maxLength(256, nameMessage))),
-  v.description('1 to 64 characters after NFC normalisation and trimming, no control characters; null resets it to the authenticator\'s name.'),
-);
-export const renamePasskeyRequest = v.object({
-  name: v.pipe(
-    passkeyNameDoc,
-    v.transform((raw) => (raw === null ? null : raw.normalize('NFC').trim())),
-    v.check((name) => name === null || ([...name].length >= 1 && [...name].length <= 64), 'name must have 1 to 64 characters.'),
-    v.check((name) => name === null || !hasForbiddenCharacters(name), 'name must not contain control characters.'),
+  v.description(
+    "1 to 64 characters after NFC normalisation and trimming, no control characters; null resets it to the authenticator's name.",
   ),
-}, 'The body must be {"name": string}.');
+);
+export const renamePasskeyRequest = v.object(
+  {
+    name: v.pipe(
+      passkeyNameDoc,
+      v.transform((raw) => (raw === null ? null : raw.normalize('NFC').trim())),
+      v.check(
+        (name) => name === null || ([...name].length >= 1 && [...name].length <= 64),
+        'name must have 1 to 64 characters.',
+      ),
+      v.check((name) => name === null || !hasForbiddenCharacters(name), 'name must not contain control characters.'),
+    ),
+  },
+  'The body must be {"name": string}.',
+);
 const renamePasskeyRequestDoc = v.object({ name: passkeyNameDoc });
 
 /** `PATCH /auth/user`. */
-export const updateUserRequest = v.object({ displayName: v.pipe(v.unknown(), v.check((value) => value !== undefined, 'The body must be {"displayName": string}.'), displayNameInput) });
+export const updateUserRequest = v.object({
+  displayName: v.pipe(
+    v.unknown(),
+    v.check((value) => value !== undefined, 'The body must be {"displayName": string}.'),
+    displayNameInput,
+  ),
+});
 const updateUserRequestDoc = v.object({ displayName: displayNameDoc });
 
 /** `POST /auth/recover`. */
@@ -104,18 +120,28 @@ export const recoverRequest = v.object({
 const recoverRequestDoc = v.object({ username: usernameDoc, code: recoverRequest.entries.code });
 
 /** `POST /auth/introspect` (form fields or JSON). */
-export const introspectionRequest = v.object({
-  token: v.pipe(
-    v.string('The body needs a `token` of at most 8192 characters.'),
-    v.minLength(1, 'The body needs a `token` of at most 8192 characters.'),
-    v.maxLength(8192, 'The body needs a `token` of at most 8192 characters.'),
-  ),
-}, 'The body needs a `token` of at most 8192 characters.');
+export const introspectionRequest = v.object(
+  {
+    token: v.pipe(
+      v.string('The body needs a `token` of at most 8192 characters.'),
+      v.minLength(1, 'The body needs a `token` of at most 8192 characters.'),
+      v.maxLength(8192, 'The body needs a `token` of at most 8192 characters.'),
+    ),
+  },
+  'The body needs a `token` of at most 8192 characters.',
+);
 
 /** The query of `GET /auth/activity`. */
 export const activityQuery = v.object({
   cursor: v.optional(v.pipe(v.string(), v.description('The `nextCursor` of the previous page.'))),
-  limit: v.optional(v.pipe(v.string(), v.regex(/^\d{1,3}$/, 'limit must be an integer from 1 to 100.'), v.check((raw) => Number(raw) >= 1 && Number(raw) <= 100, 'limit must be an integer from 1 to 100.'), v.description('1 to 100, default 20.'))),
+  limit: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^\d{1,3}$/, 'limit must be an integer from 1 to 100.'),
+      v.check((raw) => Number(raw) >= 1 && Number(raw) <= 100, 'limit must be an integer from 1 to 100.'),
+      v.description('1 to 100, default 20.'),
+    ),
+  ),
 });
 
 /** The `:id` of `/auth/passkeys/:id` (a credential ID, base64url) and `/auth/sessions/:id`. */
@@ -135,13 +161,23 @@ const base64url = (name: string, max = maxWebAuthnField) => {
 const credentialId = (name: string) =>
   v.pipe(
     base64url(name, 1400),
-    v.check((text) => (fromBase64url(text) as Buffer).byteLength <= maxCredentialIdBytes, `A credential ID must be at most ${maxCredentialIdBytes} bytes.`),
+    v.check(
+      (text) => (fromBase64url(text) as Buffer).byteLength <= maxCredentialIdBytes,
+      `A credential ID must be at most ${maxCredentialIdBytes} bytes.`,
+    ),
   );
 
-const attachment = v.optional(v.nullable(v.picklist(['platform', 'cross-platform'], 'authenticatorAttachment must be "platform" or "cross-platform".')));
+const attachment = v.optional(
+  v.nullable(
+    v.picklist(['platform', 'cross-platform'], 'authenticatorAttachment must be "platform" or "cross-platform".'),
+  ),
+);
 const extensionMessage = 'clientExtensionResults must be an object.';
 /** A JSON object that is not an array (valibot's record would turn an array into an object). */
-export const plainObject = v.custom<Record<string, unknown>>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), extensionMessage);
+export const plainObject = v.custom<Record<string, unknown>>(
+  (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+  extensionMessage,
+);
 const extensionResults = v.optional(plainObject, {});
 const idsMessage = 'id and rawId must be equal.';
 const objectMessage = (name: string) => `${name} must be an object.`;
@@ -159,10 +195,18 @@ export const registrationResponse = v.pipe(
           attestationObject: base64url('response.attestationObject'),
           authenticatorData: v.optional(base64url('response.authenticatorData')),
           publicKey: v.optional(base64url('response.publicKey')),
-          publicKeyAlgorithm: v.optional(v.pipe(v.number('response.publicKeyAlgorithm must be an integer.'), v.integer('response.publicKeyAlgorithm must be an integer.'))),
+          publicKeyAlgorithm: v.optional(
+            v.pipe(
+              v.number('response.publicKeyAlgorithm must be an integer.'),
+              v.integer('response.publicKeyAlgorithm must be an integer.'),
+            ),
+          ),
           transports: v.optional(
             v.pipe(
-              v.array(v.pipe(v.string(), v.regex(/^[a-z-]{1,32}$/)), 'response.transports must be a short list of transport names.'),
+              v.array(
+                v.pipe(v.string(), v.regex(/^[a-z-]{1,32}$/)),
+                'response.transports must be a short list of transport names.',
+              ),
               v.maxLength(8, 'response.transports must be a short list of transport names.'),
             ),
           ),
@@ -182,7 +226,8 @@ export const registrationResponse = v.pipe(
         rawId: 'mL8Fq0Ge2QmW5b0BvHqvVg',
         type: 'public-key',
         response: {
-          clientDataJSON: 'eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoiLi4uIiwib3JpZ2luIjoiaHR0cHM6Ly9leGFtcGxlLmNvbSJ9',
+          clientDataJSON:
+            'eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoiLi4uIiwib3JpZ2luIjoiaHR0cHM6Ly9leGFtcGxlLmNvbSJ9',
           attestationObject: 'o2NmbXRkbm9uZWdhdHRTdG10oGhhdXRoRGF0YVjF',
           transports: ['internal', 'hybrid'],
         },
@@ -206,7 +251,14 @@ export const authenticationResponse = v.pipe(
           authenticatorData: base64url('response.authenticatorData'),
           signature: base64url('response.signature'),
           // An empty or null user handle is as good as none.
-          userHandle: v.optional(v.nullable(v.union([v.literal(''), base64url('response.userHandle', 128)], 'response.userHandle must be a non-empty base64url string.'))),
+          userHandle: v.optional(
+            v.nullable(
+              v.union(
+                [v.literal(''), base64url('response.userHandle', 128)],
+                'response.userHandle must be a non-empty base64url string.',
+              ),
+            ),
+          ),
         },
         objectMessage('response'),
       ),
@@ -223,7 +275,8 @@ export const authenticationResponse = v.pipe(
         rawId: 'mL8Fq0Ge2QmW5b0BvHqvVg',
         type: 'public-key',
         response: {
-          clientDataJSON: 'eyJ0eXBlIjoid2ViYXV0aG4uZ2V0IiwiY2hhbGxlbmdlIjoiLi4uIiwib3JpZ2luIjoiaHR0cHM6Ly9leGFtcGxlLmNvbSJ9',
+          clientDataJSON:
+            'eyJ0eXBlIjoid2ViYXV0aG4uZ2V0IiwiY2hhbGxlbmdlIjoiLi4uIiwib3JpZ2luIjoiaHR0cHM6Ly9leGFtcGxlLmNvbSJ9',
           authenticatorData: 'SZYN5YgOjGh0NBcPZHZgW4_krrmihjLHmVzzuoMdl2MdAAAAAA',
           signature: 'MEUCIQDq2xZbH0dC1N7z9w8q2v5aG7b1Q',
           userHandle: 'v0A2Qm1kZb5m3q8HcD1bS8yX0n6Yw0t9pK2eR7uJ4aI',
@@ -302,7 +355,13 @@ export const passkey = v.strictObject({
 
 export const passkeyListResponse = v.strictObject({
   passkeys: v.array(passkey),
-  signal: v.strictObject({ rpId: v.string(), userId: v.string(), allAcceptedCredentialIds: v.array(v.string()), name: v.string(), displayName: v.string() }),
+  signal: v.strictObject({
+    rpId: v.string(),
+    userId: v.string(),
+    allAcceptedCredentialIds: v.array(v.string()),
+    name: v.string(),
+    displayName: v.string(),
+  }),
 });
 export const passkeyResponse = v.strictObject({ passkey });
 
@@ -326,8 +385,15 @@ export const activityEvent = v.strictObject({
 });
 export const activityPage = v.strictObject({ events: v.array(activityEvent), nextCursor: nullableString });
 
-export const recoveryCodeStatus = v.strictObject({ remaining: v.pipe(v.number(), v.integer()), createdAt: v.nullable(time) });
-export const recoveryCodesResponse = v.strictObject({ codes: v.array(v.string()), remaining: v.pipe(v.number(), v.integer()), createdAt: time });
+export const recoveryCodeStatus = v.strictObject({
+  remaining: v.pipe(v.number(), v.integer()),
+  createdAt: v.nullable(time),
+});
+export const recoveryCodesResponse = v.strictObject({
+  codes: v.array(v.string()),
+  remaining: v.pipe(v.number(), v.integer()),
+  createdAt: time,
+});
 export const recoveredResponse = v.strictObject({
   user,
   session: v.strictObject({ id: v.string(), createdAt: time, expiresAt: time, restricted: v.literal(true) }),
@@ -376,12 +442,18 @@ export const relatedOriginsResponse = v.strictObject({ origins: v.array(v.string
 export const assetLinksResponse = v.array(
   v.strictObject({
     relation: v.array(v.string()),
-    target: v.strictObject({ namespace: v.literal('android_app'), package_name: v.string(), sha256_cert_fingerprints: v.array(v.string()) }),
+    target: v.strictObject({
+      namespace: v.literal('android_app'),
+      package_name: v.string(),
+      sha256_cert_fingerprints: v.array(v.string()),
+    }),
   }),
 );
 
 /** `GET /.well-known/apple-app-site-association`: the iOS apps that may use this site's passkeys. */
-export const appleAppSiteAssociationResponse = v.strictObject({ webcredentials: v.strictObject({ apps: v.array(v.string()) }) });
+export const appleAppSiteAssociationResponse = v.strictObject({
+  webcredentials: v.strictObject({ apps: v.array(v.string()) }),
+});
 
 /** `POST /auth/dbsc/register` and `/refresh` (DBSC=on): the session instructions, or the end of the bound session. */
 export const dbscSessionResponse = v.union([
@@ -394,7 +466,11 @@ export const dbscSessionResponse = v.union([
   v.strictObject({ continue: v.literal(false) }),
 ]);
 
-const credentialDescriptor = v.strictObject({ id: v.string(), type: v.literal('public-key'), transports: v.optional(v.array(v.string())) });
+const credentialDescriptor = v.strictObject({
+  id: v.string(),
+  type: v.literal('public-key'),
+  transports: v.optional(v.array(v.string())),
+});
 const userVerification = v.picklist(['required', 'preferred', 'discouraged']);
 
 /** `PublicKeyCredentialCreationOptionsJSON`, as @simplewebauthn/server writes it. */

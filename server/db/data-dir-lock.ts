@@ -117,9 +117,16 @@ export async function lockDataDir(dir: string): Promise<DataDirLock> {
     // takeover file may remove it, after probing again, so two starters cannot both take the lock.
     const takeover = await open(takeoverPath, 'wx', 0o600).catch(async (error: NodeJS.ErrnoException) => {
       if (error.code !== 'EEXIST') throw error;
-      const age = Date.now() - (await stat(takeoverPath).then((s) => s.mtimeMs, () => Date.now()));
+      const age =
+        Date.now() -
+        (await stat(takeoverPath).then(
+          (s) => s.mtimeMs,
+          () => Date.now(),
+        ));
       if (age > TAKEOVER_STALE_MS) {
-        throw new Error(`Could not lock data folder ${dir}: ${takeoverPath} was left by a server that stopped while starting. Make sure no server runs on this folder, delete that file, and start again.`);
+        throw new Error(
+          `Could not lock data folder ${dir}: ${takeoverPath} was left by a server that stopped while starting. Make sure no server runs on this folder, delete that file, and start again.`,
+        );
       }
       return null;
     });
@@ -247,7 +254,9 @@ async function makePrivate(canonicalDir: string, dir: string): Promise<void> {
     if (entryInfo.isSymbolicLink()) return;
     if ((Number(entryInfo.mode) & 0o077) !== 0) {
       if (Number(entryInfo.uid) !== uid) {
-        throw new Error(`${entry} in data folder ${dir} belongs to uid ${entryInfo.uid} and is open to other users. Give the folder to the user running the server: chown -R ${uid} ${dir}`);
+        throw new Error(
+          `${entry} in data folder ${dir} belongs to uid ${entryInfo.uid} and is open to other users. Give the folder to the user running the server: chown -R ${uid} ${dir}`,
+        );
       }
       await chmod(entry, Number(entryInfo.mode) & 0o7700);
     }
@@ -266,7 +275,9 @@ async function privateRuntimeDir(folder: string): Promise<void> {
   const info = await lstat(folder);
   const uid = process.getuid?.();
   if (!info.isDirectory() || (uid !== undefined && info.uid !== uid) || (info.mode & 0o077) !== 0) {
-    throw new Error(`Refusing to put the data-folder lock socket in ${folder}: it is not a folder of this user with mode 0700. Remove it, or use a shorter DATA_DIR path.`);
+    throw new Error(
+      `Refusing to put the data-folder lock socket in ${folder}: it is not a folder of this user with mode 0700. Remove it, or use a shorter DATA_DIR path.`,
+    );
   }
 }
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Kysely, sql } from 'kysely';
 import pg from 'pg';
-import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
+import { type DataDirLock, lockDataDir } from './data-dir-lock.js';
 import { RetryingPostgresDialect } from './retrying-dialect.js';
 import type { Database } from './schema.js';
 import { attachRetryStats, type RetryStats } from './transaction.js';
@@ -123,7 +123,10 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   if (process.platform !== 'win32') process.umask(0o077);
   try {
     // Loaded only when used: a server on PostgreSQL does not carry PGlite's ~40 MB.
-    const [{ PGlite }, { PGliteDialect }] = await Promise.all([import('@electric-sql/pglite'), import('./pglite-dialect.js')]);
+    const [{ PGlite }, { PGliteDialect }] = await Promise.all([
+      import('@electric-sql/pglite'),
+      import('./pglite-dialect.js'),
+    ]);
     const pglite = await PGlite.create(path.join(options.dataDir, 'pgdata'));
     const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
     return {

@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { type Kysely, type Migration, type MigrationProvider, type MigrationResultSet, Migrator, sql } from 'kysely';
 import { packageRoot } from '../package-root.js';
-import { Migrator, sql, type Kysely, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
 
 /** The repository's `migrations/` folder. */
 export const migrationsFolder = path.join(packageRoot(), 'migrations');
@@ -35,7 +35,9 @@ export class MigrationError extends Error {
 
   constructor(migration: string | null, cause: unknown) {
     const reason = cause instanceof Error ? cause.message : String(cause);
-    super(migration === null ? `Migrations could not run: ${reason}` : `Migration ${migration} failed: ${reason}`, { cause });
+    super(migration === null ? `Migrations could not run: ${reason}` : `Migration ${migration} failed: ${reason}`, {
+      cause,
+    });
     this.migration = migration;
   }
 }

@@ -1,15 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  PostgresDialect,
   type CompiledQuery,
   type DatabaseConnection,
   type Driver,
+  PostgresDialect,
   type PostgresDialectConfig,
   type QueryCompiler,
   type QueryResult,
   type TransactionSettings,
 } from 'kysely';
-import { isRetryableTransactionError, retryDelay, type RetryStats } from './transaction.js';
+import { isRetryableTransactionError, type RetryStats, retryDelay } from './transaction.js';
 
 /**
  * PostgreSQL, where a statement run on its own (outside a transaction) is run again after a
@@ -107,11 +107,19 @@ class RetryingDriver implements Driver {
     await this.inner.savepoint?.((connection as RetryingConnection).inner, name, compile);
   }
 
-  async rollbackToSavepoint(connection: DatabaseConnection, name: string, compile: QueryCompiler['compileQuery']): Promise<void> {
+  async rollbackToSavepoint(
+    connection: DatabaseConnection,
+    name: string,
+    compile: QueryCompiler['compileQuery'],
+  ): Promise<void> {
     await this.inner.rollbackToSavepoint?.((connection as RetryingConnection).inner, name, compile);
   }
 
-  async releaseSavepoint(connection: DatabaseConnection, name: string, compile: QueryCompiler['compileQuery']): Promise<void> {
+  async releaseSavepoint(
+    connection: DatabaseConnection,
+    name: string,
+    compile: QueryCompiler['compileQuery'],
+  ): Promise<void> {
     await this.inner.releaseSavepoint?.((connection as RetryingConnection).inner, name, compile);
   }
 

@@ -80,7 +80,11 @@ export function afterCommit(db: Kysely<Database>, callback: (root: Kysely<Databa
  *
  * Called with a transaction (`db.isTransaction`), it runs `fn` in it: the outermost caller retries.
  */
-export async function inTransaction<T>(db: Kysely<Database>, fn: (trx: Transaction<Database>) => Promise<T>, options: RetryOptions = {}): Promise<T> {
+export async function inTransaction<T>(
+  db: Kysely<Database>,
+  fn: (trx: Transaction<Database>) => Promise<T>,
+  options: RetryOptions = {},
+): Promise<T> {
   if (db.isTransaction) return fn(db as Transaction<Database>);
   const { maxAttempts = 5, baseDelayMs = 5 } = options;
   for (let attempt = 1; ; attempt++) {

@@ -9,7 +9,11 @@ import { type BoundCookie, offerRegistration } from './service.js';
  */
 
 /** Adds `Secure-Session-Registration` to a response that has just created `sessionId`. */
-export async function offerDeviceBinding(deps: Pick<Deps, 'db' | 'config' | 'clock'>, c: Context, sessionId: string): Promise<void> {
+export async function offerDeviceBinding(
+  deps: Pick<Deps, 'db' | 'config' | 'clock'>,
+  c: Context,
+  sessionId: string,
+): Promise<void> {
   if (!deps.config.dbsc.enabled) return;
   c.header('Secure-Session-Registration', await offerRegistration(deps, sessionId, deps.clock.now()));
 }

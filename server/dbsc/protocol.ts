@@ -44,7 +44,11 @@ export function readSfString(raw: string | undefined, pattern: RegExp): string |
 export interface SessionInstructions {
   session_identifier: string;
   refresh_url: string;
-  scope: { origin: string; include_site: boolean; scope_specification: { type: 'include' | 'exclude'; domain: string; path: string }[] };
+  scope: {
+    origin: string;
+    include_site: boolean;
+    scope_specification: { type: 'include' | 'exclude'; domain: string; path: string }[];
+  };
   credentials: { type: 'cookie'; name: string; attributes: string }[];
 }
 

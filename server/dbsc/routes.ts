@@ -4,8 +4,8 @@ import { AuthError } from '../errors.js';
 import type { AppEnv } from '../http/env.js';
 import { errorResponse } from '../http/errors.js';
 import { readSessionCookie } from '../sessions/cookie.js';
-import { validateSessionToken } from '../sessions/service.js';
 import { findDeviceBinding } from '../sessions/device-binding-repository.js';
+import { validateSessionToken } from '../sessions/service.js';
 import { setBoundCookie } from './http.js';
 import { readSfString, sessionInstructions } from './protocol.js';
 import { issueRefreshChallenge, refreshBoundCookie, registerDeviceKey } from './service.js';
@@ -26,7 +26,8 @@ export function dbscRoutes(deps: Deps) {
   const app = new Hono<AppEnv>();
   if (!config.dbsc.enabled) return app;
   const sessionCookie = { name: config.session.cookieName };
-  const proofOf = (raw: string | undefined) => (raw !== undefined && raw.length > maxProofLength ? null : readSfString(raw, jwtPattern));
+  const proofOf = (raw: string | undefined) =>
+    raw !== undefined && raw.length > maxProofLength ? null : readSfString(raw, jwtPattern);
 
   app.post('/register', async (c) => {
     const now = clock.now();
@@ -34,11 +35,18 @@ export function dbscRoutes(deps: Deps) {
     const validated = token === null ? null : await validateSessionToken(db, config.session, token, now);
     if (validated === null) throw new AuthError('unauthenticated');
     const proof = proofOf(c.req.header('secure-session-response'));
-    if (proof === null) throw new AuthError('invalid_request', 'Secure-Session-Response must carry the registration JWT.');
+    if (proof === null)
+      throw new AuthError('invalid_request', 'Secure-Session-Response must carry the registration JWT.');
     const { session, user } = validated;
     const cookie = await registerDeviceKey(
       deps,
-      { sessionId: session.id, userId: user.id, proof, authorizationHeader: c.req.header('authorization') ?? null, context: c.var.requestContext },
+      {
+        sessionId: session.id,
+        userId: user.id,
+        proof,
+        authorizationHeader: c.req.header('authorization') ?? null,
+        context: c.var.requestContext,
+      },
       now,
     );
     setBoundCookie(c, config.dbsc.cookieName, cookie, now);
@@ -59,7 +67,10 @@ export function dbscRoutes(deps: Deps) {
     const proof = proofOf(c.req.header('secure-session-response'));
     if (proof === null) {
       c.header('Secure-Session-Challenge', await issueRefreshChallenge(deps, sessionId, now));
-      return errorResponse(c, new AuthError('reauthentication_required', 'Sign the Secure-Session-Challenge with the session key.'));
+      return errorResponse(
+        c,
+        new AuthError('reauthentication_required', 'Sign the Secure-Session-Challenge with the session key.'),
+      );
     }
     const cookie = await refreshBoundCookie(deps, { sessionId, publicKey: binding.publicKey, proof }, now);
     setBoundCookie(c, config.dbsc.cookieName, cookie, now);

@@ -1,4 +1,4 @@
-import { decodeProtectedHeader, importJWK, jwtVerify, type JWTPayload } from 'jose';
+import { decodeProtectedHeader, importJWK, type JWTPayload, jwtVerify } from 'jose';
 import type { Kysely } from 'kysely';
 import { recordAuditEvent } from '../audit/repository.js';
 import type { Config } from '../config.js';
@@ -6,8 +6,13 @@ import { randomBase64url, sha256 } from '../crypto.js';
 import type { Database } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
-import { registrationHeader, challengeHeader } from './protocol.js';
-import { bindSession, clearDbscChallenge, rotateBoundCookie, storeDbscChallenge } from '../sessions/device-binding-repository.js';
+import {
+  bindSession,
+  clearDbscChallenge,
+  rotateBoundCookie,
+  storeDbscChallenge,
+} from '../sessions/device-binding-repository.js';
+import { challengeHeader, registrationHeader } from './protocol.js';
 
 /** A fresh short-lived bound cookie: its value (for `Set-Cookie`) and when it dies. */
 export interface BoundCookie {
@@ -28,7 +33,11 @@ function newBoundCookie(config: DbscDeps['config'], now: Date): BoundCookie {
 export async function offerRegistration(deps: DbscDeps, sessionId: string, now: Date): Promise<string> {
   const challenge = randomBase64url(32);
   const authorization = randomBase64url(16);
-  await storeDbscChallenge(deps.db, sessionId, { challenge, authorization, expiresAt: new Date(now.getTime() + deps.config.challengeTtl * 1000) });
+  await storeDbscChallenge(deps.db, sessionId, {
+    challenge,
+    authorization,
+    expiresAt: new Date(now.getTime() + deps.config.challengeTtl * 1000),
+  });
   return registrationHeader(challenge, authorization);
 }
 
@@ -40,7 +49,13 @@ export async function offerRegistration(deps: DbscDeps, sessionId: string, now: 
  */
 export async function registerDeviceKey(
   deps: DbscDeps & Pick<Deps, 'logger'>,
-  input: { sessionId: string; userId: string; proof: string; authorizationHeader: string | null; context: { ipAddress: string | null; userAgent: string | null } },
+  input: {
+    sessionId: string;
+    userId: string;
+    proof: string;
+    authorizationHeader: string | null;
+    context: { ipAddress: string | null; userAgent: string | null };
+  },
   now: Date,
 ): Promise<BoundCookie> {
   const { db, logger } = deps;
@@ -49,14 +64,27 @@ export async function registerDeviceKey(
   try {
     const header = decodeProtectedHeader(input.proof);
     const candidate = header.jwk;
-    if (header.typ !== 'dbsc+jwt' || header.alg !== 'ES256' || !candidate || candidate.kty !== 'EC' || candidate.crv !== 'P-256' || 'd' in candidate) {
+    if (
+      header.typ !== 'dbsc+jwt' ||
+      header.alg !== 'ES256' ||
+      !candidate ||
+      candidate.kty !== 'EC' ||
+      candidate.crv !== 'P-256' ||
+      'd' in candidate
+    ) {
       throw new Error('not an ES256 dbsc+jwt with a public P-256 jwk');
     }
     jwk = { kty: 'EC', crv: 'P-256', x: String(candidate.x), y: String(candidate.y) };
-    ({ payload } = await jwtVerify(input.proof, await importJWK(jwk, 'ES256'), { typ: 'dbsc+jwt', algorithms: ['ES256'], currentDate: now }));
+    ({ payload } = await jwtVerify(input.proof, await importJWK(jwk, 'ES256'), {
+      typ: 'dbsc+jwt',
+      algorithms: ['ES256'],
+      currentDate: now,
+    }));
   } catch (error) {
     logger.info({ err: error }, 'DBSC registration proof rejected');
-    throw new AuthError('registration_failed', 'The session registration proof could not be verified.', { cause: error });
+    throw new AuthError('registration_failed', 'The session registration proof could not be verified.', {
+      cause: error,
+    });
   }
   const authorization = typeof payload.authorization === 'string' ? payload.authorization : input.authorizationHeader;
   if (typeof payload.jti !== 'string' || authorization === null) throw new AuthError('invalid_challenge');
@@ -70,7 +98,18 @@ export async function registerDeviceKey(
       cookieExpiresAt: cookie.expiresAt,
       now,
     });
-    if (done) await recordAuditEvent(trx, { type: 'session_device_bound', userId: input.userId, sessionId: input.sessionId, ...input.context, details: { algorithm: 'ES256' } }, now);
+    if (done)
+      await recordAuditEvent(
+        trx,
+        {
+          type: 'session_device_bound',
+          userId: input.userId,
+          sessionId: input.sessionId,
+          ...input.context,
+          details: { algorithm: 'ES256' },
+        },
+        now,
+      );
     return done;
   });
   if (!bound) throw new AuthError('invalid_challenge');
@@ -80,7 +119,11 @@ export async function registerDeviceKey(
 /** The first step of a refresh: a new single-use challenge for the bound session, as its header. */
 export async function issueRefreshChallenge(deps: DbscDeps, sessionId: string, now: Date): Promise<string> {
   const challenge = randomBase64url(32);
-  await storeDbscChallenge(deps.db, sessionId, { challenge, authorization: null, expiresAt: new Date(now.getTime() + deps.config.challengeTtl * 1000) });
+  await storeDbscChallenge(deps.db, sessionId, {
+    challenge,
+    authorization: null,
+    expiresAt: new Date(now.getTime() + deps.config.challengeTtl * 1000),
+  });
   return challengeHeader(challenge, sessionId);
 }
 
@@ -106,7 +149,12 @@ export async function refreshBoundCookie(
   }
   if (typeof payload.jti !== 'string') throw new AuthError('invalid_challenge');
   const cookie = newBoundCookie(deps.config, now);
-  const rotated = await rotateBoundCookie(db, input.sessionId, { challenge: payload.jti, cookieHash: sha256(cookie.value), cookieExpiresAt: cookie.expiresAt, now });
+  const rotated = await rotateBoundCookie(db, input.sessionId, {
+    challenge: payload.jti,
+    cookieHash: sha256(cookie.value),
+    cookieExpiresAt: cookie.expiresAt,
+    now,
+  });
   if (!rotated) throw new AuthError('invalid_challenge');
   return cookie;
 }

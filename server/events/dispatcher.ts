@@ -51,13 +51,21 @@ export function leaseSeconds(config: Pick<Config, 'webhook'>): number {
  * At-least-once: an event is marked delivered only after the receiver's 2xx, so a crash or a lost
  * answer means it is sent again (with the same `Webhook-Id`).
  */
-export async function dispatchDue(deps: DispatchDeps, { batchSize = 10, maxBatches = 10, signal }: DispatchOptions = {}): Promise<DispatchResult> {
+export async function dispatchDue(
+  deps: DispatchDeps,
+  { batchSize = 10, maxBatches = 10, signal }: DispatchOptions = {},
+): Promise<DispatchResult> {
   const result: DispatchResult = { claimed: 0, delivered: 0, retrying: 0, failed: 0 };
   const { url, secret } = deps.config.webhook;
   if (url === null || secret === null) return result;
   for (let batch = 0; batch < maxBatches && !signal?.aborted; batch++) {
     const now = deps.clock.now();
-    const claimed = await claimDueEvents(deps.db, now, new Date(now.getTime() + leaseSeconds(deps.config) * 1000), batchSize);
+    const claimed = await claimDueEvents(
+      deps.db,
+      now,
+      new Date(now.getTime() + leaseSeconds(deps.config) * 1000),
+      batchSize,
+    );
     result.claimed += claimed.length;
     const outcomes = await Promise.all(claimed.map((event) => deliverOne(deps, url, secret, event, signal)));
     for (const outcome of outcomes) {
@@ -85,12 +93,24 @@ async function deliverOne(
       return 'delivered';
     }
     const giveUp = event.attempts >= config.webhook.maxAttempts;
-    await markEventFailed(db, event, error, giveUp ? null : new Date(now.getTime() + retryDelaySeconds(event.attempts) * 1000), now);
+    await markEventFailed(
+      db,
+      event,
+      error,
+      giveUp ? null : new Date(now.getTime() + retryDelaySeconds(event.attempts) * 1000),
+      now,
+    );
     if (giveUp) {
-      logger.error({ eventId: event.id, type: event.type, attempts: event.attempts, error }, 'webhook delivery given up');
+      logger.error(
+        { eventId: event.id, type: event.type, attempts: event.attempts, error },
+        'webhook delivery given up',
+      );
       return 'failed';
     }
-    logger.warn({ eventId: event.id, type: event.type, attempts: event.attempts, error }, 'webhook delivery failed; will retry');
+    logger.warn(
+      { eventId: event.id, type: event.type, attempts: event.attempts, error },
+      'webhook delivery failed; will retry',
+    );
     return 'retrying';
   } catch (dbError) {
     // The outcome could not be written: the lease runs out and the event is sent again, which
@@ -101,7 +121,14 @@ async function deliverOne(
 }
 
 /** One signed POST; null on a 2xx, else a short description of the failure (no response body). */
-async function post(url: string, secret: string, event: EventOutboxRow, now: Date, timeoutSeconds: number, signal: AbortSignal | undefined): Promise<string | null> {
+async function post(
+  url: string,
+  secret: string,
+  event: EventOutboxRow,
+  now: Date,
+  timeoutSeconds: number,
+  signal: AbortSignal | undefined,
+): Promise<string | null> {
   const timeout = AbortSignal.timeout(timeoutSeconds * 1000);
   try {
     const response = await fetch(url, {
@@ -157,7 +184,9 @@ export function startEventDispatcher(deps: DispatchDeps): EventDispatcher {
     const now = clock.now();
     if (now.getTime() - lastPrune >= 3600_000) {
       lastPrune = now.getTime();
-      const pruned = await pruneOutbox(db, new Date(now.getTime() - config.webhook.retention * 1000), { undelivered: config.webhook.url === null });
+      const pruned = await pruneOutbox(db, new Date(now.getTime() - config.webhook.retention * 1000), {
+        undelivered: config.webhook.url === null,
+      });
       if (pruned > 0) logger.info({ pruned }, 'event outbox pruned');
     }
     return result;

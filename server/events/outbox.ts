@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { AuditEventRow, Database, EventOutboxRow } from '../db/schema.js';
 import { toSecurityEvent } from './types.js';
 
@@ -31,7 +31,12 @@ export async function enqueueSecurityEvent(db: Kysely<Database>, event: AuditEve
  * update leases them until `lockedUntil` and counts the attempt before anything is sent. A
  * dispatcher that dies keeps its rows only until the lease passes.
  */
-export async function claimDueEvents(db: Kysely<Database>, now: Date, lockedUntil: Date, limit: number): Promise<EventOutboxRow[]> {
+export async function claimDueEvents(
+  db: Kysely<Database>,
+  now: Date,
+  lockedUntil: Date,
+  limit: number,
+): Promise<EventOutboxRow[]> {
   return db
     .updateTable('event_outbox')
     .set((eb) => ({ locked_until: lockedUntil, attempts: eb('attempts', '+', 1) }))
@@ -77,7 +82,11 @@ export async function markEventFailed(
 ): Promise<void> {
   await db
     .updateTable('event_outbox')
-    .set(retryAt ? { next_attempt_at: retryAt, locked_until: null, last_error: error } : { failed_at: now, locked_until: null, last_error: error })
+    .set(
+      retryAt
+        ? { next_attempt_at: retryAt, locked_until: null, last_error: error }
+        : { failed_at: now, locked_until: null, last_error: error },
+    )
     .where('id', '=', claimed.id)
     .where('attempts', '=', claimed.attempts)
     .where('delivered_at', 'is', null)
@@ -89,7 +98,11 @@ export async function markEventFailed(
  * those never delivered (when no webhook is configured, nobody will). Batched with SKIP LOCKED like
  * the sweep, so it is safe on several instances.
  */
-export async function pruneOutbox(db: Kysely<Database>, cutoff: Date, { undelivered = false, batchSize = 500, maxBatches = 20 } = {}): Promise<number> {
+export async function pruneOutbox(
+  db: Kysely<Database>,
+  cutoff: Date,
+  { undelivered = false, batchSize = 500, maxBatches = 20 } = {},
+): Promise<number> {
   let total = 0;
   for (let batch = 0; batch < maxBatches; batch++) {
     const result = await db

@@ -71,7 +71,9 @@ export interface SecurityEvent {
 
 /** The security event an audit event is reported as, or null when it is not reported. */
 export function toSecurityEvent(event: AuditEventRow): SecurityEvent | null {
-  const mapping: Mapping | undefined = Object.hasOwn(securityEvents, event.type) ? securityEvents[event.type as ReportedType] : undefined;
+  const mapping: Mapping | undefined = Object.hasOwn(securityEvents, event.type)
+    ? securityEvents[event.type as ReportedType]
+    : undefined;
   if (!mapping || (mapping.when && !mapping.when(event))) return null;
   return {
     id: event.id,
@@ -125,5 +127,7 @@ type ReportedType = keyof typeof securityEvents;
 // declared audit-only, and no type is both. (`true` only type-checks when both sets are empty.)
 type Unclassified = Exclude<AuditEventType, ReportedType | (typeof auditOnlyTypes)[number]>;
 type DoublyClassified = Extract<ReportedType, (typeof auditOnlyTypes)[number]>;
-const everyAuditTypeClassifiedOnce: [Unclassified, DoublyClassified] extends [never, never] ? true : { unclassified: Unclassified; both: DoublyClassified } = true;
+const everyAuditTypeClassifiedOnce: [Unclassified, DoublyClassified] extends [never, never]
+  ? true
+  : { unclassified: Unclassified; both: DoublyClassified } = true;
 void everyAuditTypeClassifiedOnce;

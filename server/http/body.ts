@@ -20,7 +20,10 @@ const forbiddenKeys = new Set(['__proto__', 'constructor', 'prototype']);
  * (not JSON, nested too deep, control characters, lone surrogates, prototype keys). An empty body is `{}`. The parsed
  * value is in `c.var.body`.
  */
-export function jsonBody(options: { origins: readonly string[]; relatedOrigins?: readonly string[] }): MiddlewareHandler<{ Variables: { body: unknown } }> {
+export function jsonBody(options: {
+  origins: readonly string[];
+  relatedOrigins?: readonly string[];
+}): MiddlewareHandler<{ Variables: { body: unknown } }> {
   const allowed = new Set(options.origins);
   const related = new Set(options.relatedOrigins);
   return async (c, next) => {
@@ -69,13 +72,15 @@ export async function readLimited(stream: ReadableStream<Uint8Array> | null): Pr
 export function checkJson(value: unknown, depth: number): void {
   if (depth > maxDepth) throw new AuthError('invalid_request', 'The body is nested too deeply.');
   if (typeof value === 'string') {
-    if (controlCharacter.test(value)) throw new AuthError('invalid_request', 'Strings must not contain control characters.');
+    if (controlCharacter.test(value))
+      throw new AuthError('invalid_request', 'Strings must not contain control characters.');
     if (loneSurrogate.test(value)) throw new AuthError('invalid_request', 'Strings must be well-formed Unicode.');
   } else if (Array.isArray(value)) {
     for (const item of value) checkJson(item, depth + 1);
   } else if (typeof value === 'object' && value !== null) {
     for (const [key, item] of Object.entries(value)) {
-      if (forbiddenKeys.has(key) || controlCharacter.test(key) || loneSurrogate.test(key)) throw new AuthError('invalid_request', `The key ${JSON.stringify(key.slice(0, 32))} is not allowed.`);
+      if (forbiddenKeys.has(key) || controlCharacter.test(key) || loneSurrogate.test(key))
+        throw new AuthError('invalid_request', `The key ${JSON.stringify(key.slice(0, 32))} is not allowed.`);
       checkJson(item, depth + 1);
     }
   }

@@ -10,7 +10,10 @@ export function clientAddress(c: Context, trustedProxies: number): string | null
   const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
   const peer = env?.incoming?.socket?.remoteAddress ?? null;
   if (trustedProxies === 0) return peer;
-  const forwarded = (c.req.header('x-forwarded-for') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const forwarded = (c.req.header('x-forwarded-for') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return forwarded[forwarded.length - trustedProxies] ?? peer;
 }
 

@@ -32,21 +32,37 @@ const wireCode: Partial<Record<AuthErrorCode, ErrorCode>> = { registration_faile
 
 /** Writes `{"error": {"code", "message"}}` with the status of the code. */
 export function errorResponse(c: Context, error: AuthError): Response {
-  if (error.code === 'rate_limited' && error.retryAfter !== undefined) c.header('Retry-After', String(error.retryAfter));
+  if (error.code === 'rate_limited' && error.retryAfter !== undefined)
+    c.header('Retry-After', String(error.retryAfter));
   if (error.code === 'payload_too_large') c.header('Connection', 'close');
   return c.json({ error: { code: wireCode[error.code] ?? error.code, message: error.message } }, statusOf[error.code]);
 }
 
 // "not queryable": a connection lost inside a transaction makes the rollback fail with this, which
 // replaces the original error (found by `npm run soak`).
-const unavailableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '53300']);
+const unavailableCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+]);
 
 /** True for errors that mean the database cannot be reached now (as opposed to a bug). */
 export function isDatabaseUnavailable(error: unknown): boolean {
   for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && (unavailableCodes.has(code) || code.startsWith('08'))) return true;
-    if (/timeout exceeded when trying to connect|Connection terminated|connection timeout|PGlite is closed|Query read timeout|Cannot use a pool after calling end|Client has encountered a connection error and is not queryable/i.test(e.message)) {
+    if (
+      /timeout exceeded when trying to connect|Connection terminated|connection timeout|PGlite is closed|Query read timeout|Cannot use a pool after calling end|Client has encountered a connection error and is not queryable/i.test(
+        e.message,
+      )
+    ) {
       return true;
     }
   }
@@ -66,7 +82,10 @@ export function handleError(logger: Logger, options: { origins?: readonly string
       // served): say which origin came and which are allowed, once per request.
       const origin = c.req.header('origin');
       if (error.code === 'csrf' && allowed !== null && origin !== undefined && !allowed.has(origin)) {
-        logger.warn({ origin, allowed: [...allowed] }, `request refused: Origin ${origin} is not one of the allowed origins (${[...allowed].join(', ')}); set ORIGIN`);
+        logger.warn(
+          { origin, allowed: [...allowed] },
+          `request refused: Origin ${origin} is not one of the allowed origins (${[...allowed].join(', ')}); set ORIGIN`,
+        );
       }
       return errorResponse(c, error);
     }

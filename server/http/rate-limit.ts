@@ -26,7 +26,10 @@ export interface RateLimitOptions {
  * @example
  * await enforceRateLimit(deps, { bucket: 'recovery:identifier', key: username, limit: 5, windowSeconds: 900 });
  */
-export async function enforceRateLimit(deps: Pick<Deps, 'db' | 'clock' | 'metrics'>, options: RateLimitOptions): Promise<void> {
+export async function enforceRateLimit(
+  deps: Pick<Deps, 'db' | 'clock' | 'metrics'>,
+  options: RateLimitOptions,
+): Promise<void> {
   await enforceRateLimits(deps, [options]);
 }
 
@@ -34,11 +37,19 @@ export async function enforceRateLimit(deps: Pick<Deps, 'db' | 'clock' | 'metric
  * {@link enforceRateLimit} for several limits in order, in one statement: a limit is counted only
  * when the ones before it admitted the request, and the first one over its count answers 429.
  */
-async function enforceRateLimits(deps: Pick<Deps, 'db' | 'clock' | 'metrics'>, limits: RateLimitOptions[]): Promise<void> {
+async function enforceRateLimits(
+  deps: Pick<Deps, 'db' | 'clock' | 'metrics'>,
+  limits: RateLimitOptions[],
+): Promise<void> {
   const counted = limits.filter((limit) => limit.limit > 0);
   if (counted.length === 0) return;
   const now = deps.clock.now();
-  const counters = counted.map(({ bucket, key, limit, windowSeconds }) => ({ bucket, key: sha256(`${bucket}\u0000${key}`), limit, windowSeconds }));
+  const counters = counted.map(({ bucket, key, limit, windowSeconds }) => ({
+    bucket,
+    key: sha256(`${bucket}\u0000${key}`),
+    limit,
+    windowSeconds,
+  }));
   const results = await hitCounters(deps.db, counters, now);
   for (const [i, limit] of counted.entries()) {
     const result = results[i];
@@ -73,7 +84,10 @@ export interface RateLimitRoute {
  * @example
  * app.post('/auth/reauth/options', body, rateLimit(deps, { family: 'reauth', issuesChallenge: true }), handler);
  */
-export function rateLimit(deps: Pick<Deps, 'db' | 'clock' | 'config'>, route: RateLimitRoute): MiddlewareHandler<BodyEnv> {
+export function rateLimit(
+  deps: Pick<Deps, 'db' | 'clock' | 'config'>,
+  route: RateLimitRoute,
+): MiddlewareHandler<BodyEnv> {
   const { rateLimits, trustedProxies, challengeTtl } = deps.config;
   return async (c, next) => {
     await enforceRequestLimits(deps, c, route, { rateLimits, trustedProxies, challengeTtl });
@@ -93,7 +107,13 @@ async function enforceRequestLimits(
   if (address !== null) {
     const key = addressKey(address);
     limits.push({ bucket: `${route.family}:address`, key, limit: perAddress, windowSeconds });
-    if (route.issuesChallenge) limits.push({ bucket: 'challenge:address', key, limit: challengesPerAddress, windowSeconds: config.challengeTtl });
+    if (route.issuesChallenge)
+      limits.push({
+        bucket: 'challenge:address',
+        key,
+        limit: challengesPerAddress,
+        windowSeconds: config.challengeTtl,
+      });
   }
   const identifier = route.identifier?.(c.get('body')) ?? null;
   if (identifier !== null && identifier !== '') {

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Config } from '../config.js';
 import type { Database } from '../db/schema.js';
 import type { Deps } from '../deps.js';
@@ -38,7 +38,13 @@ export async function sweepExpired(
     const result = await db
       .deleteFrom('webauthn_challenge')
       .where('id', 'in', (eb) =>
-        eb.selectFrom('webauthn_challenge').select('id').where('expires_at', '<=', now).limit(batchSize).forUpdate().skipLocked(),
+        eb
+          .selectFrom('webauthn_challenge')
+          .select('id')
+          .where('expires_at', '<=', now)
+          .limit(batchSize)
+          .forUpdate()
+          .skipLocked(),
       )
       .executeTakeFirst();
     return Number(result.numDeletedRows);
@@ -46,8 +52,10 @@ export async function sweepExpired(
 
   // One pass per condition, each served by an index (server/sessions/repository.ts).
   const ended = liveAt(config.session, retentionCutoff);
-  const deleteSessions = (condition: EndedSessions) => inBatches(maxBatches, batchSize, () => deleteEndedSessions(db, condition, ended, batchSize));
-  const sessions = (await deleteSessions('expired')) + (await deleteSessions('idle')) + (await deleteSessions('revoked'));
+  const deleteSessions = (condition: EndedSessions) =>
+    inBatches(maxBatches, batchSize, () => deleteEndedSessions(db, condition, ended, batchSize));
+  const sessions =
+    (await deleteSessions('expired')) + (await deleteSessions('idle')) + (await deleteSessions('revoked'));
 
   const counters = await inBatches(maxBatches, batchSize, async () => {
     const result = await sql`

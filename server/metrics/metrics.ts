@@ -1,9 +1,9 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type pg from 'pg';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { observeAuditEvents } from '../audit/repository.js';
 import type { AuditEventRow, Database } from '../db/schema.js';
 import { retryStats } from '../db/transaction.js';
-import { observeAuditEvents } from '../audit/repository.js';
 
 /**
  * The server's Prometheus metrics, in a registry of their own (never prom-client's global one: a
@@ -13,7 +13,13 @@ import { observeAuditEvents } from '../audit/repository.js';
 export interface Metrics {
   registry: Registry;
   /** One finished HTTP request; `route` is the matched template (`/auth/sessions/:id`). */
-  observeRequest(request: { method: string; route: string; status: number; seconds: number; errorCode: string | null }): void;
+  observeRequest(request: {
+    method: string;
+    route: string;
+    status: number;
+    seconds: number;
+    errorCode: string | null;
+  }): void;
   /** A request refused by a rate limit, by bucket (`login:address`, `challenge:address`…). */
   rateLimited(bucket: string): void;
   /** One webhook delivery attempt's outcome. */
@@ -46,7 +52,12 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const registers = [registry];
   const { db, pool, droppedLogLines } = options;
 
-  const requests = new Counter({ name: 'auth_http_requests_total', help: 'HTTP requests by method, route template and status.', labelNames: ['method', 'route', 'status'], registers });
+  const requests = new Counter({
+    name: 'auth_http_requests_total',
+    help: 'HTTP requests by method, route template and status.',
+    labelNames: ['method', 'route', 'status'],
+    registers,
+  });
   const duration = new Histogram({
     name: 'auth_http_request_duration_seconds',
     help: 'HTTP request latency by method and route template.',
@@ -55,15 +66,55 @@ export function createMetrics(options: MetricsOptions): Metrics {
     registers,
   });
   const outcomes = {
-    signIns: new Counter({ name: 'auth_sign_ins_total', help: 'Sign-in verifications by outcome (success, failure) and refusal reason (the error code).', labelNames: ['outcome', 'reason'], registers }),
-    signUps: new Counter({ name: 'auth_sign_ups_total', help: 'Registration verifications by outcome and refusal reason (the error code).', labelNames: ['outcome', 'reason'], registers }),
-    stepUps: new Counter({ name: 'auth_step_ups_total', help: 'Step-up re-verifications by outcome and refusal reason (the error code).', labelNames: ['outcome', 'reason'], registers }),
+    signIns: new Counter({
+      name: 'auth_sign_ins_total',
+      help: 'Sign-in verifications by outcome (success, failure) and refusal reason (the error code).',
+      labelNames: ['outcome', 'reason'],
+      registers,
+    }),
+    signUps: new Counter({
+      name: 'auth_sign_ups_total',
+      help: 'Registration verifications by outcome and refusal reason (the error code).',
+      labelNames: ['outcome', 'reason'],
+      registers,
+    }),
+    stepUps: new Counter({
+      name: 'auth_step_ups_total',
+      help: 'Step-up re-verifications by outcome and refusal reason (the error code).',
+      labelNames: ['outcome', 'reason'],
+      registers,
+    }),
   };
-  const rateLimited = new Counter({ name: 'auth_rate_limited_total', help: 'Requests refused by a rate limit, by bucket.', labelNames: ['bucket'], registers });
-  const sessionsCreated = new Counter({ name: 'auth_sessions_created_total', help: 'Sessions created, by cause (sign_in, sign_up, recovery).', labelNames: ['cause'], registers });
-  const sessionsRevoked = new Counter({ name: 'auth_sessions_revoked_total', help: 'Sessions ended before their expiry, by cause.', labelNames: ['cause'], registers });
-  const riskActions = new Counter({ name: 'auth_risk_actions_total', help: 'Risk signals acted on, by signal and action.', labelNames: ['signal', 'action'], registers });
-  const webhook = new Counter({ name: 'auth_webhook_deliveries_total', help: 'Webhook delivery attempts by outcome (delivered, retrying, failed = given up).', labelNames: ['outcome'], registers });
+  const rateLimited = new Counter({
+    name: 'auth_rate_limited_total',
+    help: 'Requests refused by a rate limit, by bucket.',
+    labelNames: ['bucket'],
+    registers,
+  });
+  const sessionsCreated = new Counter({
+    name: 'auth_sessions_created_total',
+    help: 'Sessions created, by cause (sign_in, sign_up, recovery).',
+    labelNames: ['cause'],
+    registers,
+  });
+  const sessionsRevoked = new Counter({
+    name: 'auth_sessions_revoked_total',
+    help: 'Sessions ended before their expiry, by cause.',
+    labelNames: ['cause'],
+    registers,
+  });
+  const riskActions = new Counter({
+    name: 'auth_risk_actions_total',
+    help: 'Risk signals acted on, by signal and action.',
+    labelNames: ['signal', 'action'],
+    registers,
+  });
+  const webhook = new Counter({
+    name: 'auth_webhook_deliveries_total',
+    help: 'Webhook delivery attempts by outcome (delivered, retrying, failed = given up).',
+    labelNames: ['outcome'],
+    registers,
+  });
 
   new Gauge({
     name: 'auth_outbox_events',
@@ -123,7 +174,10 @@ export function createMetrics(options: MetricsOptions): Metrics {
   // Sessions and risk actions are counted from the audit trail, once its transaction has committed,
   // so a retried or rolled-back attempt counts nothing.
   observeAuditEvents(db, (event) => {
-    const details = (typeof event.details === 'string' ? JSON.parse(event.details) : (event.details ?? {})) as Record<string, unknown>;
+    const details = (typeof event.details === 'string' ? JSON.parse(event.details) : (event.details ?? {})) as Record<
+      string,
+      unknown
+    >;
     switch (event.type) {
       case 'user_registered':
         sessionsCreated.inc({ cause: 'sign_up' });
@@ -142,7 +196,10 @@ export function createMetrics(options: MetricsOptions): Metrics {
         sessionsRevoked.inc({ cause: 'logout' });
         break;
       case 'user_disabled':
-        sessionsRevoked.inc({ cause: 'user_disabled' }, typeof details.revokedSessions === 'number' ? details.revokedSessions : 0);
+        sessionsRevoked.inc(
+          { cause: 'user_disabled' },
+          typeof details.revokedSessions === 'number' ? details.revokedSessions : 0,
+        );
         break;
       case 'token_reuse_detected':
         sessionsRevoked.inc({ cause: 'secret_reuse' });
@@ -169,7 +226,10 @@ export function createMetrics(options: MetricsOptions): Metrics {
       const ceremony = ceremonies[route];
       if (ceremony && method === 'POST') {
         const success = status === ceremony.success;
-        outcomes[ceremony.counter].inc({ outcome: success ? 'success' : 'failure', reason: success ? '' : (errorCode ?? `status_${status}`) });
+        outcomes[ceremony.counter].inc({
+          outcome: success ? 'success' : 'failure',
+          reason: success ? '' : (errorCode ?? `status_${status}`),
+        });
       }
     },
     rateLimited(bucket) {

@@ -6,7 +6,10 @@ import { isIPv4, isIPv6 } from 'node:net';
  * normalisation both the rate-limit key and the risk network start from.
  */
 export function bareAddress(address: string): string {
-  const bare = address.trim().replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+  const bare = address
+    .trim()
+    .replace(/^\[|\]$/g, '')
+    .replace(/%.*$/, '');
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare);
   return mapped && isIPv4(mapped[1] as string) ? (mapped[1] as string) : bare;
 }

@@ -29,7 +29,9 @@ function computeNetworkOf(address: string): string | null {
   const bare = bareAddress(address);
   if (isIPv4(bare)) return `${bare.split('.').slice(0, 3).join('.')}.0/24`;
   if (!isIPv6(bare)) return null;
-  const groups = expandIPv6(bare).slice(0, 3).map((g) => g.replace(/^0+(?=.)/, ''));
+  const groups = expandIPv6(bare)
+    .slice(0, 3)
+    .map((g) => g.replace(/^0+(?=.)/, ''));
   return `${groups.join(':')}::/48`;
 }
 

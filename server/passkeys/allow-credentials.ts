@@ -42,7 +42,10 @@ export async function credentialsForUsername(
   if (first === undefined) return { userId: null, credentials: fakeCredentials(username, secret) };
   return {
     userId: first.user_id,
-    credentials: rows.map((row) => ({ id: toBase64url(row.credential_id), transports: row.transports as AuthenticatorTransport[] })),
+    credentials: rows.map((row) => ({
+      id: toBase64url(row.credential_id),
+      transports: row.transports as AuthenticatorTransport[],
+    })),
   };
 }
 
@@ -54,7 +57,10 @@ export function fakeCredentials(username: string, secret: string): AllowedCreden
   const derive = (label: string, length: number) => {
     const out = Buffer.alloc(length);
     for (let block = 0, offset = 0; offset < length; block++) {
-      offset += createHmac('sha256', secret).update(`allow-credentials\u0000${label}\u0000${block}\u0000${username}`).digest().copy(out, offset);
+      offset += createHmac('sha256', secret)
+        .update(`allow-credentials\u0000${label}\u0000${block}\u0000${username}`)
+        .digest()
+        .copy(out, offset);
     }
     return out;
   };

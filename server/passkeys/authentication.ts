@@ -1,27 +1,32 @@
-import type { SignInNotice } from '../contract/wire.js';
 import { randomBytes } from 'node:crypto';
 import {
   generateAuthenticationOptions,
-  verifyAuthenticationResponse,
   type PublicKeyCredentialRequestOptionsJSON,
+  verifyAuthenticationResponse,
 } from '@simplewebauthn/server';
-import { recordAssertionFailure } from './failures.js';
 import { recordAuditEvent } from '../audit/repository.js';
+import type { SignInNotice } from '../contract/wire.js';
 import { bytesEqual, fromBase64url, toBase64url } from '../crypto.js';
 import type { ChallengeRow } from '../db/schema.js';
+import { inTransaction } from '../db/transaction.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { ceremonyOrigins } from '../platform/origins.js';
-import { signInRefusal, type SignInAssessment } from '../risk/sign-in.js';
+import { type SignInAssessment, signInRefusal } from '../risk/sign-in.js';
 import { createSession, enforceSessionLimit, type Session, type SessionContext } from '../sessions/service.js';
 import { toUser, type User } from '../user.js';
-import { consumeChallengeWithPasskey, storeChallenge } from './challenges.js';
-import { advancePasskeyCounter, recordCounterRegression, recordPasskeyUse, type PasskeyWithOwner } from './repository.js';
-import { assessSignIn } from './sign-in-risk.js';
-import { parseAuthenticationResponse, type AuthenticationInput } from './validation.js';
-import { inTransaction } from '../db/transaction.js';
-import { credentialsForUsername, type AllowedCredential } from './allow-credentials.js';
 import { normalizeUsername } from '../users/username.js';
+import { type AllowedCredential, credentialsForUsername } from './allow-credentials.js';
+import { consumeChallengeWithPasskey, storeChallenge } from './challenges.js';
+import { recordAssertionFailure } from './failures.js';
+import {
+  advancePasskeyCounter,
+  type PasskeyWithOwner,
+  recordCounterRegression,
+  recordPasskeyUse,
+} from './repository.js';
+import { assessSignIn } from './sign-in-risk.js';
+import { type AuthenticationInput, parseAuthenticationResponse } from './validation.js';
 
 /**
  * Begins a sign-in: request options with an empty `allowCredentials` (every passkey here is
@@ -31,12 +36,19 @@ import { normalizeUsername } from '../users/username.js';
  * challenge is bound to the user; for a name nobody has, a fake list that is stable for that name
  * (server/passkeys/allow-credentials.ts).
  */
-export async function startAuthentication(deps: Deps, input: { username?: unknown } = {}): Promise<PublicKeyCredentialRequestOptionsJSON> {
+export async function startAuthentication(
+  deps: Deps,
+  input: { username?: unknown } = {},
+): Promise<PublicKeyCredentialRequestOptionsJSON> {
   const { db, config, clock } = deps;
   let allowCredentials: AllowedCredential[] = [];
   let userId: string | null = null;
   if (config.login.allowCredentials && config.login.fakeCredentialSecret !== null && input.username !== undefined) {
-    ({ userId, credentials: allowCredentials } = await credentialsForUsername(db, normalizeUsername(input.username), config.login.fakeCredentialSecret));
+    ({ userId, credentials: allowCredentials } = await credentialsForUsername(
+      db,
+      normalizeUsername(input.username),
+      config.login.fakeCredentialSecret,
+    ));
   }
   const options = await generateAuthenticationOptions({
     rpID: config.rpId,
@@ -45,7 +57,13 @@ export async function startAuthentication(deps: Deps, input: { username?: unknow
     challenge: randomBytes(32),
     timeout: config.challengeTtl * 1000,
   });
-  await storeChallenge(db, options.challenge, { purpose: 'authentication', user_id: userId }, clock.now(), config.challengeTtl);
+  await storeChallenge(
+    db,
+    options.challenge,
+    { purpose: 'authentication', user_id: userId },
+    clock.now(),
+    config.challengeTtl,
+  );
   return options;
 }
 
@@ -67,7 +85,11 @@ export async function verifyAssertion(
   const { db, config, logger } = deps;
   const { response, challenge, crossOrigin, credentialId, userHandle } = parseAuthenticationResponse(body);
   // One round trip: the challenge consumed (whatever follows) and the passkey looked up.
-  const { challenge: pending, found } = await consumeChallengeWithPasskey(db, { challenge, purpose, credentialId }, now);
+  const { challenge: pending, found } = await consumeChallengeWithPasskey(
+    db,
+    { challenge, purpose, credentialId },
+    now,
+  );
   if (sessionId !== undefined && pending.session_id !== sessionId) throw new AuthError('invalid_challenge');
   // This server is never embedded in another site's frame; the library alone would accept it.
   if (crossOrigin) throw new AuthError('verification_failed', 'The ceremony ran in a cross-origin frame.');
@@ -81,7 +103,8 @@ export async function verifyAssertion(
   // A non-discoverable credential may answer without a user handle; only a challenge issued for its
   // owner's username (LOGIN_ALLOW_CREDENTIALS) lets it through, checked above.
   const handleOptional = purpose === 'reauthentication' || pending.user_id !== null;
-  if (!handleOptional && handle === null) throw new AuthError('verification_failed', 'The user handle does not match the passkey.');
+  if (!handleOptional && handle === null)
+    throw new AuthError('verification_failed', 'The user handle does not match the passkey.');
   if (purpose === 'authentication' && handle !== null && !bytesEqual(handle, owner.webauthn_user_id)) {
     throw new AuthError('verification_failed', 'The user handle does not match the passkey.');
   }
@@ -120,11 +143,21 @@ export async function verifyAssertion(
       await recordCounterRegression(trx, passkey.credential_id, now);
       await recordAuditEvent(
         trx,
-        { type: 'counter_regression', userId: owner.id, actor: 'system', passkeyId: toBase64url(passkey.credential_id), risk: 'high', details: { storedCounter, newCounter, purpose } },
+        {
+          type: 'counter_regression',
+          userId: owner.id,
+          actor: 'system',
+          passkeyId: toBase64url(passkey.credential_id),
+          risk: 'high',
+          details: { storedCounter, newCounter, purpose },
+        },
         now,
       );
     });
-    logger.warn({ userId: owner.id, storedCounter, newCounter }, 'signature counter regression: possible cloned authenticator');
+    logger.warn(
+      { userId: owner.id, storedCounter, newCounter },
+      'signature counter regression: possible cloned authenticator',
+    );
     throw new AuthError('verification_failed', 'The passkey signature counter went backwards.');
   }
   return { passkey, owner, counter: newCounter, backedUp: credentialBackedUp, challenge: pending };
@@ -163,7 +196,19 @@ export async function finishAuthentication(
   const assessment = await assessSignIn(deps, { userId: owner.id, context }, now);
   const details = signInDetails(assessment);
   if (assessment.action === 'refuse') {
-    await recordAuditEvent(db, { type: 'login_refused', userId: owner.id, actor: 'system', passkeyId, ...context, risk: assessment.risk, details }, now);
+    await recordAuditEvent(
+      db,
+      {
+        type: 'login_refused',
+        userId: owner.id,
+        actor: 'system',
+        passkeyId,
+        ...context,
+        risk: assessment.risk,
+        details,
+      },
+      now,
+    );
     logger.warn({ userId: owner.id, signals: assessment.signals }, 'sign-in refused by risk policy');
     throw signInRefusal(assessment, config);
   }
@@ -171,17 +216,37 @@ export async function finishAuthentication(
 
   return inTransaction(db, async (trx) => {
     await recordPasskeyUse(trx, passkey.credential_id, { counter, backedUp, now });
-    const { token, session } = await createSession(trx, config.session, { userId: owner.id, context: { ...context, passkeyId: passkey.credential_id }, stepUpRequired }, now);
+    const { token, session } = await createSession(
+      trx,
+      config.session,
+      { userId: owner.id, context: { ...context, passkeyId: passkey.credential_id }, stepUpRequired },
+      now,
+    );
     await recordAuditEvent(
       trx,
-      { type: 'login_succeeded', userId: owner.id, sessionId: session.id, passkeyId, ...context, risk: assessment.risk, details: { ...details, stepUpRequired } },
+      {
+        type: 'login_succeeded',
+        userId: owner.id,
+        sessionId: session.id,
+        passkeyId,
+        ...context,
+        risk: assessment.risk,
+        details: { ...details, stepUpRequired },
+      },
       now,
     );
     await enforceSessionLimit(trx, config.session, { session, context }, now);
     logger.info({ userId: owner.id }, 'user signed in');
     const noteworthy = assessment.newDevice || assessment.newNetwork || assessment.risk !== null || stepUpRequired;
     const notice: SignInNotice | null = noteworthy
-      ? { newDevice: assessment.newDevice, newNetwork: assessment.newNetwork, device: assessment.device, risk: assessment.risk, signals: assessment.signals, stepUpRequired }
+      ? {
+          newDevice: assessment.newDevice,
+          newNetwork: assessment.newNetwork,
+          device: assessment.device,
+          risk: assessment.risk,
+          signals: assessment.signals,
+          stepUpRequired,
+        }
       : null;
     return { user: toUser(owner), token, session, notice };
   });

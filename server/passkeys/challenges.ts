@@ -17,7 +17,12 @@ export async function storeChallenge(
 ): Promise<void> {
   await db
     .insertInto('webauthn_challenge')
-    .values({ ...values, id: sha256(challenge), created_at: now, expires_at: new Date(now.getTime() + ttlSeconds * 1000) })
+    .values({
+      ...values,
+      id: sha256(challenge),
+      created_at: now,
+      expires_at: new Date(now.getTime() + ttlSeconds * 1000),
+    })
     .execute();
 }
 
@@ -55,7 +60,9 @@ select c.id as c_id, c.purpose as c_purpose, c.user_id as c_user_id, c.webauthn_
   u.created_at as owner_created_at, u.disabled_at as owner_disabled_at
 from consumed c left join passkey p on p.credential_id = $3::bytea left join app_user u on u.id = p.user_id`;
 
-type ConsumedWithPasskeyRow = { [K in keyof ChallengeRow as `c_${K}`]: ChallengeRow[K] } & { [K in keyof PasskeyRow]: PasskeyRow[K] | null } & {
+type ConsumedWithPasskeyRow = { [K in keyof ChallengeRow as `c_${K}`]: ChallengeRow[K] } & {
+  [K in keyof PasskeyRow]: PasskeyRow[K] | null;
+} & {
   owner_webauthn_user_id: Uint8Array | null;
   owner_username: string | null;
   owner_display_name: string | null;
@@ -88,7 +95,8 @@ export async function consumeChallengeWithPasskey(
     created_at: row.c_created_at,
     expires_at: row.c_expires_at,
   };
-  if (row.credential_id === null || row.user_id === null || row.owner_webauthn_user_id === null) return { challenge, found: null };
+  if (row.credential_id === null || row.user_id === null || row.owner_webauthn_user_id === null)
+    return { challenge, found: null };
   const passkey = {
     credential_id: row.credential_id,
     user_id: row.user_id,

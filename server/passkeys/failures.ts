@@ -8,7 +8,12 @@ import { maxCredentialIdBytes } from './validation.js';
 
 // Malformed requests and refused-by-limit requests are not attempts on an account; recording them
 // would only let anyone grow the table.
-const recordedCodes = new Set<AuthErrorCode>(['verification_failed', 'unknown_credential', 'invalid_challenge', 'account_disabled']);
+const recordedCodes = new Set<AuthErrorCode>([
+  'verification_failed',
+  'unknown_credential',
+  'invalid_challenge',
+  'account_disabled',
+]);
 
 /**
  * Records a failed passkey ceremony (login or step-up) on its own, since the failed attempt's
@@ -26,7 +31,8 @@ export async function recordAssertionFailure(
   if (!(error instanceof AuthError) || !recordedCodes.has(error.code)) return;
   try {
     const credentialId = credentialIdOf(body);
-    const owner = credentialId === null ? null : await findPasskeyOwnerId(deps.db, fromBase64url(credentialId) as Buffer);
+    const owner =
+      credentialId === null ? null : await findPasskeyOwnerId(deps.db, fromBase64url(credentialId) as Buffer);
     const userId = extra.userId ?? owner;
     await recordAuditEvent(
       deps.db,

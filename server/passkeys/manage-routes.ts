@@ -1,13 +1,19 @@
 import { Hono } from 'hono';
-import type { Deps } from '../deps.js';
 import * as schemas from '../contract/schemas.js';
+import type { Deps } from '../deps.js';
 import { jsonBody } from '../http/body.js';
 import type { AppEnv } from '../http/env.js';
 import { rateLimit } from '../http/rate-limit.js';
 import { validBody } from '../http/validate.js';
 import { clearSessionCookie, setSessionCookie } from '../sessions/cookie.js';
 import { requireSession } from '../sessions/gate.js';
-import { deletePasskey, finishPasskeyRegistration, listPasskeys, renamePasskey, startPasskeyRegistration } from './management.js';
+import {
+  deletePasskey,
+  finishPasskeyRegistration,
+  listPasskeys,
+  renamePasskey,
+  startPasskeyRegistration,
+} from './management.js';
 
 /** Mounted at `/auth/passkeys`: the signed-in user's passkeys: list, add (also in a recovery session), rename, delete. */
 export function passkeyManagementRoutes(deps: Deps) {
@@ -21,15 +27,32 @@ export function passkeyManagementRoutes(deps: Deps) {
 
   app.get('/', session, async (c) => c.json(await listPasskeys(deps, c.var.session)));
 
-  app.post('/options', body, sessionOrRecovery, rateLimit(deps, { family: 'passkey', issuesChallenge: true }), validBody(schemas.emptyRequest), async (c) =>
-    c.json(await startPasskeyRegistration(deps, c.var.session)),
+  app.post(
+    '/options',
+    body,
+    sessionOrRecovery,
+    rateLimit(deps, { family: 'passkey', issuesChallenge: true }),
+    validBody(schemas.emptyRequest),
+    async (c) => c.json(await startPasskeyRegistration(deps, c.var.session)),
   );
 
-  app.post('/verify', body, sessionOrRecovery, rateLimit(deps, { family: 'passkey' }), validBody(schemas.registrationResponse), async (c) => {
-    const { passkey, replacement } = await finishPasskeyRegistration(deps, c.var.session, c.var.input, c.var.requestContext);
-    if (replacement) setSessionCookie(c, cookie, replacement.token, replacement.session.expiresAt, clock.now());
-    return c.json({ passkey }, 201);
-  });
+  app.post(
+    '/verify',
+    body,
+    sessionOrRecovery,
+    rateLimit(deps, { family: 'passkey' }),
+    validBody(schemas.registrationResponse),
+    async (c) => {
+      const { passkey, replacement } = await finishPasskeyRegistration(
+        deps,
+        c.var.session,
+        c.var.input,
+        c.var.requestContext,
+      );
+      if (replacement) setSessionCookie(c, cookie, replacement.token, replacement.session.expiresAt, clock.now());
+      return c.json({ passkey }, 201);
+    },
+  );
 
   app.patch('/:id', body, session, validBody(schemas.renamePasskeyRequest), async (c) =>
     c.json({ passkey: await renamePasskey(deps, c.var.session, c.req.param('id'), c.var.input, c.var.requestContext) }),

@@ -1,21 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import {
-  generateRegistrationOptions,
   type AuthenticatorTransport,
+  generateRegistrationOptions,
   type PublicKeyCredentialCreationOptionsJSON,
 } from '@simplewebauthn/server';
 import type { RequestContext } from '../audit/events.js';
 import { recordAuditEvent } from '../audit/repository.js';
+import type { AcceptedCredentials, Passkey, RenamePasskeyRequest } from '../contract/wire.js';
 import { fromBase64url, toBase64url } from '../crypto.js';
 import type { PasskeyRow } from '../db/schema.js';
+import { inTransaction } from '../db/transaction.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
-import { requireRecentVerification } from '../sessions/step-up.js';
 import { recordRevocations } from '../sessions/management.js';
 import { revokeSessionById, revokeSessionsOfPasskey } from '../sessions/repository.js';
 import { createSession, type Session } from '../sessions/service.js';
+import { requireRecentVerification } from '../sessions/step-up.js';
 import { findUserById, lockUser } from '../users/repository.js';
-import type { AcceptedCredentials, Passkey, RenamePasskeyRequest } from '../contract/wire.js';
 import { storeChallenge } from './challenges.js';
 import {
   countPasskeysOfUser,
@@ -28,7 +29,6 @@ import { authenticatorName, genericPasskeyName } from './names.js';
 import { supportedAlgorithmIDs, verifyNewCredential } from './registration.js';
 import { insertPasskey } from './repository.js';
 import { maxCredentialIdBytes, type RegistrationInput } from './validation.js';
-import { inTransaction } from '../db/transaction.js';
 
 /** A passkey as its owner sees it. */
 export type PasskeyView = Passkey;
@@ -57,7 +57,10 @@ export function toPasskeyView(row: PasskeyRow): PasskeyView {
 }
 
 /** The signed-in user's passkeys, oldest first, with what the Signal API needs. */
-export async function listPasskeys(deps: Deps, session: Session): Promise<{ passkeys: PasskeyView[]; signal: SignalDetails }> {
+export async function listPasskeys(
+  deps: Deps,
+  session: Session,
+): Promise<{ passkeys: PasskeyView[]; signal: SignalDetails }> {
   const { db, config } = deps;
   const rows = await listPasskeyRowsOfUser(db, session.userId);
   const user = await findUserById(db, session.userId);
@@ -79,7 +82,10 @@ export async function listPasskeys(deps: Deps, session: Session): Promise<{ pass
  * passkey of the signed-in user: their WebAuthn user handle, and `excludeCredentials` = their
  * passkeys, so an authenticator that already holds one says so instead of making a second.
  */
-export async function startPasskeyRegistration(deps: Deps, session: Session): Promise<PublicKeyCredentialCreationOptionsJSON> {
+export async function startPasskeyRegistration(
+  deps: Deps,
+  session: Session,
+): Promise<PublicKeyCredentialCreationOptionsJSON> {
   const { db, config, clock } = deps;
   const now = clock.now();
   if (session.kind !== 'recovery') requireRecentVerification(session, config, now);
@@ -95,14 +101,26 @@ export async function startPasskeyRegistration(deps: Deps, session: Session): Pr
     challenge: randomBytes(32),
     timeout: config.challengeTtl * 1000,
     attestationType: config.attestation,
-    excludeCredentials: passkeys.map((p) => ({ id: toBase64url(p.credential_id), transports: p.transports as AuthenticatorTransport[] })),
-    authenticatorSelection: { residentKey: 'required', requireResidentKey: true, userVerification: config.userVerification },
+    excludeCredentials: passkeys.map((p) => ({
+      id: toBase64url(p.credential_id),
+      transports: p.transports as AuthenticatorTransport[],
+    })),
+    authenticatorSelection: {
+      residentKey: 'required',
+      requireResidentKey: true,
+      userVerification: config.userVerification,
+    },
     supportedAlgorithmIDs,
   });
   await storeChallenge(
     db,
     options.challenge,
-    { purpose: 'passkey_registration', user_id: session.userId, session_id: session.id, webauthn_user_id: user.webauthn_user_id },
+    {
+      purpose: 'passkey_registration',
+      user_id: session.userId,
+      session_id: session.id,
+      webauthn_user_id: user.webauthn_user_id,
+    },
     now,
     config.challengeTtl,
   );
@@ -134,7 +152,14 @@ export async function finishPasskeyRegistration(
     const recovering = session.kind === 'recovery';
     await recordAuditEvent(
       trx,
-      { type: 'passkey_added', userId: session.userId, sessionId: session.id, passkeyId, ...context, details: { aaguid: credential.aaguid, duringRecovery: recovering } },
+      {
+        type: 'passkey_added',
+        userId: session.userId,
+        sessionId: session.id,
+        passkeyId,
+        ...context,
+        details: { aaguid: credential.aaguid, duringRecovery: recovering },
+      },
       now,
     );
     if (!recovering) return { passkey: toPasskeyView(row), replacement: null };
@@ -142,11 +167,29 @@ export async function finishPasskeyRegistration(
     // Recovery done: the restricted session ends, and the new passkey's session replaces it (a new
     // token, so nothing of the recovery session's cookie lives on).
     if (!(await revokeSessionById(trx, session.id, now))) throw new AuthError('unauthenticated');
-    const replacement = await createSession(trx, config.session, { userId: session.userId, context: { ...context, passkeyId: credentialId } }, now);
-    await recordRevocations(trx, session.userId, [session.id], { actor: 'system', cause: 'recovery_completed', context }, now);
+    const replacement = await createSession(
+      trx,
+      config.session,
+      { userId: session.userId, context: { ...context, passkeyId: credentialId } },
+      now,
+    );
+    await recordRevocations(
+      trx,
+      session.userId,
+      [session.id],
+      { actor: 'system', cause: 'recovery_completed', context },
+      now,
+    );
     await recordAuditEvent(
       trx,
-      { type: 'recovery_completed', userId: session.userId, sessionId: replacement.session.id, passkeyId, ...context, details: { recoverySession: session.id } },
+      {
+        type: 'recovery_completed',
+        userId: session.userId,
+        sessionId: replacement.session.id,
+        passkeyId,
+        ...context,
+        details: { recoverySession: session.id },
+      },
       now,
     );
     return { passkey: toPasskeyView(row), replacement };
@@ -158,7 +201,13 @@ export async function finishPasskeyRegistration(
  * characters; `null` clears the name (the authenticator's name shows again). Another user's
  * passkey is `not_found`.
  */
-export async function renamePasskey(deps: Deps, session: Session, id: string, input: RenamePasskeyRequest, context: RequestContext): Promise<PasskeyView> {
+export async function renamePasskey(
+  deps: Deps,
+  session: Session,
+  id: string,
+  input: RenamePasskeyRequest,
+  context: RequestContext,
+): Promise<PasskeyView> {
   const { db, clock } = deps;
   const { name } = input;
   const credentialId = parseCredentialId(id);
@@ -166,7 +215,18 @@ export async function renamePasskey(deps: Deps, session: Session, id: string, in
   return inTransaction(db, async (trx) => {
     const row = await renamePasskeyOfUser(trx, session.userId, credentialId, name);
     if (!row) throw new AuthError('not_found');
-    await recordAuditEvent(trx, { type: 'passkey_renamed', userId: session.userId, sessionId: session.id, passkeyId: id, ...context, details: { name } }, now);
+    await recordAuditEvent(
+      trx,
+      {
+        type: 'passkey_renamed',
+        userId: session.userId,
+        sessionId: session.id,
+        passkeyId: id,
+        ...context,
+        details: { name },
+      },
+      now,
+    );
     return toPasskeyView(row);
   });
 }
@@ -176,7 +236,12 @@ export async function renamePasskey(deps: Deps, session: Session, id: string, in
  * current one too, if it did). `last_passkey` for their only passkey; another user's passkey is
  * `not_found`; both change nothing.
  */
-export async function deletePasskey(deps: Deps, session: Session, id: string, context: RequestContext): Promise<{ currentSessionRevoked: boolean }> {
+export async function deletePasskey(
+  deps: Deps,
+  session: Session,
+  id: string,
+  context: RequestContext,
+): Promise<{ currentSessionRevoked: boolean }> {
   const { db, config, clock } = deps;
   const now = clock.now();
   requireRecentVerification(session, config, now);
@@ -188,8 +253,25 @@ export async function deletePasskey(deps: Deps, session: Session, id: string, co
     // Before the delete: the foreign key would otherwise set the sessions' passkey_id to null.
     const revoked = await revokeSessionsOfPasskey(trx, credentialId, now);
     await deletePasskeyOfUser(trx, session.userId, credentialId);
-    await recordAuditEvent(trx, { type: 'passkey_deleted', userId: session.userId, sessionId: session.id, passkeyId: id, ...context, details: { revokedSessions: revoked.length } }, now);
-    await recordRevocations(trx, session.userId, revoked, { actor: 'user', cause: 'passkey_deleted', passkeyId: id, fromSession: session.id, context }, now);
+    await recordAuditEvent(
+      trx,
+      {
+        type: 'passkey_deleted',
+        userId: session.userId,
+        sessionId: session.id,
+        passkeyId: id,
+        ...context,
+        details: { revokedSessions: revoked.length },
+      },
+      now,
+    );
+    await recordRevocations(
+      trx,
+      session.userId,
+      revoked,
+      { actor: 'user', cause: 'passkey_deleted', passkeyId: id, fromSession: session.id, context },
+      now,
+    );
     return { currentSessionRevoked: revoked.includes(session.id) };
   });
 }
@@ -197,6 +279,7 @@ export async function deletePasskey(deps: Deps, session: Session, id: string, co
 function parseCredentialId(id: string): Buffer {
   const bytes = id.length <= 1400 ? fromBase64url(id) : null;
   // Not a credential ID at all: as unknown as another user's.
-  if (bytes === null || bytes.byteLength === 0 || bytes.byteLength > maxCredentialIdBytes) throw new AuthError('not_found');
+  if (bytes === null || bytes.byteLength === 0 || bytes.byteLength > maxCredentialIdBytes)
+    throw new AuthError('not_found');
   return bytes;
 }

@@ -1,18 +1,22 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { generateRegistrationOptions, verifyRegistrationResponse, type PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server';
+import {
+  generateRegistrationOptions,
+  type PublicKeyCredentialCreationOptionsJSON,
+  verifyRegistrationResponse,
+} from '@simplewebauthn/server';
 import { recordAuditEvent } from '../audit/repository.js';
 import { toBase64url } from '../crypto.js';
 import type { ChallengeRow } from '../db/schema.js';
+import { inTransaction } from '../db/transaction.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { ceremonyOrigins } from '../platform/origins.js';
 import { createSession, type Session, type SessionContext } from '../sessions/service.js';
-import { findUserByUsername, insertUser } from '../users/repository.js';
 import { toUser, type User } from '../user.js';
+import { findUserByUsername, insertUser } from '../users/repository.js';
 import { consumeChallenge, storeChallenge } from './challenges.js';
 import { insertPasskey, type NewPasskeyRow } from './repository.js';
 import { parseRegistrationResponse, type RegistrationInput } from './validation.js';
-import { inTransaction } from '../db/transaction.js';
 
 /** EdDSA, ES256, RS256: offered at registration and required at verification, the same list. */
 export const supportedAlgorithmIDs = [-8, -7, -257];
@@ -86,10 +90,22 @@ export async function finishRegistration(
     if (!user) throw new AuthError('username_taken');
     const passkey = await insertPasskey(trx, { ...credential, user_id: user.id });
     if (!passkey) throw new AuthError('credential_exists');
-    const { token, session } = await createSession(trx, config.session, { userId: user.id, context: { ...context, passkeyId: credentialId } }, now);
+    const { token, session } = await createSession(
+      trx,
+      config.session,
+      { userId: user.id, context: { ...context, passkeyId: credentialId } },
+      now,
+    );
     await recordAuditEvent(
       trx,
-      { type: 'user_registered', userId: user.id, sessionId: session.id, passkeyId: toBase64url(credentialId), ...context, details: { aaguid: credential.aaguid } },
+      {
+        type: 'user_registered',
+        userId: user.id,
+        sessionId: session.id,
+        passkeyId: toBase64url(credentialId),
+        ...context,
+        details: { aaguid: credential.aaguid },
+      },
       now,
     );
     logger.info({ userId: user.id }, 'user registered');
@@ -132,7 +148,8 @@ export async function verifyNewCredential(
   }
   if (!verification.verified) throw new AuthError('registration_failed');
   const info = verification.registrationInfo;
-  if (info.credential.id !== response.id) throw new AuthError('registration_failed', 'The credential ID does not match the attested one.');
+  if (info.credential.id !== response.id)
+    throw new AuthError('registration_failed', 'The credential ID does not match the attested one.');
   return {
     pending,
     credential: {

@@ -1,7 +1,9 @@
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { AppUserRow, Database, PasskeyRow } from '../db/schema.js';
 
-export type NewPasskeyRow = Omit<PasskeyRow, 'last_used_at' | 'counter_regressed_at' | 'name' | 'counter'> & { counter: number };
+export type NewPasskeyRow = Omit<PasskeyRow, 'last_used_at' | 'counter_regressed_at' | 'name' | 'counter'> & {
+  counter: number;
+};
 
 /** Inserts a passkey; `null` when the credential ID is already registered (to anyone). */
 export async function insertPasskey(db: Kysely<Database>, row: NewPasskeyRow): Promise<PasskeyRow | null> {
@@ -22,7 +24,10 @@ export interface PasskeyWithOwner {
 
 /** The user id of the owner of a credential; `null` when unknown. */
 export async function findPasskeyOwnerId(db: Kysely<Database>, credentialId: Uint8Array): Promise<string | null> {
-  return (await db.selectFrom('passkey').select('user_id').where('credential_id', '=', credentialId).executeTakeFirst())?.user_id ?? null;
+  return (
+    (await db.selectFrom('passkey').select('user_id').where('credential_id', '=', credentialId).executeTakeFirst())
+      ?.user_id ?? null
+  );
 }
 
 /** Records a successful use: the new counter (never lowered), backup state and time. */
@@ -47,7 +52,11 @@ export async function recordPasskeyUse(
  * was below `newCounter` (or, for an authenticator that does not count, both are 0). False means the
  * counter did not advance: it went backwards, or a concurrent use with the same value won the race.
  */
-export async function advancePasskeyCounter(db: Kysely<Database>, credentialId: Uint8Array, newCounter: number): Promise<boolean> {
+export async function advancePasskeyCounter(
+  db: Kysely<Database>,
+  credentialId: Uint8Array,
+  newCounter: number,
+): Promise<boolean> {
   const row = await db
     .updateTable('passkey')
     .set({ counter: newCounter })
@@ -58,8 +67,16 @@ export async function advancePasskeyCounter(db: Kysely<Database>, credentialId: 
   return row !== undefined;
 }
 
-export async function recordCounterRegression(db: Kysely<Database>, credentialId: Uint8Array, now: Date): Promise<void> {
-  await db.updateTable('passkey').set({ counter_regressed_at: now }).where('credential_id', '=', credentialId).execute();
+export async function recordCounterRegression(
+  db: Kysely<Database>,
+  credentialId: Uint8Array,
+  now: Date,
+): Promise<void> {
+  await db
+    .updateTable('passkey')
+    .set({ counter_regressed_at: now })
+    .where('credential_id', '=', credentialId)
+    .execute();
 }
 
 /** The passkeys of the user named `username` (normalised), oldest first, with the owner's id; none for an unknown name. */

@@ -28,9 +28,11 @@ function challengeOf(clientDataJSON: string): { challenge: string; crossOrigin: 
   } catch {
     invalid('response.clientDataJSON is not JSON.');
   }
-  if (typeof clientData !== 'object' || clientData === null || Array.isArray(clientData)) invalid('clientDataJSON must be an object.');
+  if (typeof clientData !== 'object' || clientData === null || Array.isArray(clientData))
+    invalid('clientDataJSON must be an object.');
   const { challenge, crossOrigin, topOrigin } = clientData as Json;
-  if (typeof challenge !== 'string' || challenge.length === 0 || challenge.length > 256) invalid('clientDataJSON has no challenge.');
+  if (typeof challenge !== 'string' || challenge.length === 0 || challenge.length > 256)
+    invalid('clientDataJSON has no challenge.');
   // Only "absent" or exactly false is a top-level ceremony; any other value ("true", 1, null) and any
   // topOrigin (which browsers send only from inside a frame) counts as embedded, and is refused.
   return { challenge, crossOrigin: (crossOrigin !== undefined && crossOrigin !== false) || topOrigin !== undefined };
@@ -58,7 +60,9 @@ export function parseRegistrationResponse(input: RegistrationInput): {
       ...(r.authenticatorData !== undefined ? { authenticatorData: r.authenticatorData } : {}),
       ...(r.publicKey !== undefined ? { publicKey: r.publicKey } : {}),
       ...(r.publicKeyAlgorithm !== undefined ? { publicKeyAlgorithm: r.publicKeyAlgorithm } : {}),
-      ...(r.transports !== undefined ? { transports: r.transports as RegistrationResponseJSON['response']['transports'] } : {}),
+      ...(r.transports !== undefined
+        ? { transports: r.transports as RegistrationResponseJSON['response']['transports'] }
+        : {}),
     },
     clientExtensionResults: input.clientExtensionResults,
     ...attachmentOf(input),
@@ -80,9 +84,19 @@ export function parseAuthenticationResponse(input: AuthenticationInput): {
     id: input.id,
     rawId: input.rawId,
     type: 'public-key',
-    response: { clientDataJSON: r.clientDataJSON, authenticatorData: r.authenticatorData, signature: r.signature, ...(userHandle !== undefined ? { userHandle } : {}) },
+    response: {
+      clientDataJSON: r.clientDataJSON,
+      authenticatorData: r.authenticatorData,
+      signature: r.signature,
+      ...(userHandle !== undefined ? { userHandle } : {}),
+    },
     clientExtensionResults: input.clientExtensionResults,
     ...attachmentOf(input),
   };
-  return { response, ...challengeOf(r.clientDataJSON), credentialId: fromBase64url(input.id) as Buffer, userHandle: userHandle ?? null };
+  return {
+    response,
+    ...challengeOf(r.clientDataJSON),
+    credentialId: fromBase64url(input.id) as Buffer,
+    userHandle: userHandle ?? null,
+  };
 }

@@ -17,7 +17,8 @@ export function androidOrigin(fingerprint: string): string {
  */
 export function ceremonyOrigins(config: Pick<Config, 'origins' | 'relatedOrigins' | 'apps' | 'rpId'>): string[] {
   const origins = new Set([...config.origins, ...config.relatedOrigins]);
-  for (const app of config.apps.android) for (const fingerprint of app.fingerprints) origins.add(androidOrigin(fingerprint));
+  for (const app of config.apps.android)
+    for (const fingerprint of app.fingerprints) origins.add(androidOrigin(fingerprint));
   if (config.apps.ios.length > 0) origins.add(`https://${config.rpId}`);
   return [...origins];
 }

@@ -30,7 +30,11 @@ export function platformRoutes(deps: Pick<Deps, 'config'>) {
       c,
       config.apps.android.map((android) => ({
         relation: ['delegate_permission/common.get_login_creds'],
-        target: { namespace: 'android_app', package_name: android.packageName, sha256_cert_fingerprints: android.fingerprints },
+        target: {
+          namespace: 'android_app',
+          package_name: android.packageName,
+          sha256_cert_fingerprints: android.fingerprints,
+        },
       })),
     );
   });

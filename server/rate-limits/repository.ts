@@ -47,7 +47,11 @@ const chains = new Map<number, string>();
  * Counts a request against `counters` in order, in one statement, stopping after the first one
  * past its limit. Returns, per counter counted, its count and the end of its window.
  */
-export async function hitCounters(db: Kysely<Database>, counters: CounterHit[], now: Date): Promise<Array<{ hits: number; expiresAt: Date }>> {
+export async function hitCounters(
+  db: Kysely<Database>,
+  counters: CounterHit[],
+  now: Date,
+): Promise<Array<{ hits: number; expiresAt: Date }>> {
   let text = chains.get(counters.length);
   if (text === undefined) {
     text = chainSql(counters.length);
@@ -59,8 +63,11 @@ export async function hitCounters(db: Kysely<Database>, counters: CounterHit[], 
     // A limit is a parameter only where a next counter depends on it.
     if (i < counters.length - 1) parameters.push(counter.limit);
   }
-  const { rows } = await db.executeQuery<{ step: number; hits: number; expires_ms: number }>(CompiledQuery.raw(text, parameters));
+  const { rows } = await db.executeQuery<{ step: number; hits: number; expires_ms: number }>(
+    CompiledQuery.raw(text, parameters),
+  );
   const results: Array<{ hits: number; expiresAt: Date }> = [];
-  for (const row of rows) results[Number(row.step)] = { hits: Number(row.hits), expiresAt: new Date(Number(row.expires_ms)) };
+  for (const row of rows)
+    results[Number(row.step)] = { hits: Number(row.hits), expiresAt: new Date(Number(row.expires_ms)) };
   return results;
 }

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
-import type { Deps } from '../deps.js';
 import * as schemas from '../contract/schemas.js';
+import type { Deps } from '../deps.js';
 import { jsonBody } from '../http/body.js';
 import type { AppEnv } from '../http/env.js';
 import { credentialIdOf, rateLimit } from '../http/rate-limit.js';
@@ -16,14 +16,26 @@ export function reauthRoutes(deps: Deps) {
   // A session held for a re-verification by a risk signal (README "Risk signals") may of course re-verify.
   const session = requireSession(deps, { allowStepUp: true });
 
-  app.post('/options', body, session, rateLimit(deps, { family: 'reauth', issuesChallenge: true }), validBody(schemas.emptyRequest), async (c) =>
-    c.json(await startReauthentication(deps, c.var.session)),
+  app.post(
+    '/options',
+    body,
+    session,
+    rateLimit(deps, { family: 'reauth', issuesChallenge: true }),
+    validBody(schemas.emptyRequest),
+    async (c) => c.json(await startReauthentication(deps, c.var.session)),
   );
 
-  app.post('/verify', body, session, rateLimit(deps, { family: 'reauth', identifier: credentialIdOf }), validBody(schemas.authenticationResponse), async (c) => {
-    const { verifiedAt } = await finishReauthentication(deps, c.var.session, c.var.input, c.var.requestContext);
-    return c.json({ verifiedAt: verifiedAt.toISOString() });
-  });
+  app.post(
+    '/verify',
+    body,
+    session,
+    rateLimit(deps, { family: 'reauth', identifier: credentialIdOf }),
+    validBody(schemas.authenticationResponse),
+    async (c) => {
+      const { verifiedAt } = await finishReauthentication(deps, c.var.session, c.var.input, c.var.requestContext);
+      return c.json({ verifiedAt: verifiedAt.toISOString() });
+    },
+  );
 
   return app;
 }

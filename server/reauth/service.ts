@@ -1,37 +1,49 @@
 import { randomBytes } from 'node:crypto';
-import { generateAuthenticationOptions, type PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import type { AuthenticatorTransport } from '@simplewebauthn/server';
+import { generateAuthenticationOptions, type PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import type { RequestContext } from '../audit/events.js';
-import { recordAssertionFailure } from '../passkeys/failures.js';
 import { recordAuditEvent } from '../audit/repository.js';
 import { toBase64url } from '../crypto.js';
+import { inTransaction } from '../db/transaction.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { verifyAssertion } from '../passkeys/authentication.js';
-import type { AuthenticationInput } from '../passkeys/validation.js';
 import { storeChallenge } from '../passkeys/challenges.js';
-import { recordPasskeyUse } from '../passkeys/repository.js';
+import { recordAssertionFailure } from '../passkeys/failures.js';
 import { listPasskeyRowsOfUser } from '../passkeys/manage-repository.js';
+import { recordPasskeyUse } from '../passkeys/repository.js';
+import type { AuthenticationInput } from '../passkeys/validation.js';
 import { trustRequestContext } from '../sessions/context-policy.js';
 import { markSessionVerified } from '../sessions/repository.js';
-import { inTransaction } from '../db/transaction.js';
 import type { Session } from '../sessions/service.js';
 
 /**
  * Begins a step-up: request options naming the signed-in user's own passkeys, with user verification
  * required, and a challenge bound to this user and this session.
  */
-export async function startReauthentication(deps: Deps, session: Session): Promise<PublicKeyCredentialRequestOptionsJSON> {
+export async function startReauthentication(
+  deps: Deps,
+  session: Session,
+): Promise<PublicKeyCredentialRequestOptionsJSON> {
   const { db, config, clock } = deps;
   const passkeys = await listPasskeyRowsOfUser(db, session.userId);
   const options = await generateAuthenticationOptions({
     rpID: config.rpId,
-    allowCredentials: passkeys.map((p) => ({ id: toBase64url(p.credential_id), transports: p.transports as AuthenticatorTransport[] })),
+    allowCredentials: passkeys.map((p) => ({
+      id: toBase64url(p.credential_id),
+      transports: p.transports as AuthenticatorTransport[],
+    })),
     userVerification: 'required',
     challenge: randomBytes(32),
     timeout: config.challengeTtl * 1000,
   });
-  await storeChallenge(db, options.challenge, { purpose: 'reauthentication', user_id: session.userId, session_id: session.id }, clock.now(), config.challengeTtl);
+  await storeChallenge(
+    db,
+    options.challenge,
+    { purpose: 'reauthentication', user_id: session.userId, session_id: session.id },
+    clock.now(),
+    config.challengeTtl,
+  );
   return options;
 }
 
@@ -51,10 +63,15 @@ export async function finishReauthentication(
   let verified;
   try {
     verified = await verifyAssertion(deps, body, 'reauthentication', now, session.id);
-    if (verified.owner.id !== session.userId) throw new AuthError('verification_failed', 'This passkey belongs to another account.');
+    if (verified.owner.id !== session.userId)
+      throw new AuthError('verification_failed', 'This passkey belongs to another account.');
     if (verified.challenge.session_id !== session.id) throw new AuthError('invalid_challenge');
   } catch (error) {
-    await recordAssertionFailure(deps, 'reauthentication_failed', body, error, { userId: session.userId, sessionId: session.id, context });
+    await recordAssertionFailure(deps, 'reauthentication_failed', body, error, {
+      userId: session.userId,
+      sessionId: session.id,
+      context,
+    });
     throw error;
   }
   const { passkey, counter, backedUp } = verified;
@@ -63,7 +80,17 @@ export async function finishReauthentication(
     if (!(await markSessionVerified(trx, session.id, now))) throw new AuthError('unauthenticated');
     // The user proved presence from this browser and network: they become the session's trusted context (README "Risk signals").
     await trustRequestContext(trx, session.id, context);
-    await recordAuditEvent(trx, { type: 'reauthenticated', userId: session.userId, sessionId: session.id, passkeyId: toBase64url(passkey.credential_id), ...context }, now);
+    await recordAuditEvent(
+      trx,
+      {
+        type: 'reauthenticated',
+        userId: session.userId,
+        sessionId: session.id,
+        passkeyId: toBase64url(passkey.credential_id),
+        ...context,
+      },
+      now,
+    );
     return { verifiedAt: now };
   });
 }

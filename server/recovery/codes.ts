@@ -29,11 +29,7 @@ export function generateRecoveryCode(): string {
  * `null` when what is left cannot be a code.
  */
 export function normalizeRecoveryCode(input: string): string | null {
-  const text = input
-    .toLowerCase()
-    .replace(/[\s-]/g, '')
-    .replace(/[il]/g, '1')
-    .replace(/o/g, '0');
+  const text = input.toLowerCase().replace(/[\s-]/g, '').replace(/[il]/g, '1').replace(/o/g, '0');
   return /^[0-9a-hjkmnp-tv-z]{16}$/.test(text) ? text : null;
 }
 

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
-import type { Deps } from '../deps.js';
 import * as schemas from '../contract/schemas.js';
+import type { Deps } from '../deps.js';
 import { jsonBody } from '../http/body.js';
 import type { AppEnv } from '../http/env.js';
 import { rateLimit, usernameOf } from '../http/rate-limit.js';
@@ -27,15 +27,31 @@ export function recoveryRoutes(deps: Deps) {
   });
 
   // Wrong codes count against the limits per client address and per username.
-  app.post('/recover', body, rateLimit(deps, { family: 'recovery', identifier: usernameOf }), validBody(schemas.recoverRequest), async (c) => {
-    const { user, token, session: created, remaining } = await recoverAccount(deps, c.var.input, c.var.requestContext);
-    setSessionCookie(c, { name: config.session.cookieName }, token, created.expiresAt, clock.now());
-    return c.json({
-      user,
-      session: { id: created.id, createdAt: created.createdAt.toISOString(), expiresAt: created.expiresAt.toISOString(), restricted: true },
-      remaining,
-    });
-  });
+  app.post(
+    '/recover',
+    body,
+    rateLimit(deps, { family: 'recovery', identifier: usernameOf }),
+    validBody(schemas.recoverRequest),
+    async (c) => {
+      const {
+        user,
+        token,
+        session: created,
+        remaining,
+      } = await recoverAccount(deps, c.var.input, c.var.requestContext);
+      setSessionCookie(c, { name: config.session.cookieName }, token, created.expiresAt, clock.now());
+      return c.json({
+        user,
+        session: {
+          id: created.id,
+          createdAt: created.createdAt.toISOString(),
+          expiresAt: created.expiresAt.toISOString(),
+          restricted: true,
+        },
+        remaining,
+      });
+    },
+  );
 
   return app;
 }

@@ -1,17 +1,17 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../audit/events.js';
 import { recordAuditEvent } from '../audit/repository.js';
+import type { RecoverRequest } from '../contract/wire.js';
 import type { Database } from '../db/schema.js';
+import { inTransaction } from '../db/transaction.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
-import { requireRecentVerification } from '../sessions/step-up.js';
 import { createSession, type Session } from '../sessions/service.js';
-import { findUserById, findUserByUsername } from '../users/repository.js';
+import { requireRecentVerification } from '../sessions/step-up.js';
 import { toUser, type User } from '../user.js';
-import type { RecoverRequest } from '../contract/wire.js';
+import { findUserById, findUserByUsername } from '../users/repository.js';
 import { generateRecoveryCode, hashRecoveryCode, normalizeRecoveryCode, recoveryCodeCount } from './codes.js';
 import { consumeRecoveryCode, countRecoveryCodes, replaceRecoveryCodes } from './repository.js';
-import { inTransaction } from '../db/transaction.js';
 
 /** How long a recovery session lives at most: long enough to add a passkey, no longer. */
 export const recoverySessionLifetime = 15 * 60;
@@ -20,20 +20,42 @@ export const recoverySessionLifetime = 15 * 60;
  * *Step-up.* Creates a new set of single-use recovery codes for the signed-in user, replacing any
  * earlier set, and returns them: this is the only time they are shown (only hashes are stored).
  */
-export async function createRecoveryCodes(deps: Deps, session: Session, context: RequestContext): Promise<{ codes: string[]; createdAt: Date }> {
+export async function createRecoveryCodes(
+  deps: Deps,
+  session: Session,
+  context: RequestContext,
+): Promise<{ codes: string[]; createdAt: Date }> {
   const { db, config, clock } = deps;
   const now = clock.now();
   requireRecentVerification(session, config, now);
   const codes = Array.from({ length: recoveryCodeCount }, generateRecoveryCode);
   await inTransaction(db, async (trx) => {
-    await replaceRecoveryCodes(trx, session.userId, codes.map((code) => hashRecoveryCode(normalizeRecoveryCode(code)!)), now);
-    await recordAuditEvent(trx, { type: 'recovery_codes_created', userId: session.userId, sessionId: session.id, ...context, details: { count: codes.length } }, now);
+    await replaceRecoveryCodes(
+      trx,
+      session.userId,
+      codes.map((code) => hashRecoveryCode(normalizeRecoveryCode(code)!)),
+      now,
+    );
+    await recordAuditEvent(
+      trx,
+      {
+        type: 'recovery_codes_created',
+        userId: session.userId,
+        sessionId: session.id,
+        ...context,
+        details: { count: codes.length },
+      },
+      now,
+    );
   });
   return { codes, createdAt: now };
 }
 
 /** How many unused recovery codes the user has left, and when the set was made. */
-export async function getRecoveryCodeStatus(db: Kysely<Database>, userId: string): Promise<{ remaining: number; createdAt: Date | null }> {
+export async function getRecoveryCodeStatus(
+  db: Kysely<Database>,
+  userId: string,
+): Promise<{ remaining: number; createdAt: Date | null }> {
   return countRecoveryCodes(db, userId);
 }
 
@@ -63,11 +85,20 @@ export async function recoverAccount(
     const { token, session } = await createSession(
       trx,
       config.session,
-      { userId: user.id, context: { ...context, passkeyId: null }, kind: 'recovery', lifetime: recoverySessionLifetime },
+      {
+        userId: user.id,
+        context: { ...context, passkeyId: null },
+        kind: 'recovery',
+        lifetime: recoverySessionLifetime,
+      },
       now,
     );
     const { remaining } = await countRecoveryCodes(trx, user.id);
-    await recordAuditEvent(trx, { type: 'recovery_code_used', userId: user.id, sessionId: session.id, ...context, details: { remaining } }, now);
+    await recordAuditEvent(
+      trx,
+      { type: 'recovery_code_used', userId: user.id, sessionId: session.id, ...context, details: { remaining } },
+      now,
+    );
     return { user: toUser(user), token, session, remaining };
   });
   if (result === null) {
@@ -82,7 +113,11 @@ async function recordRecoveryFailure(deps: Deps, username: string, context: Requ
     const user = await findUserByUsername(deps.db, username);
     // Attempts on unknown usernames are not tied to anyone; they are for the rate limit to stop.
     if (!user) return;
-    await recordAuditEvent(deps.db, { type: 'recovery_failed', userId: user.id, reason: 'verification_failed', ...context }, now);
+    await recordAuditEvent(
+      deps.db,
+      { type: 'recovery_failed', userId: user.id, reason: 'verification_failed', ...context },
+      now,
+    );
   } catch (error) {
     deps.logger.error({ err: error }, 'could not record a failed recovery in the audit trail');
   }

@@ -1,6 +1,6 @@
 import type { RequestContext, RiskLevel } from '../audit/events.js';
 import { networkOf } from '../net/network.js';
-import { parseUserAgent, type DeviceContext } from './user-agent.js';
+import { type DeviceContext, parseUserAgent } from './user-agent.js';
 
 /** The context a session trusts and its risk state, as the session hot path reads them. */
 export interface StoredSessionContext {
@@ -32,7 +32,11 @@ export interface SessionContextChange {
 }
 
 /** How risky each session signal is, as the audit trail records it. */
-export const riskOfSessionSignal: Record<SessionSignal, RiskLevel> = { network_change: 'low', ua_change: 'medium', ua_and_network_change: 'high' };
+export const riskOfSessionSignal: Record<SessionSignal, RiskLevel> = {
+  network_change: 'low',
+  ua_change: 'medium',
+  ua_and_network_change: 'high',
+};
 
 /**
  * Compares a request with the context its session trusts. Cheap by design, as it runs on every
@@ -40,14 +44,20 @@ export const riskOfSessionSignal: Record<SessionSignal, RiskLevel> = { network_c
  * (or unknown), it returns `null` after two string comparisons, without parsing anything. Only a
  * different header is parsed, and a different version of the same browser on the same OS is no change.
  */
-export function assessSessionContext(stored: StoredSessionContext, current: RequestContext): SessionContextChange | null {
+export function assessSessionContext(
+  stored: StoredSessionContext,
+  current: RequestContext,
+): SessionContextChange | null {
   const userAgent = current.userAgent ?? '';
   const network = networkOf(current.ipAddress);
   const sameUserAgent = userAgent === stored.userAgent;
   const knownNetwork = network === null || stored.networks.includes(network);
   if (sameUserAgent && knownNetwork) return null;
 
-  const previous = stored.browser !== null && stored.os !== null ? { browser: stored.browser, os: stored.os } : parseUserAgent(stored.userAgent);
+  const previous =
+    stored.browser !== null && stored.os !== null
+      ? { browser: stored.browser, os: stored.os }
+      : parseUserAgent(stored.userAgent);
   let current_: DeviceContext | null = null;
   let deviceChanged = false;
   if (!sameUserAgent) {
@@ -56,7 +66,13 @@ export function assessSessionContext(stored: StoredSessionContext, current: Requ
   }
   const networkChanged = !knownNetwork && stored.networks.length > 0;
   const firstNetwork = !knownNetwork && stored.networks.length === 0;
-  const signal: SessionSignal | null = deviceChanged ? (networkChanged ? 'ua_and_network_change' : 'ua_change') : networkChanged ? 'network_change' : null;
+  const signal: SessionSignal | null = deviceChanged
+    ? networkChanged
+      ? 'ua_and_network_change'
+      : 'ua_change'
+    : networkChanged
+      ? 'network_change'
+      : null;
   if (signal === null && !firstNetwork) return null;
   return { signal, network, networkChanged, deviceChanged, previous, current: current_ };
 }

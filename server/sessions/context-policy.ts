@@ -6,9 +6,19 @@ import type { Database } from '../db/schema.js';
 import { inTransaction } from '../db/transaction.js';
 import type { Deps } from '../deps.js';
 import { networkOf } from '../net/network.js';
-import { assessSessionContext, riskOfSessionSignal, type SessionSignal, type StoredSessionContext } from '../risk/session-context.js';
+import {
+  assessSessionContext,
+  riskOfSessionSignal,
+  type SessionSignal,
+  type StoredSessionContext,
+} from '../risk/session-context.js';
 import { parseUserAgent } from '../risk/user-agent.js';
-import { addSessionNetwork, markSessionSuspect, requireSessionStepUp, trustSessionContext } from './context-repository.js';
+import {
+  addSessionNetwork,
+  markSessionSuspect,
+  requireSessionStepUp,
+  trustSessionContext,
+} from './context-repository.js';
 import { revokeSessionById } from './repository.js';
 
 /**
@@ -55,7 +65,11 @@ export async function enforceSessionContext(
       signal,
       action,
       previous: { browser: change.previous.browser, os: change.previous.os, networks: stored.networks },
-      current: { browser: change.current?.browser ?? change.previous.browser, os: change.current?.os ?? change.previous.os, network },
+      current: {
+        browser: change.current?.browser ?? change.previous.browser,
+        os: change.current?.os ?? change.previous.os,
+        network,
+      },
     },
   });
 
@@ -64,7 +78,13 @@ export async function enforceSessionContext(
     const action = signal === 'ua_change' ? config.risk.uaChange : config.risk.uaAndNetworkChange;
     if (action !== 'record' || stored.suspectAt === null) {
       return inTransaction(db, async (trx) => {
-        const outcome = await applyAction(trx, session.id, action, action === 'record' ? () => markSessionSuspect(trx, session.id, network, now) : null, now);
+        const outcome = await applyAction(
+          trx,
+          session.id,
+          action,
+          action === 'record' ? () => markSessionSuspect(trx, session.id, network, now) : null,
+          now,
+        );
         if (outcome.changed) await recordAuditEvent(trx, { type: 'session_suspect', ...event(signal, action) }, now);
         return outcome.result;
       });
@@ -76,8 +96,15 @@ export async function enforceSessionContext(
 
   const action = config.risk.networkChange;
   return inTransaction(db, async (trx) => {
-    const outcome = await applyAction(trx, session.id, action, () => addSessionNetwork(trx, session.id, network as string), now);
-    if (outcome.changed) await recordAuditEvent(trx, { type: 'session_network_changed', ...event('network_change', action) }, now);
+    const outcome = await applyAction(
+      trx,
+      session.id,
+      action,
+      () => addSessionNetwork(trx, session.id, network as string),
+      now,
+    );
+    if (outcome.changed)
+      await recordAuditEvent(trx, { type: 'session_network_changed', ...event('network_change', action) }, now);
     return outcome.result;
   });
 }
@@ -103,15 +130,33 @@ async function applyAction(
  * After a passkey re-verification on a session: the request's context becomes the trusted one and a
  * pending step-up is lifted. Pass the transaction of the re-verification.
  */
-export async function trustRequestContext(trx: Kysely<Database>, sessionId: string, current: RequestContext): Promise<void> {
+export async function trustRequestContext(
+  trx: Kysely<Database>,
+  sessionId: string,
+  current: RequestContext,
+): Promise<void> {
   const userAgent = current.userAgent ?? '';
-  await trustSessionContext(trx, sessionId, { userAgent, device: parseUserAgent(userAgent), network: networkOf(current.ipAddress) });
+  await trustSessionContext(trx, sessionId, {
+    userAgent,
+    device: parseUserAgent(userAgent),
+    network: networkOf(current.ipAddress),
+  });
 }
 
 /** The trusted context of a new session, from the request that creates it. */
-export function initialSessionContext(current: RequestContext): { context_user_agent: string; context_browser: string; context_os: string; networks: string[] } {
+export function initialSessionContext(current: RequestContext): {
+  context_user_agent: string;
+  context_browser: string;
+  context_os: string;
+  networks: string[];
+} {
   const userAgent = current.userAgent ?? '';
   const device = parseUserAgent(userAgent);
   const network = networkOf(current.ipAddress);
-  return { context_user_agent: userAgent, context_browser: device.browser, context_os: device.os, networks: network === null ? [] : [network] };
+  return {
+    context_user_agent: userAgent,
+    context_browser: device.browser,
+    context_os: device.os,
+    networks: network === null ? [] : [network],
+  };
 }

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { SignInHistory } from '../risk/sign-in.js';
 import type { DeviceContext } from '../risk/user-agent.js';
@@ -28,9 +28,24 @@ export async function addSessionNetwork(db: Kysely<Database>, sessionId: string,
 }
 
 /** Marks a live session suspect (and adds the network, if given) unless it already is; returns whether this call did. */
-export async function markSessionSuspect(db: Kysely<Database>, sessionId: string, network: string | null, now: Date): Promise<boolean> {
-  let query = db.updateTable('session').set({ suspect_at: now }).where('id', '=', sessionId).where('revoked_at', 'is', null).where('suspect_at', 'is', null);
-  if (network !== null) query = query.set({ networks: sql<string[]>`case when ${network}::text = any(networks) then networks else ${appendNetwork(network)} end` });
+export async function markSessionSuspect(
+  db: Kysely<Database>,
+  sessionId: string,
+  network: string | null,
+  now: Date,
+): Promise<boolean> {
+  let query = db
+    .updateTable('session')
+    .set({ suspect_at: now })
+    .where('id', '=', sessionId)
+    .where('revoked_at', 'is', null)
+    .where('suspect_at', 'is', null);
+  if (network !== null)
+    query = query.set({
+      networks: sql<
+        string[]
+      >`case when ${network}::text = any(networks) then networks else ${appendNetwork(network)} end`,
+    });
   const result = await query.executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }
@@ -72,12 +87,22 @@ export async function trustSessionContext(
     .where('id', '=', sessionId)
     .where('revoked_at', 'is', null);
   const { network } = context;
-  if (network !== null) query = query.set({ networks: sql<string[]>`case when ${network}::text = any(networks) then networks else ${appendNetwork(network)} end` });
+  if (network !== null)
+    query = query.set({
+      networks: sql<
+        string[]
+      >`case when ${network}::text = any(networks) then networks else ${appendNetwork(network)} end`,
+    });
   await query.execute();
 }
 
 /** One query over the user's sessions (by `session_user_id_idx`). */
-export async function findSignInHistory(db: Kysely<Database>, userId: string, network: string | null, device: DeviceContext): Promise<SignInHistory> {
+export async function findSignInHistory(
+  db: Kysely<Database>,
+  userId: string,
+  network: string | null,
+  device: DeviceContext,
+): Promise<SignInHistory> {
   const row = await db
     .selectFrom('session')
     .select([

@@ -36,7 +36,13 @@ export function hasSessionCookie(c: Context, options: SessionCookieOptions): boo
  * http://localhost too), SameSite=Lax, Path=/, no Domain, so the `__Host-` prefix holds, and a
  * Max-Age no later than the session's expiry.
  */
-export function setSessionCookie(c: Context, options: SessionCookieOptions, token: string, expiresAt: Date, now: Date): void {
+export function setSessionCookie(
+  c: Context,
+  options: SessionCookieOptions,
+  token: string,
+  expiresAt: Date,
+  now: Date,
+): void {
   setCookie(c, options.name, token, {
     httpOnly: true,
     secure: true,

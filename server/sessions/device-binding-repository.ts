@@ -19,7 +19,9 @@ export async function findDeviceBinding(db: Kysely<Database>, sessionId: string)
     .select(['dbsc_public_key', 'dbsc_cookie_hash', 'dbsc_cookie_expires_at'])
     .where('id', '=', sessionId)
     .executeTakeFirst();
-  return row ? { publicKey: row.dbsc_public_key, cookieHash: row.dbsc_cookie_hash, cookieExpiresAt: row.dbsc_cookie_expires_at } : null;
+  return row
+    ? { publicKey: row.dbsc_public_key, cookieHash: row.dbsc_cookie_hash, cookieExpiresAt: row.dbsc_cookie_expires_at }
+    : null;
 }
 
 /** Remembers a pending challenge (and, for a registration, its authorization value) on a live session. */
@@ -30,7 +32,11 @@ export async function storeDbscChallenge(
 ): Promise<void> {
   await db
     .updateTable('session')
-    .set({ dbsc_challenge: values.challenge, dbsc_challenge_expires_at: values.expiresAt, dbsc_authorization: values.authorization })
+    .set({
+      dbsc_challenge: values.challenge,
+      dbsc_challenge_expires_at: values.expiresAt,
+      dbsc_authorization: values.authorization,
+    })
     .where('id', '=', sessionId)
     .where('revoked_at', 'is', null)
     .execute();
@@ -44,7 +50,14 @@ export async function storeDbscChallenge(
 export async function bindSession(
   db: Kysely<Database>,
   sessionId: string,
-  values: { challenge: string; authorization: string; publicKey: string; cookieHash: Uint8Array; cookieExpiresAt: Date; now: Date },
+  values: {
+    challenge: string;
+    authorization: string;
+    publicKey: string;
+    cookieHash: Uint8Array;
+    cookieExpiresAt: Date;
+    now: Date;
+  },
 ): Promise<boolean> {
   const result = await db
     .updateTable('session')
@@ -77,7 +90,12 @@ export async function rotateBoundCookie(
 ): Promise<boolean> {
   const result = await db
     .updateTable('session')
-    .set({ dbsc_cookie_hash: values.cookieHash, dbsc_cookie_expires_at: values.cookieExpiresAt, dbsc_challenge: null, dbsc_challenge_expires_at: null })
+    .set({
+      dbsc_cookie_hash: values.cookieHash,
+      dbsc_cookie_expires_at: values.cookieExpiresAt,
+      dbsc_challenge: null,
+      dbsc_challenge_expires_at: null,
+    })
     .where('id', '=', sessionId)
     .where('revoked_at', 'is', null)
     .where('dbsc_public_key', 'is not', null)
@@ -89,5 +107,9 @@ export async function rotateBoundCookie(
 
 /** Burns a pending challenge (after a refresh proof that did not verify). */
 export async function clearDbscChallenge(db: Kysely<Database>, sessionId: string): Promise<void> {
-  await db.updateTable('session').set({ dbsc_challenge: null, dbsc_challenge_expires_at: null }).where('id', '=', sessionId).execute();
+  await db
+    .updateTable('session')
+    .set({ dbsc_challenge: null, dbsc_challenge_expires_at: null })
+    .where('id', '=', sessionId)
+    .execute();
 }

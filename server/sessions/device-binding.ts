@@ -9,7 +9,12 @@ import { findDeviceBinding } from './device-binding-repository.js';
  * behaviour: the session cookie suffices), `bound` (the request carries the session's current,
  * unexpired short-lived bound cookie), or `refused`.
  */
-async function checkBoundCookie(deps: Pick<Deps, 'db'>, sessionId: string, cookieValue: string | null, now: Date): Promise<'unbound' | 'bound' | 'refused'> {
+async function checkBoundCookie(
+  deps: Pick<Deps, 'db'>,
+  sessionId: string,
+  cookieValue: string | null,
+  now: Date,
+): Promise<'unbound' | 'bound' | 'refused'> {
   const binding = await findDeviceBinding(deps.db, sessionId);
   if (binding === null || binding.publicKey === null) return 'unbound';
   if (cookieValue === null || binding.cookieHash === null || binding.cookieExpiresAt === null) return 'refused';
@@ -23,7 +28,12 @@ async function checkBoundCookie(deps: Pick<Deps, 'db'>, sessionId: string, cooki
  * bound (browsers without DBSC keep today's behaviour); for a bound session only with its current,
  * unexpired short-lived cookie. The long-lived session cookie alone, replayed elsewhere, is refused.
  */
-export async function passesDeviceBinding(deps: Pick<Deps, 'db' | 'config'>, c: Context, sessionId: string, now: Date): Promise<boolean> {
+export async function passesDeviceBinding(
+  deps: Pick<Deps, 'db' | 'config'>,
+  c: Context,
+  sessionId: string,
+  now: Date,
+): Promise<boolean> {
   if (!deps.config.dbsc.enabled) return true;
   const value = getCookie(c, deps.config.dbsc.cookieName) ?? null;
   return (await checkBoundCookie(deps, sessionId, value, now)) !== 'refused';

@@ -1,15 +1,15 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
-import { enforceSessionContext } from './context-policy.js';
-import { passesDeviceBinding } from './device-binding.js';
-import { clearSessionCookie, hasSessionCookie, readSessionCookie, setSessionCookie } from './cookie.js';
-import { validateSessionToken, type Session, type ValidatedSession } from './service.js';
-import type { SessionSecretState } from './secret-rotation.js';
-import { parseToken } from './token.js';
-import type { User } from '../user.js';
 import { requestContext } from '../http/client-address.js';
 import type { RequestContext } from '../request-context.js';
+import type { User } from '../user.js';
+import { enforceSessionContext } from './context-policy.js';
+import { clearSessionCookie, hasSessionCookie, readSessionCookie, setSessionCookie } from './cookie.js';
+import { passesDeviceBinding } from './device-binding.js';
+import type { SessionSecretState } from './secret-rotation.js';
+import { type Session, type ValidatedSession, validateSessionToken } from './service.js';
+import { parseToken } from './token.js';
 
 /** What {@link requireSession} puts in `c.var`. */
 export interface SessionVariables {
@@ -59,7 +59,10 @@ export function requireSession(
       throw new AuthError('reauthentication_required', 'This recovery session can only add a passkey or sign out.');
     }
     if (stepUpRequired && !allowStepUp) {
-      throw new AuthError('reauthentication_required', 'Unusual activity on this session: confirm it is you with your passkey.');
+      throw new AuthError(
+        'reauthentication_required',
+        'Unusual activity on this session: confirm it is you with your passkey.',
+      );
     }
     c.set('user', validated.user);
     c.set('session', validated.session);
@@ -94,8 +97,13 @@ export async function authenticateRequest(
   }
   // No query and no parsing when the request's context is the session's (server/risk/session-context.ts).
   // Read once per request by the app's middleware; computed here when mounted without it.
-  const current = (c.get('requestContext') as RequestContext | undefined) ?? requestContext(c, deps.config.trustedProxies);
-  const risk = await enforceSessionContext(deps, { session: validated.session, stored: validated.context, current }, now);
+  const current =
+    (c.get('requestContext') as RequestContext | undefined) ?? requestContext(c, deps.config.trustedProxies);
+  const risk = await enforceSessionContext(
+    deps,
+    { session: validated.session, stored: validated.context, current },
+    now,
+  );
   if (risk === 'revoked') {
     clearSessionCookie(c, cookie);
     return null;

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
-import type { Deps } from '../deps.js';
 import * as schemas from '../contract/schemas.js';
+import type { Deps } from '../deps.js';
 import { jsonBody } from '../http/body.js';
 import type { AppEnv } from '../http/env.js';
 import { validBody } from '../http/validate.js';
@@ -23,7 +23,9 @@ export function sessionManagementRoutes(deps: Deps) {
     return c.body(null, 204);
   });
 
-  app.post('/revoke-others', body, session, validBody(schemas.emptyRequest), async (c) => c.json(await revokeOtherSessions(deps, c.var.session, c.var.requestContext)));
+  app.post('/revoke-others', body, session, validBody(schemas.emptyRequest), async (c) =>
+    c.json(await revokeOtherSessions(deps, c.var.session, c.var.requestContext)),
+  );
 
   return app;
 }

@@ -1,16 +1,21 @@
-import type { SessionSummary } from '../contract/wire.js';
 import type { Kysely } from 'kysely';
 import type { Actor, RequestContext } from '../audit/events.js';
 import { recordAuditEvent } from '../audit/repository.js';
+import type { SessionSummary } from '../contract/wire.js';
 import { toBase64url } from '../crypto.js';
 import type { Database, SessionRow } from '../db/schema.js';
+import { inTransaction } from '../db/transaction.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
-import { requireRecentVerification } from './step-up.js';
-import { listLiveSessionsOfUser, revokeSessionById, revokeSessionOfUser, revokeSessionsOfUserExcept } from './repository.js';
 import { liveAt, type SessionConfig, sessionEnd } from './lifetime.js';
+import {
+  listLiveSessionsOfUser,
+  revokeSessionById,
+  revokeSessionOfUser,
+  revokeSessionsOfUserExcept,
+} from './repository.js';
 import type { Session } from './service.js';
-import { inTransaction } from '../db/transaction.js';
+import { requireRecentVerification } from './step-up.js';
 
 /** A session as `GET /auth/sessions` shows it: never its token. */
 export type SessionView = SessionSummary;
@@ -29,34 +34,65 @@ export async function listSessions(deps: Deps, current: Session): Promise<Sessio
  * revoking another session one by one must need what revoking them all needs. Returns whether it was
  * the session making the request (whose cookie the route then clears).
  */
-export async function revokeOwnSession(deps: Deps, current: Session, sessionId: string, context: RequestContext): Promise<{ wasCurrent: boolean }> {
+export async function revokeOwnSession(
+  deps: Deps,
+  current: Session,
+  sessionId: string,
+  context: RequestContext,
+): Promise<{ wasCurrent: boolean }> {
   const { db, config, clock } = deps;
   const now = clock.now();
   // Ids are 20 base64url characters; anything else (a NUL byte, say) cannot name a session.
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(sessionId)) throw new AuthError('not_found');
   return inTransaction(db, async (trx) => {
-    if (!(await revokeSessionOfUser(trx, current.userId, sessionId, liveAt(config.session, now)))) throw new AuthError('not_found');
+    if (!(await revokeSessionOfUser(trx, current.userId, sessionId, liveAt(config.session, now))))
+      throw new AuthError('not_found');
     // After the ownership check, so another user's id stays 404 either way; throwing rolls the revocation back.
     if (sessionId !== current.id) requireRecentVerification(current, config, now);
-    await recordAuditEvent(trx, { type: 'session_revoked', userId: current.userId, sessionId, ...context, details: { cause: 'revoked_by_user', fromSession: current.id } }, now);
+    await recordAuditEvent(
+      trx,
+      {
+        type: 'session_revoked',
+        userId: current.userId,
+        sessionId,
+        ...context,
+        details: { cause: 'revoked_by_user', fromSession: current.id },
+      },
+      now,
+    );
     return { wasCurrent: sessionId === current.id };
   });
 }
 
 /** *Step-up.* Revokes every live session of the signed-in user except the current one. */
-export async function revokeOtherSessions(deps: Deps, current: Session, context: RequestContext): Promise<{ revoked: number }> {
+export async function revokeOtherSessions(
+  deps: Deps,
+  current: Session,
+  context: RequestContext,
+): Promise<{ revoked: number }> {
   const { db, config, clock } = deps;
   const now = clock.now();
   requireRecentVerification(current, config, now);
   return inTransaction(db, async (trx) => {
     const revoked = await revokeSessionsOfUserExcept(trx, current.userId, current.id, liveAt(config.session, now));
-    await recordRevocations(trx, current.userId, revoked, { actor: 'user', cause: 'revoke_others', fromSession: current.id, context }, now);
+    await recordRevocations(
+      trx,
+      current.userId,
+      revoked,
+      { actor: 'user', cause: 'revoke_others', fromSession: current.id, context },
+      now,
+    );
     return { revoked: revoked.length };
   });
 }
 
 /** Ends a session on logout, with its audit event, in one transaction. */
-export async function logout(db: Kysely<Database>, session: Session, context: RequestContext, now: Date): Promise<void> {
+export async function logout(
+  db: Kysely<Database>,
+  session: Session,
+  context: RequestContext,
+  now: Date,
+): Promise<void> {
   await inTransaction(db, async (trx) => {
     if (await revokeSessionById(trx, session.id, now)) {
       await recordAuditEvent(trx, { type: 'logout', userId: session.userId, sessionId: session.id, ...context }, now);

@@ -11,12 +11,27 @@ function isLive(at: LiveAt) {
 }
 
 /** The risk-signal columns (server/risk/), which a new session may leave at their defaults. */
-type SessionRiskColumns = 'context_user_agent' | 'context_browser' | 'context_os' | 'networks' | 'suspect_at' | 'step_up_required_at';
+type SessionRiskColumns =
+  | 'context_user_agent'
+  | 'context_browser'
+  | 'context_os'
+  | 'networks'
+  | 'suspect_at'
+  | 'step_up_required_at';
 
 /** The device-binding columns (server/dbsc/), which a new session leaves empty. */
-type SessionDbscColumns = 'dbsc_public_key' | 'dbsc_challenge' | 'dbsc_challenge_expires_at' | 'dbsc_authorization' | 'dbsc_cookie_hash' | 'dbsc_cookie_expires_at';
+type SessionDbscColumns =
+  | 'dbsc_public_key'
+  | 'dbsc_challenge'
+  | 'dbsc_challenge_expires_at'
+  | 'dbsc_authorization'
+  | 'dbsc_cookie_hash'
+  | 'dbsc_cookie_expires_at';
 
-export type NewSessionRow = Omit<SessionRow, 'revoked_at' | 'kind' | 'previous_secret_hash' | 'secret_rotated_at' | SessionRiskColumns | SessionDbscColumns> & {
+export type NewSessionRow = Omit<
+  SessionRow,
+  'revoked_at' | 'kind' | 'previous_secret_hash' | 'secret_rotated_at' | SessionRiskColumns | SessionDbscColumns
+> & {
   kind?: SessionKind;
 } & Partial<Pick<SessionRow, SessionRiskColumns>>;
 
@@ -65,7 +80,17 @@ where s.id = $1 and s.revoked_at is null and s.expires_at > $2 and s.last_seen_a
 
 type ActiveSessionSqlRow = Pick<
   ActiveSessionRow,
-  'id' | 'secret_hash' | 'user_id' | 'kind' | 'previous_secret_hash' | 'context_user_agent' | 'context_browser' | 'context_os' | 'networks' | 'username' | 'display_name'
+  | 'id'
+  | 'secret_hash'
+  | 'user_id'
+  | 'kind'
+  | 'previous_secret_hash'
+  | 'context_user_agent'
+  | 'context_browser'
+  | 'context_os'
+  | 'networks'
+  | 'username'
+  | 'display_name'
 > & {
   created_ms: number;
   last_seen_ms: number;
@@ -82,9 +107,15 @@ const dateOrNull = (ms: number | null): Date | null => (ms === null ? null : new
  * The session hot path: one indexed round trip that returns the live session and its user together,
  * or `null`. Time comes from the caller, so tests can move it.
  */
-export async function findActiveSession(db: Kysely<Database>, id: string, at: LiveAt): Promise<ActiveSessionRow | null> {
+export async function findActiveSession(
+  db: Kysely<Database>,
+  id: string,
+  at: LiveAt,
+): Promise<ActiveSessionRow | null> {
   // Times as ISO text: what the driver would send, without its slower local-time formatting.
-  const { rows } = await db.executeQuery<ActiveSessionSqlRow>(CompiledQuery.raw(activeSessionSql, [id, at.now.toISOString(), at.idleCutoff.toISOString()]));
+  const { rows } = await db.executeQuery<ActiveSessionSqlRow>(
+    CompiledQuery.raw(activeSessionSql, [id, at.now.toISOString(), at.idleCutoff.toISOString()]),
+  );
   const row = rows[0];
   if (row === undefined) return null;
   return {
@@ -130,7 +161,12 @@ export async function revokeSessionById(db: Kysely<Database>, id: string, now: D
 
 /** Records a fresh user verification (step-up) on a live session; `false` when it is revoked. */
 export async function markSessionVerified(db: Kysely<Database>, id: string, now: Date): Promise<boolean> {
-  const result = await db.updateTable('session').set({ verified_at: now }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+  const result = await db
+    .updateTable('session')
+    .set({ verified_at: now })
+    .where('id', '=', id)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }
 
@@ -150,7 +186,12 @@ export async function listLiveSessionsOfUser(db: Kysely<Database>, userId: strin
  * Revokes one live session of one user; `false` (nothing changed) when the session is not that
  * user's, or not live, so another user's session id looks exactly like an unknown one.
  */
-export async function revokeSessionOfUser(db: Kysely<Database>, userId: string, id: string, at: LiveAt): Promise<boolean> {
+export async function revokeSessionOfUser(
+  db: Kysely<Database>,
+  userId: string,
+  id: string,
+  at: LiveAt,
+): Promise<boolean> {
   const result = await db
     .updateTable('session')
     .set({ revoked_at: at.now })
@@ -162,7 +203,12 @@ export async function revokeSessionOfUser(db: Kysely<Database>, userId: string, 
 }
 
 /** Revokes every live session of a user but one; returns the revoked ids. */
-export async function revokeSessionsOfUserExcept(db: Kysely<Database>, userId: string, keepId: string, at: LiveAt): Promise<string[]> {
+export async function revokeSessionsOfUserExcept(
+  db: Kysely<Database>,
+  userId: string,
+  keepId: string,
+  at: LiveAt,
+): Promise<string[]> {
   const rows = await db
     .updateTable('session')
     .set({ revoked_at: at.now })
@@ -175,7 +221,11 @@ export async function revokeSessionsOfUserExcept(db: Kysely<Database>, userId: s
 }
 
 /** Revokes every not-yet-revoked session a passkey created; returns the revoked ids. */
-export async function revokeSessionsOfPasskey(db: Kysely<Database>, credentialId: Uint8Array, now: Date): Promise<string[]> {
+export async function revokeSessionsOfPasskey(
+  db: Kysely<Database>,
+  credentialId: Uint8Array,
+  now: Date,
+): Promise<string[]> {
   const rows = await db
     .updateTable('session')
     .set({ revoked_at: now })
@@ -236,7 +286,12 @@ export async function revokeLeastRecentlyUsedSessions(
  * Whether session `sid` of user `sub` is live (and the user not disabled), and the user's name: one
  * indexed query, so a revocation shows at once (token introspection).
  */
-export async function findLiveSessionOfToken(db: Kysely<Database>, sid: string, sub: string, at: LiveAt): Promise<{ username: string } | null> {
+export async function findLiveSessionOfToken(
+  db: Kysely<Database>,
+  sid: string,
+  sub: string,
+  at: LiveAt,
+): Promise<{ username: string } | null> {
   return (
     (await db
       .selectFrom('session')
@@ -251,7 +306,11 @@ export async function findLiveSessionOfToken(db: Kysely<Database>, sid: string, 
 }
 
 /** The number of live sessions of each user (of `userId` only, when given); users without any are absent. */
-export async function countLiveSessionsByUser(db: Kysely<Database>, at: LiveAt, userId?: string): Promise<Map<string, number>> {
+export async function countLiveSessionsByUser(
+  db: Kysely<Database>,
+  at: LiveAt,
+  userId?: string,
+): Promise<Map<string, number>> {
   let query = db
     .selectFrom('session')
     .select(['user_id', (eb) => eb.fn.countAll<string | number>().as('n')])
@@ -270,7 +329,12 @@ export type EndedSessions = 'expired' | 'idle' | 'revoked';
  * or revoked), for the sweep; returns how many. Each pass is served by an index (a single OR would
  * scan the whole table), and `FOR UPDATE SKIP LOCKED` lets concurrent sweeps take disjoint rows.
  */
-export async function deleteEndedSessions(db: Kysely<Database>, condition: EndedSessions, cutoff: LiveAt, batchSize: number): Promise<number> {
+export async function deleteEndedSessions(
+  db: Kysely<Database>,
+  condition: EndedSessions,
+  cutoff: LiveAt,
+  batchSize: number,
+): Promise<number> {
   const result = await db
     .deleteFrom('session')
     .where('id', 'in', (eb) => {

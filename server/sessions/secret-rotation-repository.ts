@@ -28,7 +28,12 @@ export async function replaceSessionSecret(
  * Revokes a live session whose previous secret is `previousHash`; `true` for the one caller that
  * revoked it (concurrent replays of the same secret revoke, and are recorded, once).
  */
-export async function revokeSessionByPreviousSecret(db: Kysely<Database>, id: string, previousHash: Uint8Array, now: Date): Promise<boolean> {
+export async function revokeSessionByPreviousSecret(
+  db: Kysely<Database>,
+  id: string,
+  previousHash: Uint8Array,
+  now: Date,
+): Promise<boolean> {
   const row = await db
     .updateTable('session')
     .set({ revoked_at: now })

@@ -1,9 +1,9 @@
 import type { Kysely } from 'kysely';
 import { recordAuditEvent } from '../audit/repository.js';
 import type { Database } from '../db/schema.js';
+import { inTransaction } from '../db/transaction.js';
 import { replaceSessionSecret, revokeSessionByPreviousSecret } from './secret-rotation-repository.js';
 import { formatToken, hashSecret, newSessionSecret, parseToken } from './token.js';
-import { inTransaction } from '../db/transaction.js';
 
 /**
  * Session secret rotation (README "Access tokens"). The cookie is the refresh credential of the access

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { Database, SessionKind } from '../db/schema.js';
 import { recordAuditEvent } from '../audit/repository.js';
+import type { Database, SessionKind } from '../db/schema.js';
 import type { RequestContext } from '../request-context.js';
 import type { StoredSessionContext } from '../risk/session-context.js';
 import type { User } from '../user.js';
@@ -167,7 +167,12 @@ export async function enforceSessionLimit(
 ): Promise<string[]> {
   if (config.limit === 0) return [];
   const { session, context } = input;
-  const revoked = await revokeLeastRecentlyUsedSessions(db, session.userId, { exceptId: session.id, keep: config.limit - 1 }, liveAt(config, now));
+  const revoked = await revokeLeastRecentlyUsedSessions(
+    db,
+    session.userId,
+    { exceptId: session.id, keep: config.limit - 1 },
+    liveAt(config, now),
+  );
   for (const id of revoked) {
     await recordAuditEvent(
       db,

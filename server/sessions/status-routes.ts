@@ -16,7 +16,10 @@ export function sessionStatusRoutes(deps: Pick<Deps, 'db' | 'config' | 'clock'>)
   app.get('/session/status', async (c) => {
     const authenticated = await authenticateRequest(deps, c);
     if (authenticated === null) return c.json({ signedIn: false });
-    const { validated: { user, session }, stepUpRequired } = authenticated;
+    const {
+      validated: { user, session },
+      stepUpRequired,
+    } = authenticated;
     return c.json({
       signedIn: true,
       restricted: session.kind === 'recovery',

@@ -8,6 +8,8 @@ import type { Session } from './service.js';
  * otherwise 403 `reauthentication_required`. A restricted recovery session never qualifies.
  */
 export function requireRecentVerification(session: Session, config: Pick<Config, 'reauthWindow'>, now: Date): void {
-  if (session.kind !== 'full') throw new AuthError('reauthentication_required', 'This recovery session can only add a passkey or sign out.');
-  if (now.getTime() - session.verifiedAt.getTime() >= config.reauthWindow * 1000) throw new AuthError('reauthentication_required');
+  if (session.kind !== 'full')
+    throw new AuthError('reauthentication_required', 'This recovery session can only add a passkey or sign out.');
+  if (now.getTime() - session.verifiedAt.getTime() >= config.reauthWindow * 1000)
+    throw new AuthError('reauthentication_required');
 }

@@ -23,7 +23,7 @@
  *
  * @module
  */
-import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
 import type {
   AuthenticationExtensionsClientOutputs,
   AuthenticationResponseJSON,
@@ -379,9 +379,7 @@ function clientDataJSON(o: {
  * @param options.rpId Fallback RP ID when ceremony options have none (default `'localhost'`).
  * @param options.aaguid AAGUID, 16 bytes or hex (default zeroes).
  */
-export function createSoftwareAuthenticator(
-  options: SoftwareAuthenticatorOptions = {},
-): SoftwareAuthenticator {
+export function createSoftwareAuthenticator(options: SoftwareAuthenticatorOptions = {}): SoftwareAuthenticator {
   const origin = options.origin ?? 'http://localhost:3000';
   const defaultRpId = options.rpId ?? 'localhost';
   const aaguid = parseAaguid(options.aaguid);
@@ -411,7 +409,8 @@ export function createSoftwareAuthenticator(
       }
     }
 
-    const rawId = overrides.credentialId !== undefined ? toBytes(overrides.credentialId) : new Uint8Array(randomBytes(16));
+    const rawId =
+      overrides.credentialId !== undefined ? toBytes(overrides.credentialId) : new Uint8Array(randomBytes(16));
     if (rawId.byteLength === 0 || rawId.byteLength > 1023) {
       throw new RangeError('Credential ID must be 1..1023 bytes');
     }
@@ -474,8 +473,7 @@ export function createSoftwareAuthenticator(
     credentials.push(credential);
 
     const clientExtensionResults: AuthenticationExtensionsClientOutputs =
-      overrides.clientExtensionResults ??
-      (creationOptions.extensions?.credProps ? { credProps: { rk: true } } : {});
+      overrides.clientExtensionResults ?? (creationOptions.extensions?.credProps ? { credProps: { rk: true } } : {});
 
     return {
       id: credential.id,

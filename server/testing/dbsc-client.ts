@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 
 /** What the client sends requests with: `app.request` of Hono, or `fetch` against a base URL. */
 export type DbscFetch = (path: string, init: RequestInit) => Response | Promise<Response>;
@@ -64,19 +64,30 @@ export async function generateDbscKey(): Promise<DbscKey> {
 }
 
 /** The DBSC proof JWT: header `typ: "dbsc+jwt"`, `alg: "ES256"`, `jwk` on registration; payload `jti` (the challenge) and `authorization`. */
-export async function signDbscProof(key: DbscKey, claims: { jti: string; authorization?: string }, options: { includeJwk: boolean }): Promise<string> {
+export async function signDbscProof(
+  key: DbscKey,
+  claims: { jti: string; authorization?: string },
+  options: { includeJwk: boolean },
+): Promise<string> {
   const header = { alg: 'ES256', typ: 'dbsc+jwt', ...(options.includeJwk ? { jwk: key.publicJwk } : {}) };
   return new SignJWT({ ...claims }).setProtectedHeader(header).sign(key.privateKey);
 }
 
 /** Parameters of a `Secure-Session-Registration` header (the first registration in it). */
-export function parseRegistrationHeader(value: string): { algorithms: string[]; path: string; challenge: string | null; authorization: string | null } | null {
+export function parseRegistrationHeader(
+  value: string,
+): { algorithms: string[]; path: string; challenge: string | null; authorization: string | null } | null {
   const match = /^\(([^)]*)\)((?:;[a-z_]+=(?:"(?:[^"\\]|\\.)*"|[^;,]*))*)/i.exec(value.trim());
   if (!match) return null;
   const params = parseParams(match[2] ?? '');
   const path = params.get('path');
   if (path === undefined) return null;
-  return { algorithms: (match[1] ?? '').trim().split(/\s+/), path, challenge: params.get('challenge') ?? null, authorization: params.get('authorization') ?? null };
+  return {
+    algorithms: (match[1] ?? '').trim().split(/\s+/),
+    path,
+    challenge: params.get('challenge') ?? null,
+    authorization: params.get('authorization') ?? null,
+  };
 }
 
 /** `Secure-Session-Challenge`: the challenge string and the session `id` parameter. */
@@ -107,7 +118,10 @@ export function createDbscClient(options: DbscClientOptions): DbscClient {
 
   const cookieHeader = () => {
     const at = now().getTime();
-    return [...jar].filter(([, c]) => c.expiresAt === null || c.expiresAt.getTime() > at).map(([name, c]) => `${name}=${c.value}`).join('; ');
+    return [...jar]
+      .filter(([, c]) => c.expiresAt === null || c.expiresAt.getTime() > at)
+      .map(([name, c]) => `${name}=${c.value}`)
+      .join('; ');
   };
 
   const store = (response: Response) => {
@@ -137,21 +151,38 @@ export function createDbscClient(options: DbscClientOptions): DbscClient {
   };
 
   const applyInstructions = async (response: Response, key: DbscKey, fallbackId: string | null) => {
-    const body = (await response.json()) as { continue?: boolean; session_identifier?: string; refresh_url?: string; credentials?: { type: string; name: string }[] };
+    const body = (await response.json()) as {
+      continue?: boolean;
+      session_identifier?: string;
+      refresh_url?: string;
+      credentials?: { type: string; name: string }[];
+    };
     if (body.continue === false) {
       if (fallbackId !== null) sessions.delete(fallbackId);
       return;
     }
-    if (typeof body.session_identifier !== 'string' || typeof body.refresh_url !== 'string') throw new Error('session instructions without session_identifier or refresh_url');
+    if (typeof body.session_identifier !== 'string' || typeof body.refresh_url !== 'string')
+      throw new Error('session instructions without session_identifier or refresh_url');
     const cookieNames = (body.credentials ?? []).filter((c) => c.type === 'cookie').map((c) => c.name);
-    sessions.set(body.session_identifier, { id: body.session_identifier, refreshUrl: body.refresh_url, cookieNames, key });
+    sessions.set(body.session_identifier, {
+      id: body.session_identifier,
+      refreshUrl: body.refresh_url,
+      cookieNames,
+      key,
+    });
   };
 
   const register = async (offer: NonNullable<ReturnType<typeof parseRegistrationHeader>>) => {
     if (!offer.algorithms.includes('ES256') || offer.challenge === null) return;
     const key = await generateDbscKey();
-    const claims = offer.authorization === null ? { jti: offer.challenge } : { jti: offer.challenge, authorization: offer.authorization };
-    const response = await raw(offer.path, { method: 'POST', headers: { 'Secure-Session-Response': `"${await signDbscProof(key, claims, { includeJwk: true })}"` } });
+    const claims =
+      offer.authorization === null
+        ? { jti: offer.challenge }
+        : { jti: offer.challenge, authorization: offer.authorization };
+    const response = await raw(offer.path, {
+      method: 'POST',
+      headers: { 'Secure-Session-Response': `"${await signDbscProof(key, claims, { includeJwk: true })}"` },
+    });
     if (response.status === 200) await applyInstructions(response, key, null);
   };
 
@@ -166,8 +197,15 @@ export function createDbscClient(options: DbscClientOptions): DbscClient {
     }
     const challenge = parseChallengeHeader(first.headers.get('secure-session-challenge') ?? '');
     if (first.status !== 403 || challenge === null) return first;
-    const proof = await signDbscProof(refreshOptions.key ?? session.key, { jti: challenge.challenge }, { includeJwk: false });
-    const second = await raw(session.refreshUrl, { method: 'POST', headers: { ...idHeader, 'Secure-Session-Response': `"${proof}"` } });
+    const proof = await signDbscProof(
+      refreshOptions.key ?? session.key,
+      { jti: challenge.challenge },
+      { includeJwk: false },
+    );
+    const second = await raw(session.refreshUrl, {
+      method: 'POST',
+      headers: { ...idHeader, 'Secure-Session-Response': `"${proof}"` },
+    });
     if (second.status === 200) await applyInstructions(second.clone(), session.key, sessionId);
     return second;
   };

@@ -16,5 +16,5 @@
  * @module
  */
 export * from './authenticator.js';
-export * from './playwright.js';
 export * from './dbsc-client.js';
+export * from './playwright.js';

@@ -123,7 +123,10 @@ function webAuthnSession(page: Page): Promise<CDPSession> {
  * const failingFingerprint = await addVirtualAuthenticator(page, { isUserVerified: false });
  * ```
  */
-export async function addVirtualAuthenticator(page: Page, options: VirtualAuthenticatorOptions = {}): Promise<VirtualAuthenticator> {
+export async function addVirtualAuthenticator(
+  page: Page,
+  options: VirtualAuthenticatorOptions = {},
+): Promise<VirtualAuthenticator> {
   const cdp = await webAuthnSession(page);
   const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
     options: {
@@ -137,7 +140,8 @@ export async function addVirtualAuthenticator(page: Page, options: VirtualAuthen
       defaultBackupState: options.defaultBackupState ?? false,
     },
   });
-  const toStandardBase64 = (id: string) => Buffer.from(id, id.includes('-') || id.includes('_') ? 'base64url' : 'base64').toString('base64');
+  const toStandardBase64 = (id: string) =>
+    Buffer.from(id, id.includes('-') || id.includes('_') ? 'base64url' : 'base64').toString('base64');
   return {
     cdp,
     authenticatorId,
@@ -183,7 +187,10 @@ export async function addVirtualAuthenticator(page: Page, options: VirtualAuthen
  * await authenticator.addCredential(toVirtualCredential(software.credentials[0]!));
  * ```
  */
-export function toVirtualCredential(credential: SoftwareCredential, options: { userName?: string; userDisplayName?: string } = {}): VirtualCredential {
+export function toVirtualCredential(
+  credential: SoftwareCredential,
+  options: { userName?: string; userDisplayName?: string } = {},
+): VirtualCredential {
   return {
     credentialId: Buffer.from(credential.rawId).toString('base64'),
     isResidentCredential: true,

@@ -1,5 +1,5 @@
-import { randomBase64url } from '../crypto.js';
 import { SignJWT } from 'jose';
+import { randomBase64url } from '../crypto.js';
 import { rotateSessionSecretIfDue, type SessionSecretState } from '../sessions/secret-rotation.js';
 import type { Session } from '../sessions/service.js';
 import type { User } from '../user.js';
@@ -27,7 +27,13 @@ export async function issueAccessToken(
 ): Promise<IssuedAccessToken> {
   const { db, config, clock, keys } = deps;
   const now = clock.now();
-  const rotatedSessionToken = await rotateSessionSecretIfDue(db, input.sessionToken, input.secret, config.session.secretRotationAge, now);
+  const rotatedSessionToken = await rotateSessionSecretIfDue(
+    db,
+    input.sessionToken,
+    input.secret,
+    config.session.secretRotationAge,
+    now,
+  );
   const key = await keys.signingKey();
   const iat = Math.floor(now.getTime() / 1000);
   const lifetime = config.tokens.lifetime;

@@ -1,10 +1,10 @@
 import { errors, type JWTVerifyGetKey } from 'jose';
+import type { IntrospectionResponse } from '../contract/wire.js';
 import { bytesEqual, sha256 } from '../crypto.js';
 import { AuthError } from '../errors.js';
-import { AccessTokenError, createAccessTokenVerifier } from '../verify.js';
-import type { IntrospectionResponse } from '../contract/wire.js';
 import { liveAt } from '../sessions/lifetime.js';
 import { findLiveSessionOfToken } from '../sessions/repository.js';
+import { AccessTokenError, createAccessTokenVerifier } from '../verify.js';
 import type { TokenDeps } from './keys.js';
 
 /** The RFC 7662 answer. */
@@ -44,7 +44,10 @@ export function isIntrospectionClient(secret: string | null, authorization: stri
  * `exp`) and its session looked up in one query: `{active: false}` as soon as the session is revoked
  * or expired, or the user disabled.
  */
-export async function introspectToken(deps: TokenDeps, input: { authorization: string | undefined; token: string }): Promise<IntrospectionResult> {
+export async function introspectToken(
+  deps: TokenDeps,
+  input: { authorization: string | undefined; token: string },
+): Promise<IntrospectionResult> {
   const { db, config, clock, keys } = deps;
   if (!isIntrospectionClient(config.tokens.introspectionSecret, input.authorization)) {
     throw new AuthError('unauthenticated', 'This endpoint needs the introspection secret.');
@@ -55,7 +58,11 @@ export async function introspectToken(deps: TokenDeps, input: { authorization: s
     if (found === null || found.alg !== header.alg) throw new errors.JWKSNoMatchingKey();
     return found.key;
   };
-  const verify = createAccessTokenVerifier({ jwks: getKey, issuer: config.origins[0] as string, audience: config.tokens.audience });
+  const verify = createAccessTokenVerifier({
+    jwks: getKey,
+    issuer: config.origins[0] as string,
+    audience: config.tokens.audience,
+  });
   let claims;
   try {
     claims = await verify(input.token, now);

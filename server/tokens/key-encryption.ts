@@ -22,7 +22,8 @@ export function sealPrivateKey(plaintext: Uint8Array, kek: Uint8Array, kid: stri
 /** Opens what {@link sealPrivateKey} sealed; throws when the key, kid or bytes do not match. */
 export function openPrivateKey(sealed: Uint8Array, kek: Uint8Array, kid: string): Buffer {
   const bytes = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
-  if (bytes.byteLength < 1 + ivLength + tagLength || bytes[0] !== version) throw new Error(`Signing key ${kid}: unknown sealed format`);
+  if (bytes.byteLength < 1 + ivLength + tagLength || bytes[0] !== version)
+    throw new Error(`Signing key ${kid}: unknown sealed format`);
   const decipher = createDecipheriv('aes-256-gcm', kek, bytes.subarray(1, 1 + ivLength));
   decipher.setAAD(Buffer.from(kid, 'utf8'));
   decipher.setAuthTag(bytes.subarray(bytes.byteLength - tagLength));
@@ -38,7 +39,10 @@ export const KEY_ENCRYPTION_KEY_FILE = 'token-key-encryption.key';
  * (mode 0600, base64), so the signing keys in the database files are never in the clear; else (a
  * PostgreSQL server without the variable) null, as before.
  */
-export async function resolveKeyEncryptionKey(configured: Uint8Array | null, dataDir: string | null): Promise<Uint8Array | null> {
+export async function resolveKeyEncryptionKey(
+  configured: Uint8Array | null,
+  dataDir: string | null,
+): Promise<Uint8Array | null> {
   if (configured !== null || dataDir === null) return configured;
   const file = path.join(dataDir, KEY_ENCRYPTION_KEY_FILE);
   const existing = await readKeyFile(file);
@@ -69,6 +73,9 @@ async function readKeyFile(file: string): Promise<Uint8Array | null> {
     throw error;
   }
   const bytes = Buffer.from(text.trim(), 'base64');
-  if (bytes.byteLength !== 32) throw new Error(`${file} does not hold a 32-byte key in base64; restore it from a backup (signing keys sealed with it cannot be opened without it)`);
+  if (bytes.byteLength !== 32)
+    throw new Error(
+      `${file} does not hold a 32-byte key in base64; restore it from a backup (signing keys sealed with it cannot be opened without it)`,
+    );
   return new Uint8Array(bytes);
 }

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Database, SigningKeyRow } from '../db/schema.js';
 
 export type NewSigningKey = Omit<SigningKeyRow, 'public_jwk'> & { public_jwk: Record<string, unknown> };

@@ -2,11 +2,17 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
-import type { Deps } from '../deps.js';
 import type { Database, SigningKeyRow } from '../db/schema.js';
-import { openPrivateKey, sealPrivateKey } from './key-encryption.js';
-import { insertSigningKey, listPublishedSigningKeys, listUnsealedSigningKeys, lockSigningKeys, storeSealedPrivateKey } from './key-repository.js';
 import { inTransaction } from '../db/transaction.js';
+import type { Deps } from '../deps.js';
+import { openPrivateKey, sealPrivateKey } from './key-encryption.js';
+import {
+  insertSigningKey,
+  listPublishedSigningKeys,
+  listUnsealedSigningKeys,
+  lockSigningKeys,
+  storeSealedPrivateKey,
+} from './key-repository.js';
 
 export type SigningAlgorithm = 'ES256' | 'EdDSA';
 export type TokenConfig = Config['tokens'];
@@ -181,7 +187,12 @@ export async function generateSigningKey(
   const { publicKey, privateKey } =
     alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
   const jwk = publicKey.export({ format: 'jwk' }) as JWK;
-  const publicJwk: Record<string, unknown> = { kty: jwk.kty, crv: jwk.crv, x: jwk.x, ...(jwk.y === undefined ? {} : { y: jwk.y }) };
+  const publicJwk: Record<string, unknown> = {
+    kty: jwk.kty,
+    crv: jwk.crv,
+    x: jwk.x,
+    ...(jwk.y === undefined ? {} : { y: jwk.y }),
+  };
   const kid = await calculateJwkThumbprint(publicJwk as JWK, 'sha256');
   const der = privateKey.export({ format: 'der', type: 'pkcs8' });
   return {
@@ -205,7 +216,10 @@ export async function ensureSigningKey(db: Kysely<Database>, tokens: TokenConfig
     await lockSigningKeys(trx);
     const rows = await listPublishedSigningKeys(trx, now);
     if (rows.some((row) => row.activates_at.getTime() <= now.getTime())) return;
-    await insertSigningKey(trx, await generateSigningKey(tokens.algorithm, tokens.keyEncryptionKey, { createdAt: now, activatesAt: now }));
+    await insertSigningKey(
+      trx,
+      await generateSigningKey(tokens.algorithm, tokens.keyEncryptionKey, { createdAt: now, activatesAt: now }),
+    );
   });
 }
 

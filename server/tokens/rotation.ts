@@ -2,9 +2,15 @@ import type { Kysely } from 'kysely';
 import { recordAuditEvent } from '../audit/repository.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/schema.js';
-import { deleteRetiredSigningKeys, insertSigningKey, listPublishedSigningKeys, lockSigningKeys, scheduleRetirement } from './key-repository.js';
-import { generateSigningKey, maxTokenLifetime } from './keys.js';
 import { inTransaction } from '../db/transaction.js';
+import {
+  deleteRetiredSigningKeys,
+  insertSigningKey,
+  listPublishedSigningKeys,
+  lockSigningKeys,
+  scheduleRetirement,
+} from './key-repository.js';
+import { generateSigningKey, maxTokenLifetime } from './keys.js';
 
 /** Leeway for clocks between instances and verifiers, in seconds. */
 const clockSkew = 60;
@@ -37,7 +43,11 @@ export interface SigningKeyRotation {
  * const rotation = await rotateSigningKeys({ db, config, clock: systemClock });
  * console.log(`${rotation.kid} signs from ${rotation.activatesAt.toISOString()}`);
  */
-export async function rotateSigningKeys(deps: { db: Kysely<Database>; config: Pick<Config, 'tokens'>; clock: { now(): Date } }): Promise<SigningKeyRotation> {
+export async function rotateSigningKeys(deps: {
+  db: Kysely<Database>;
+  config: Pick<Config, 'tokens'>;
+  clock: { now(): Date };
+}): Promise<SigningKeyRotation> {
   const { db, clock } = deps;
   const tokens = deps.config.tokens;
   const now = clock.now();
@@ -50,7 +60,9 @@ export async function rotateSigningKeys(deps: { db: Kysely<Database>; config: Pi
         kid: pending.kid,
         activatesAt: pending.activates_at,
         created: false,
-        retiring: rows.filter((r) => r.kid !== pending.kid && r.retires_at !== null).map((r) => ({ kid: r.kid, retiresAt: r.retires_at as Date })),
+        retiring: rows
+          .filter((r) => r.kid !== pending.kid && r.retires_at !== null)
+          .map((r) => ({ kid: r.kid, retiresAt: r.retires_at as Date })),
       };
     }
     // With nothing signing yet there is nothing to wait for: the first key signs at once.
@@ -58,12 +70,18 @@ export async function rotateSigningKeys(deps: { db: Kysely<Database>; config: Pi
     const activatesAt = new Date(now.getTime() + delay * 1000);
     const key = await generateSigningKey(tokens.algorithm, tokens.keyEncryptionKey, { createdAt: now, activatesAt });
     await insertSigningKey(trx, key);
-    const retiresAt = new Date(activatesAt.getTime() + (tokens.keyRefreshInterval + maxTokenLifetime + clockSkew) * 1000);
+    const retiresAt = new Date(
+      activatesAt.getTime() + (tokens.keyRefreshInterval + maxTokenLifetime + clockSkew) * 1000,
+    );
     const retired = await scheduleRetirement(trx, key.kid, retiresAt);
     await deleteRetiredSigningKeys(trx, new Date(now.getTime() - retiredKeyRetention * 1000));
     await recordAuditEvent(
       trx,
-      { type: 'signing_key_rotated', actor: 'admin', details: { kid: key.kid, activatesAt: activatesAt.toISOString(), retiring: retired } },
+      {
+        type: 'signing_key_rotated',
+        actor: 'admin',
+        details: { kid: key.kid, activatesAt: activatesAt.toISOString(), retiring: retired },
+      },
       now,
     );
     return { kid: key.kid, activatesAt, created: true, retiring: retired.map((kid) => ({ kid, retiresAt })) };

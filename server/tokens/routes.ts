@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
+import { emptyRequest, introspectionRequest } from '../contract/schemas.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
-import { emptyRequest, introspectionRequest } from '../contract/schemas.js';
 import { checkJson, jsonBody, maxBodyBytes, readLimited } from '../http/body.js';
 import type { AppEnv } from '../http/env.js';
 import { parseInput, validBody } from '../http/validate.js';
@@ -22,12 +22,15 @@ export function tokenRoutes(deps: Deps, keys: KeyStore = createKeyStore(deps)) {
 
   // The contract's order: CSRF, 413, 415, 400 (the body, which has no fields, must be an object), then the session.
   app.post('/auth/token', jsonBody(config), validBody(emptyRequest), requireSession(deps), async (c) => {
-    const issued = await issueAccessToken({ ...deps, keys }, {
-      user: c.var.user,
-      session: c.var.session,
-      sessionToken: c.var.sessionToken,
-      secret: c.var.sessionSecret,
-    });
+    const issued = await issueAccessToken(
+      { ...deps, keys },
+      {
+        user: c.var.user,
+        session: c.var.session,
+        sessionToken: c.var.sessionToken,
+        secret: c.var.sessionSecret,
+      },
+    );
     if (issued.rotatedSessionToken !== null) {
       // The successor replaces whatever cookie requireSession may have refreshed with the old secret.
       c.header('Set-Cookie', undefined);
@@ -64,7 +67,11 @@ async function readIntrospectionRequest(request: Request): Promise<string> {
   const type = request.headers.get('content-type') ?? '';
   const form = /^application\/x-www-form-urlencoded\s*(;|$)/i.test(type);
   const json = /^application\/json\s*(;|$)/i.test(type);
-  if (bytes.byteLength > 0 && !form && !json) throw new AuthError('unsupported_media_type', 'The body must be application/x-www-form-urlencoded or application/json.');
+  if (bytes.byteLength > 0 && !form && !json)
+    throw new AuthError(
+      'unsupported_media_type',
+      'The body must be application/x-www-form-urlencoded or application/json.',
+    );
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);

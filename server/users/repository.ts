@@ -38,7 +38,12 @@ export async function setUserDisabledAt(db: Kysely<Database>, id: string, disabl
 }
 
 export async function setDisplayName(db: Kysely<Database>, id: string, displayName: string): Promise<AppUserRow> {
-  return db.updateTable('app_user').set({ display_name: displayName }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+  return db
+    .updateTable('app_user')
+    .set({ display_name: displayName })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
 }
 
 /** Deletes a user (passkeys and sessions go with them, ON DELETE CASCADE); `false` for an unknown user. */

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
-import type { Deps } from '../deps.js';
 import * as schemas from '../contract/schemas.js';
+import type { Deps } from '../deps.js';
 import { jsonBody } from '../http/body.js';
 import type { AppEnv } from '../http/env.js';
 import { validBody } from '../http/validate.js';
@@ -14,7 +14,13 @@ export function userRoutes(deps: Deps) {
 
   app.patch('/', jsonBody(config), requireSession(deps), validBody(schemas.updateUserRequest), async (c) =>
     c.json(
-      await changeDisplayName(deps.db, c.var.session.userId, c.var.input, { rpId: config.rpId, sessionId: c.var.session.id, context: c.var.requestContext }, clock.now()),
+      await changeDisplayName(
+        deps.db,
+        c.var.session.userId,
+        c.var.input,
+        { rpId: config.rpId, sessionId: c.var.session.id, context: c.var.requestContext },
+        clock.now(),
+      ),
     ),
   );
 

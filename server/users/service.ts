@@ -1,14 +1,14 @@
 import type { Kysely } from 'kysely';
 import type { Actor, RequestContext } from '../audit/events.js';
 import { recordAuditEvent } from '../audit/repository.js';
+import type { UpdateUserRequest } from '../contract/wire.js';
 import { toBase64url } from '../crypto.js';
 import type { Database } from '../db/schema.js';
+import { inTransaction } from '../db/transaction.js';
 import { AuthError } from '../errors.js';
-import type { UpdateUserRequest } from '../contract/wire.js';
 import { revokeAllSessionsOfUser } from '../sessions/repository.js';
 import { toUser, type User } from '../user.js';
 import { deleteUserRow, lockUser, setDisplayName, setUserDisabledAt } from './repository.js';
-import { inTransaction } from '../db/transaction.js';
 
 /**
  * Disables a user and revokes all of their sessions in the same transaction, so that their very next
@@ -28,13 +28,22 @@ export async function disableUser(
     const revoked = await revokeAllSessionsOfUser(trx, userId, now);
     if (user.disabled_at !== null) return { changed: false, revokedSessions: revoked.length };
     await setUserDisabledAt(trx, userId, now);
-    await recordAuditEvent(trx, { type: 'user_disabled', userId, actor, details: { revokedSessions: revoked.length } }, now);
+    await recordAuditEvent(
+      trx,
+      { type: 'user_disabled', userId, actor, details: { revokedSessions: revoked.length } },
+      now,
+    );
     return { changed: true, revokedSessions: revoked.length };
   });
 }
 
 /** Enables a disabled user. `null` for an unknown user; `changed: false` when the user was not disabled. */
-export async function enableUser(db: Kysely<Database>, userId: string, actor: Actor, now: Date): Promise<{ changed: boolean } | null> {
+export async function enableUser(
+  db: Kysely<Database>,
+  userId: string,
+  actor: Actor,
+  now: Date,
+): Promise<{ changed: boolean } | null> {
   return inTransaction(db, async (trx) => {
     const user = await lockUser(trx, userId);
     if (!user) return null;
@@ -49,7 +58,12 @@ export async function enableUser(db: Kysely<Database>, userId: string, actor: Ac
  * Revokes every session of a user at once, with one `session_revoked` event per session. `null` for
  * an unknown user.
  */
-export async function revokeAllSessions(db: Kysely<Database>, userId: string, actor: Actor, now: Date): Promise<{ revokedSessions: number } | null> {
+export async function revokeAllSessions(
+  db: Kysely<Database>,
+  userId: string,
+  actor: Actor,
+  now: Date,
+): Promise<{ revokedSessions: number } | null> {
   return inTransaction(db, async (trx) => {
     const user = await lockUser(trx, userId);
     if (!user) return null;
@@ -96,13 +110,24 @@ export async function changeDisplayName(
     if (displayName !== current.display_name) {
       await recordAuditEvent(
         trx,
-        { type: 'display_name_changed', userId, sessionId: options.sessionId, ...options.context, details: { displayName } },
+        {
+          type: 'display_name_changed',
+          userId,
+          sessionId: options.sessionId,
+          ...options.context,
+          details: { displayName },
+        },
         now,
       );
     }
     return {
       user: toUser(updated),
-      signal: { rpId: options.rpId, userId: toBase64url(updated.webauthn_user_id), name: updated.username, displayName: updated.display_name },
+      signal: {
+        rpId: options.rpId,
+        userId: toBase64url(updated.webauthn_user_id),
+        name: updated.username,
+        displayName: updated.display_name,
+      },
     };
   });
 }

@@ -35,8 +35,10 @@ export function normalizeUsername(input: unknown): string {
   const length = [...username].length;
   if (length < 3 || length > 64) throw new AuthError('invalid_request', 'username must have 3 to 64 characters.');
   if (forbidden.test(username)) throw new AuthError('invalid_request', 'username must not contain control characters.');
-  if (invisible.test(username)) throw new AuthError('invalid_request', 'username must not contain invisible characters.');
-  if (!isSingleScript(username)) throw new AuthError('invalid_request', 'username must not mix letters of different scripts.');
+  if (invisible.test(username))
+    throw new AuthError('invalid_request', 'username must not contain invisible characters.');
+  if (!isSingleScript(username))
+    throw new AuthError('invalid_request', 'username must not mix letters of different scripts.');
   return username;
 }
 
@@ -46,8 +48,10 @@ export function normalizeDisplayName(input: unknown, username: string): string {
   if (typeof input !== 'string') throw new AuthError('invalid_request', 'displayName must be a string.');
   if (loneSurrogate.test(input)) throw new AuthError('invalid_request', 'displayName must be well-formed Unicode.');
   const displayName = input.normalize('NFC').trim();
-  if ([...displayName].length > 64) throw new AuthError('invalid_request', 'displayName must have at most 64 characters.');
-  if (forbidden.test(displayName)) throw new AuthError('invalid_request', 'displayName must not contain control characters.');
+  if ([...displayName].length > 64)
+    throw new AuthError('invalid_request', 'displayName must have at most 64 characters.');
+  if (forbidden.test(displayName))
+    throw new AuthError('invalid_request', 'displayName must not contain control characters.');
   return displayName === '' ? username : displayName;
 }
 
@@ -59,9 +63,35 @@ export function hasForbiddenCharacters(text: string): boolean {
 // The scripts recommended for identifiers (UTS #31 table 5). A letter of any other script counts as
 // a script of its own ("other"), so it cannot be mixed with these either.
 const recommendedScripts = [
-  'Arabic', 'Armenian', 'Bengali', 'Bopomofo', 'Cyrillic', 'Devanagari', 'Ethiopic', 'Georgian', 'Greek',
-  'Gujarati', 'Gurmukhi', 'Han', 'Hangul', 'Hebrew', 'Hiragana', 'Kannada', 'Katakana', 'Khmer', 'Lao', 'Latin',
-  'Malayalam', 'Myanmar', 'Oriya', 'Sinhala', 'Tamil', 'Telugu', 'Thaana', 'Thai', 'Tibetan',
+  'Arabic',
+  'Armenian',
+  'Bengali',
+  'Bopomofo',
+  'Cyrillic',
+  'Devanagari',
+  'Ethiopic',
+  'Georgian',
+  'Greek',
+  'Gujarati',
+  'Gurmukhi',
+  'Han',
+  'Hangul',
+  'Hebrew',
+  'Hiragana',
+  'Kannada',
+  'Katakana',
+  'Khmer',
+  'Lao',
+  'Latin',
+  'Malayalam',
+  'Myanmar',
+  'Oriya',
+  'Sinhala',
+  'Tamil',
+  'Telugu',
+  'Thaana',
+  'Thai',
+  'Tibetan',
 ].map((name) => [name, new RegExp(`^\\p{Script_Extensions=${name}}$`, 'u')] as const);
 const latin = /^\p{Script_Extensions=Latin}$/u;
 const commonOrInherited = /^[\p{Script_Extensions=Common}\p{Script_Extensions=Inherited}]$/u;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminChannel, writeAdminToken } from '../../server/admin/channel.js';
 import { runAdminCli } from '../../server/admin/cli.js';
-import { lockDataDir, type DataDirLock } from '../../server/db/data-dir-lock.js';
+import { type DataDirLock, lockDataDir } from '../../server/db/data-dir-lock.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 
 // The admin channel on a real data-folder lock socket, served in this process with a test app's
@@ -67,7 +67,10 @@ async function connect(socketPath: string) {
 
 function capture() {
   const out = { stdout: '', stderr: '' };
-  return { out, io: { stdout: { write: (s: string) => (out.stdout += s) }, stderr: { write: (s: string) => (out.stderr += s) } } };
+  return {
+    out,
+    io: { stdout: { write: (s: string) => (out.stdout += s) }, stderr: { write: (s: string) => (out.stderr += s) } },
+  };
 }
 
 describe('admin channel', () => {
@@ -84,15 +87,22 @@ describe('admin channel', () => {
     const users = await connection.ask(`${JSON.stringify({ token, command: 'users', args: {} })}\n`);
     expect(users.ok).toBe(true);
     expect(users.result.users.map((u: { username: string }) => u.username)).toContain('channel-user');
-    expect(await connection.ask(`${JSON.stringify({ token, command: 'user', args: { user: 'nobody-at-all' } })}\n`)).toEqual({
+    expect(
+      await connection.ask(`${JSON.stringify({ token, command: 'user', args: { user: 'nobody-at-all' } })}\n`),
+    ).toEqual({
       ok: false,
       error: { code: 'not_found', message: 'No user with username or id "nobody-at-all".' },
     });
-    expect(await connection.ask(`${JSON.stringify({ token, command: 'delete', args: { user: 'channel-user' } })}\n`)).toMatchObject({
+    expect(
+      await connection.ask(`${JSON.stringify({ token, command: 'delete', args: { user: 'channel-user' } })}\n`),
+    ).toMatchObject({
       ok: false,
       error: { code: 'usage' },
     });
-    expect(await connection.ask(`${JSON.stringify({ token, command: 'rm -rf', args: {} })}\n`)).toMatchObject({ ok: false, error: { code: 'usage' } });
+    expect(await connection.ask(`${JSON.stringify({ token, command: 'rm -rf', args: {} })}\n`)).toMatchObject({
+      ok: false,
+      error: { code: 'usage' },
+    });
     connection.close();
     expect((await runAdminCommandCount()).users).toContain('channel-user');
   });
@@ -100,7 +110,9 @@ describe('admin channel', () => {
   it('refuses a wrong token, runs nothing, and closes the connection', async () => {
     const { token, socketPath } = await serveChannel();
     const connection = await connect(socketPath);
-    const answer = await connection.ask(`${JSON.stringify({ token: `${token}x`, command: 'delete', args: { user: 'channel-user', yes: true } })}\n`);
+    const answer = await connection.ask(
+      `${JSON.stringify({ token: `${token}x`, command: 'delete', args: { user: 'channel-user', yes: true } })}\n`,
+    );
     expect(answer).toEqual({ ok: false, error: { code: 'unauthorized', message: 'Wrong or missing admin token.' } });
     await connection.closed;
     expect((await runAdminCommandCount()).users).toContain('channel-user');
@@ -109,7 +121,9 @@ describe('admin channel', () => {
   it('refuses a request line over the size limit and closes the connection', async () => {
     const { token, socketPath } = await serveChannel();
     const connection = await connect(socketPath);
-    const answer = await connection.ask(JSON.stringify({ token, command: 'users', args: { padding: 'x'.repeat(2000) } }));
+    const answer = await connection.ask(
+      JSON.stringify({ token, command: 'users', args: { padding: 'x'.repeat(2000) } }),
+    );
     expect(answer).toMatchObject({ ok: false, error: { code: 'usage' } });
     await connection.closed;
   });

@@ -6,16 +6,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runAdminCli } from '../../server/admin/cli.js';
 import { createApp } from '../../server/app.js';
-import { checkedApp } from '../helpers/conformance.js';
 import { systemClock } from '../../server/clock.js';
 import { loadConfig } from '../../server/config.js';
 import { lockSocketPath } from '../../server/db/data-dir-lock.js';
 import { openDatabase } from '../../server/db/database.js';
-import { runAdminCli } from '../../server/admin/cli.js';
-import { startServer, type RunningServer } from '../browser/harness.js';
+import { type RunningServer, startServer } from '../browser/harness.js';
 import { createTestApp, sessionCookieOf, type TestApp } from '../helpers/app.js';
 import { createSoftwareAuthenticator, type SoftwareAuthenticator } from '../helpers/authenticator.js';
+import { checkedApp } from '../helpers/conformance.js';
 
 // The admin CLI run for real, as `npm run admin` runs it: a child process in the repository root.
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -115,7 +115,12 @@ describe('admin CLI against a running server on PGlite (through its admin channe
   it('lists users and shows one user with passkeys, sessions and events', async () => {
     const { userId, cookie } = await http.signUp('cli-listed');
     const { users } = json<{ users: Array<Record<string, unknown>> }>(await admin(['users', '--json'], env));
-    expect(users.find((u) => u.id === userId)).toMatchObject({ username: 'cli-listed', disabledAt: null, passkeys: 1, sessions: 1 });
+    expect(users.find((u) => u.id === userId)).toMatchObject({
+      username: 'cli-listed',
+      disabledAt: null,
+      passkeys: 1,
+      sessions: 1,
+    });
 
     const table = await admin(['users'], env);
     expect(table.code).toBe(0);
@@ -187,7 +192,9 @@ describe('admin CLI against a running server on PGlite (through its admin channe
     expect(result.stderr.trim()).toBe('No user with username or id "no-such-user".');
     const asJson = await admin(['disable', 'no-such-user', '--json'], env);
     expect(asJson.code).toBe(1);
-    expect(JSON.parse(asJson.stderr)).toEqual({ error: { code: 'not_found', message: 'No user with username or id "no-such-user".' } });
+    expect(JSON.parse(asJson.stderr)).toEqual({
+      error: { code: 'not_found', message: 'No user with username or id "no-such-user".' },
+    });
   });
 
   it('keeps the admin socket and token file private to the server user (mode 0600)', async () => {
@@ -204,11 +211,16 @@ describe('admin CLI against a running server on PGlite (through its admin channe
       '{"wrong json\n',
     ]) {
       const answer = await rawExchange(socketPath, payload);
-      expect(JSON.parse(answer.trim())).toEqual({ ok: false, error: { code: 'unauthorized', message: expect.any(String) } });
+      expect(JSON.parse(answer.trim())).toEqual({
+        ok: false,
+        error: { code: 'unauthorized', message: expect.any(String) },
+      });
     }
     // With the token from the file, the same socket answers.
     const token = (await readFile(path.join(dataDir, 'admin.token'), 'utf8')).trim();
-    const answer = JSON.parse((await rawExchange(socketPath, `${JSON.stringify({ token, command: 'users', args: {} })}\n`, true)).trim());
+    const answer = JSON.parse(
+      (await rawExchange(socketPath, `${JSON.stringify({ token, command: 'users', args: {} })}\n`, true)).trim(),
+    );
     expect(answer.ok).toBe(true);
     expect(answer.result.users.length).toBeGreaterThan(0);
   });
@@ -239,19 +251,31 @@ describe('admin CLI on a PGlite folder with no server running', { timeout: 240_0
 
     const { users } = json<{ users: Array<{ id: string; sessions: number }> }>(await admin(['users', '--json'], env));
     expect(users).toEqual([expect.objectContaining({ id: userId, sessions: 1 })]);
-    expect(json(await admin(['disable', 'direct-user', '--json'], env))).toMatchObject({ changed: true, revokedSessions: 1 });
+    expect(json(await admin(['disable', 'direct-user', '--json'], env))).toMatchObject({
+      changed: true,
+      revokedSessions: 1,
+    });
 
     // The CLI released the lock: the server's code opens the folder again and sees the change.
     const database = await openDatabase({ databaseUrl: null, dataDir });
     try {
       const config = loadConfig({ ORIGIN: 'http://localhost:3000', DATA_DIR: dataDir });
-      const app = checkedApp(createApp({ db: database.db, config, clock: systemClock, logger: pino({ level: 'silent' }) }));
+      const app = checkedApp(
+        createApp({ db: database.db, config, clock: systemClock, logger: pino({ level: 'silent' }) }),
+      );
       expect((await app.request('/auth/session', { headers: { Cookie: cookie } })).status).toBe(401);
       const post = (pathname: string, body: unknown) =>
-        app.request(pathname, { method: 'POST', headers: { Origin: 'http://localhost:3000', 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+        app.request(pathname, {
+          method: 'POST',
+          headers: { Origin: 'http://localhost:3000', 'Content-Type': 'application/json' },
+          body: JSON.stringify(body),
+        });
       const options = await (await post('/auth/login/options', {})).json();
       // The authenticator was made for the server's origin; sign for this app's origin instead.
-      const login = await post('/auth/login/verify', authenticator.getAssertion(options, { origin: 'http://localhost:3000' }));
+      const login = await post(
+        '/auth/login/verify',
+        authenticator.getAssertion(options, { origin: 'http://localhost:3000' }),
+      );
       expect(login.status).toBe(403);
       expect(((await login.json()) as { error: { code: string } }).error.code).toBe('account_disabled');
     } finally {
@@ -278,7 +302,15 @@ describe('admin CLI usage', { timeout: 180_000 }, () => {
     const result = await admin(['help'], env);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('Usage: npm run admin -- <command>');
-    for (const command of ['users', 'user <username|id>', 'disable', 'enable', 'revoke-sessions', 'delete <username|id> --yes', 'keys:rotate']) {
+    for (const command of [
+      'users',
+      'user <username|id>',
+      'disable',
+      'enable',
+      'revoke-sessions',
+      'delete <username|id> --yes',
+      'keys:rotate',
+    ]) {
       expect(result.stdout).toContain(command);
     }
   });
@@ -310,7 +342,10 @@ describe('admin CLI usage', { timeout: 180_000 }, () => {
   ])('answers %j with its exit code and message', async (args, message) => {
     let stdout = '';
     let stderr = '';
-    const code = await runAdminCli(args, env, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
+    const code = await runAdminCli(args, env, {
+      stdout: { write: (s: string) => (stdout += s) },
+      stderr: { write: (s: string) => (stderr += s) },
+    });
     if (message === null) {
       expect(code).toBe(0);
       expect(stdout).toContain('Usage: npm run admin');
@@ -327,37 +362,50 @@ describe('admin CLI usage', { timeout: 180_000 }, () => {
   });
 
   it('exits 2 on invalid configuration', async () => {
-    const code = await runAdminCli(['users'], { ...env, DATABASE_URL: 'mysql://nope' }, { stdout: { write: () => true }, stderr: { write: () => true } });
+    const code = await runAdminCli(
+      ['users'],
+      { ...env, DATABASE_URL: 'mysql://nope' },
+      { stdout: { write: () => true }, stderr: { write: () => true } },
+    );
     expect(code).toBe(2);
   });
 });
 
-describe.skipIf(!process.env.DATABASE_URL)('admin CLI with DATABASE_URL (PostgreSQL, direct)', { timeout: 240_000 }, () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp();
-  });
-  afterAll(async () => {
-    await t?.close();
-  });
+describe.skipIf(!process.env.DATABASE_URL)(
+  'admin CLI with DATABASE_URL (PostgreSQL, direct)',
+  { timeout: 240_000 },
+  () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await createTestApp();
+    });
+    afterAll(async () => {
+      await t?.close();
+    });
 
-  it('lists, disables, enables and deletes users straight in the database', async () => {
-    const env = { DATABASE_URL: t.database.url!, DATA_DIR: path.join(os.tmpdir(), 'admin-cli-never-opened') };
-    const { user, cookie, authenticator } = await t.signUp('pg-user');
-    const { users } = json<{ users: Array<{ id: string; sessions: number }> }>(await admin(['users', '--json'], env));
-    expect(users).toContainEqual(expect.objectContaining({ id: user.id, sessions: 1 }));
+    it('lists, disables, enables and deletes users straight in the database', async () => {
+      const env = { DATABASE_URL: t.database.url!, DATA_DIR: path.join(os.tmpdir(), 'admin-cli-never-opened') };
+      const { user, cookie, authenticator } = await t.signUp('pg-user');
+      const { users } = json<{ users: Array<{ id: string; sessions: number }> }>(await admin(['users', '--json'], env));
+      expect(users).toContainEqual(expect.objectContaining({ id: user.id, sessions: 1 }));
 
-    expect(json(await admin(['disable', 'pg-user', '--json'], env))).toMatchObject({ changed: true, revokedSessions: 1 });
-    expect((await t.get('/auth/session', cookie)).status).toBe(401);
-    const refused = await t.signIn(authenticator);
-    expect(refused.status).toBe(403);
-    expect((await refused.json()).error.code).toBe('account_disabled');
+      expect(json(await admin(['disable', 'pg-user', '--json'], env))).toMatchObject({
+        changed: true,
+        revokedSessions: 1,
+      });
+      expect((await t.get('/auth/session', cookie)).status).toBe(401);
+      const refused = await t.signIn(authenticator);
+      expect(refused.status).toBe(403);
+      expect((await refused.json()).error.code).toBe('account_disabled');
 
-    expect(json(await admin(['enable', user.id, '--json'], env))).toMatchObject({ changed: true });
-    expect((await t.signIn(authenticator)).status).toBe(200);
+      expect(json(await admin(['enable', user.id, '--json'], env))).toMatchObject({ changed: true });
+      expect((await t.signIn(authenticator)).status).toBe(200);
 
-    expect((await admin(['user', 'pg-nobody'], env)).code).toBe(1);
-    expect(json(await admin(['delete', 'pg-user', '--yes', '--json'], env))).toMatchObject({ deleted: true });
-    expect(json<{ users: Array<{ id: string }> }>(await admin(['users', '--json'], env)).users.map((u) => u.id)).not.toContain(user.id);
-  });
-});
+      expect((await admin(['user', 'pg-nobody'], env)).code).toBe(1);
+      expect(json(await admin(['delete', 'pg-user', '--yes', '--json'], env))).toMatchObject({ deleted: true });
+      expect(
+        json<{ users: Array<{ id: string }> }>(await admin(['users', '--json'], env)).users.map((u) => u.id),
+      ).not.toContain(user.id);
+    });
+  },
+);

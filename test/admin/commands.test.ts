@@ -24,7 +24,12 @@ async function adminError(promise: Promise<unknown>): Promise<AdminError> {
 }
 
 async function eventsOf(userId: string) {
-  return t.database.db.selectFrom('audit_event').selectAll().where('user_id', '=', userId).orderBy('created_at').execute();
+  return t.database.db
+    .selectFrom('audit_event')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .orderBy('created_at')
+    .execute();
 }
 
 describe('admin commands', () => {
@@ -59,7 +64,10 @@ describe('admin commands', () => {
     expect(byId).toEqual(byName);
     expect(byName.user).toMatchObject({ id: user.id, username: 'show-me', passkeys: 1, sessions: 1 });
     expect(byName.passkeys).toHaveLength(1);
-    expect(byName.passkeys[0]).toMatchObject({ id: expect.stringMatching(/^[A-Za-z0-9_-]+$/), deviceType: expect.any(String) });
+    expect(byName.passkeys[0]).toMatchObject({
+      id: expect.stringMatching(/^[A-Za-z0-9_-]+$/),
+      deviceType: expect.any(String),
+    });
     expect(byName.sessions.map((s) => s.id)).toEqual([sessionId]);
     expect(JSON.stringify(byName)).not.toContain(cookie.split('.')[1]);
   });
@@ -82,7 +90,11 @@ describe('admin commands', () => {
   it('disable revokes every session at once: the next request answers 401 and a new login 403 account_disabled', async () => {
     const { user, cookie, authenticator } = await t.signUp('to-disable');
     const second = sessionCookieOf(await t.signIn(authenticator));
-    expect(await run('disable', { user: 'to-disable' })).toEqual({ user: { id: user.id, username: 'to-disable' }, changed: true, revokedSessions: 2 });
+    expect(await run('disable', { user: 'to-disable' })).toEqual({
+      user: { id: user.id, username: 'to-disable' },
+      changed: true,
+      revokedSessions: 2,
+    });
 
     expect((await t.get('/auth/session', cookie)).status).toBe(401);
     expect((await t.get('/auth/session', second)).status).toBe(401);
@@ -91,7 +103,11 @@ describe('admin commands', () => {
     expect((await login.json()).error.code).toBe('account_disabled');
     expect(sessionCookieOf(login)).toBeNull();
 
-    const sessions = await t.database.db.selectFrom('session').select(['revoked_at']).where('user_id', '=', user.id).execute();
+    const sessions = await t.database.db
+      .selectFrom('session')
+      .select(['revoked_at'])
+      .where('user_id', '=', user.id)
+      .execute();
     expect(sessions.every((s) => s.revoked_at !== null)).toBe(true);
     const disabled = (await eventsOf(user.id)).filter((e) => e.type === 'user_disabled');
     expect(disabled).toHaveLength(1);
@@ -108,7 +124,10 @@ describe('admin commands', () => {
   it('enable lets the user sign in again while the old sessions stay revoked', async () => {
     const { user, cookie, authenticator } = await t.signUp('to-enable');
     await run('disable', { user: 'to-enable' });
-    expect(await run('enable', { user: 'to-enable' })).toEqual({ user: { id: user.id, username: 'to-enable' }, changed: true });
+    expect(await run('enable', { user: 'to-enable' })).toEqual({
+      user: { id: user.id, username: 'to-enable' },
+      changed: true,
+    });
     expect((await t.get('/auth/session', cookie)).status).toBe(401);
     const login = await t.signIn(authenticator);
     expect(login.status).toBe(200);
@@ -123,7 +142,10 @@ describe('admin commands', () => {
     const { user, cookie, authenticator } = await t.signUp('revoke-all');
     const second = sessionCookieOf(await t.signIn(authenticator));
     const bystander = await t.signUp('bystander');
-    expect(await run('revoke-sessions', { user: 'revoke-all' })).toEqual({ user: { id: user.id, username: 'revoke-all' }, revokedSessions: 2 });
+    expect(await run('revoke-sessions', { user: 'revoke-all' })).toEqual({
+      user: { id: user.id, username: 'revoke-all' },
+      revokedSessions: 2,
+    });
     expect((await t.get('/auth/session', cookie)).status).toBe(401);
     expect((await t.get('/auth/session', second)).status).toBe(401);
     expect((await t.get('/auth/session', bystander.cookie)).status).toBe(200);
@@ -140,7 +162,10 @@ describe('admin commands', () => {
     expect((await adminError(run('delete', { user: 'to-delete', yes: false }))).code).toBe('usage');
     expect((await t.get('/auth/session', cookie)).status).toBe(200);
 
-    expect(await run('delete', { user: 'to-delete', yes: true })).toEqual({ user: { id: user.id, username: 'to-delete' }, deleted: true });
+    expect(await run('delete', { user: 'to-delete', yes: true })).toEqual({
+      user: { id: user.id, username: 'to-delete' },
+      deleted: true,
+    });
     expect((await t.get('/auth/session', cookie)).status).toBe(401);
     const login = await t.signIn(authenticator);
     expect(login.status).toBe(401);
@@ -148,7 +173,9 @@ describe('admin commands', () => {
     const { db } = t.database;
     expect(await db.selectFrom('passkey').select('user_id').where('user_id', '=', user.id).execute()).toEqual([]);
     expect(await db.selectFrom('session').select('user_id').where('user_id', '=', user.id).execute()).toEqual([]);
-    expect((await eventsOf(user.id)).filter((e) => e.type === 'user_deleted')).toEqual([expect.objectContaining({ actor: 'admin' })]);
+    expect((await eventsOf(user.id)).filter((e) => e.type === 'user_deleted')).toEqual([
+      expect.objectContaining({ actor: 'admin' }),
+    ]);
     expect((await adminError(run('user', { user: 'to-delete' }))).code).toBe('not_found');
   });
 

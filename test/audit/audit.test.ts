@@ -1,7 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteUser, disableUser, enableUser } from '../../server/users/service.js';
 import { createTestApp, sessionCookieOf, type TestApp } from '../helpers/app.js';
-import { addPasskey, auditRows, auditTypes, authenticatorWith, expectError, sessionIdOf, signInCookie, stepUp } from '../helpers/lifecycle.js';
+import {
+  addPasskey,
+  auditRows,
+  auditTypes,
+  authenticatorWith,
+  expectError,
+  sessionIdOf,
+  signInCookie,
+  stepUp,
+} from '../helpers/lifecycle.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -24,7 +33,9 @@ describe('audit trail', () => {
     expect((await addPasskey(t, cookie, phone)).status).toBe(201);
     tick();
     const phoneId = phone.credentials[0]!.id;
-    expect((await t.request('PATCH', `/auth/passkeys/${phoneId}`, { cookie, body: { name: 'Phone' } })).status).toBe(200);
+    expect((await t.request('PATCH', `/auth/passkeys/${phoneId}`, { cookie, body: { name: 'Phone' } })).status).toBe(
+      200,
+    );
     tick();
     t.clock.advance(400);
     expect((await stepUp(t, cookie, authenticator)).status).toBe(200);
@@ -65,7 +76,11 @@ describe('audit trail', () => {
       'user_enabled',
     ]);
     const [registered] = await auditRows(t, user.id, 'user_registered');
-    expect(registered).toMatchObject({ actor: 'user', session_id: sessionIdOf(cookie), passkey_id: authenticator.credentials[0]!.id });
+    expect(registered).toMatchObject({
+      actor: 'user',
+      session_id: sessionIdOf(cookie),
+      passkey_id: authenticator.credentials[0]!.id,
+    });
     const [failed] = await auditRows(t, user.id, 'login_failed');
     expect(failed).toMatchObject({ reason: 'account_disabled', passkey_id: authenticator.credentials[0]!.id });
     const [disabled] = await auditRows(t, user.id, 'user_disabled');
@@ -86,7 +101,12 @@ describe('audit trail', () => {
     const stranger = authenticatorWith();
     stranger.createCredential(await (await t.post('/auth/register/options', { username: 'never-finished' })).json());
     await expectError(t.signIn(stranger), 401, 'unknown_credential');
-    const unknown = await t.database.db.selectFrom('audit_event').selectAll().where('type', '=', 'login_failed').where('reason', '=', 'unknown_credential').execute();
+    const unknown = await t.database.db
+      .selectFrom('audit_event')
+      .selectAll()
+      .where('type', '=', 'login_failed')
+      .where('reason', '=', 'unknown_credential')
+      .execute();
     expect(unknown).toHaveLength(1);
     expect(unknown[0]).toMatchObject({ user_id: null, passkey_id: null });
   });
@@ -103,12 +123,22 @@ describe('audit trail', () => {
     const { cookie, user, authenticator } = await t.signUp('refused');
     const other = await t.signUp('refused-other');
     const before = await auditTypes(t, user.id);
-    await expectError(t.request('DELETE', `/auth/passkeys/${authenticator.credentials[0]!.id}`, { cookie }), 409, 'last_passkey');
-    await expectError(t.request('PATCH', `/auth/passkeys/${authenticator.credentials[0]!.id}`, { cookie, body: { name: '' } }), 400, 'invalid_request');
+    await expectError(
+      t.request('DELETE', `/auth/passkeys/${authenticator.credentials[0]!.id}`, { cookie }),
+      409,
+      'last_passkey',
+    );
+    await expectError(
+      t.request('PATCH', `/auth/passkeys/${authenticator.credentials[0]!.id}`, { cookie, body: { name: '' } }),
+      400,
+      'invalid_request',
+    );
     await expectError(t.request('DELETE', `/auth/sessions/${sessionIdOf(other.cookie)}`, { cookie }), 404, 'not_found');
     // A registration that fails inside its transaction (credential already registered) leaves no event.
     const options = await (await t.post('/auth/passkeys/options', {}, cookie)).json();
-    const duplicate = authenticatorWith().createCredential(options, { credentialId: other.authenticator.credentials[0]!.id });
+    const duplicate = authenticatorWith().createCredential(options, {
+      credentialId: other.authenticator.credentials[0]!.id,
+    });
     await expectError(t.post('/auth/passkeys/verify', duplicate, cookie), 409, 'credential_exists');
     t.clock.advance(301);
     await expectError(t.post('/auth/sessions/revoke-others', {}, cookie), 403, 'reauthentication_required');
@@ -128,7 +158,9 @@ describe('audit trail', () => {
     expect(await deleteUser(t.database.db, user.id, 'admin', t.clock.now())).toBe(true);
     const types = await auditTypes(t, user.id);
     expect(types.slice(-3)).toEqual(['user_disabled', 'user_enabled', 'user_deleted']);
-    expect(await t.database.db.selectFrom('recovery_code').selectAll().where('user_id', '=', user.id).execute()).toEqual([]);
+    expect(
+      await t.database.db.selectFrom('recovery_code').selectAll().where('user_id', '=', user.id).execute(),
+    ).toEqual([]);
   });
 });
 
@@ -162,9 +194,25 @@ describe('GET /auth/activity', () => {
     const times = seen.map((e) => e.createdAt);
     expect([...times].sort().reverse()).toEqual(times);
     expect(seen.at(-1).type).toBe('user_registered');
-    expect(seen[0]).toMatchObject({ type: 'login_succeeded', actor: 'user', passkeyId: authenticator.credentials[0]!.id });
+    expect(seen[0]).toMatchObject({
+      type: 'login_succeeded',
+      actor: 'user',
+      passkeyId: authenticator.credentials[0]!.id,
+    });
     expect(Object.keys(seen[0]).sort()).toEqual(
-      ['actor', 'createdAt', 'details', 'id', 'ipAddress', 'passkeyId', 'reason', 'risk', 'sessionId', 'type', 'userAgent'].sort(),
+      [
+        'actor',
+        'createdAt',
+        'details',
+        'id',
+        'ipAddress',
+        'passkeyId',
+        'reason',
+        'risk',
+        'sessionId',
+        'type',
+        'userAgent',
+      ].sort(),
     );
     const strangerEvents = (await (await t.get('/auth/activity', stranger.cookie)).json()).events;
     expect(strangerEvents.map((e: any) => e.type)).toEqual(['user_registered']);
@@ -174,7 +222,15 @@ describe('GET /auth/activity', () => {
     const { cookie } = await t.signUp('paged-bad');
     const page = await (await t.get('/auth/activity', cookie)).json();
     expect(page).toEqual({ events: [expect.objectContaining({ type: 'user_registered' })], nextCursor: null });
-    for (const query of ['limit=0', 'limit=101', 'limit=abc', 'cursor=', 'cursor=!!', `cursor=${Buffer.from('[1,2]').toString('base64url')}`, `cursor=${'a'.repeat(500)}`]) {
+    for (const query of [
+      'limit=0',
+      'limit=101',
+      'limit=abc',
+      'cursor=',
+      'cursor=!!',
+      `cursor=${Buffer.from('[1,2]').toString('base64url')}`,
+      `cursor=${'a'.repeat(500)}`,
+    ]) {
       await expectError(t.get(`/auth/activity?${query}`, cookie), 400, 'invalid_request');
     }
   });
@@ -191,10 +247,19 @@ describe('PATCH /auth/user', () => {
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({
       user: { id: expect.any(String), username: 'renamed-user', displayName: 'Renée' },
-      signal: { rpId: 'localhost', userId: authenticator.credentials[0]!.userHandle, name: 'renamed-user', displayName: 'Renée' },
+      signal: {
+        rpId: 'localhost',
+        userId: authenticator.credentials[0]!.userHandle,
+        name: 'renamed-user',
+        displayName: 'Renée',
+      },
     });
     expect((await (await t.get('/auth/session', cookie)).json()).user.displayName).toBe('Renée');
-    await expectError(t.request('PATCH', '/auth/user', { cookie, body: { displayName: 'x'.repeat(65) } }), 400, 'invalid_request');
+    await expectError(
+      t.request('PATCH', '/auth/user', { cookie, body: { displayName: 'x'.repeat(65) } }),
+      400,
+      'invalid_request',
+    );
     await expectError(t.request('PATCH', '/auth/user', { cookie, body: {} }), 400, 'invalid_request');
     const login = await t.signIn(authenticator);
     expect(sessionCookieOf(login)).toBeTruthy();

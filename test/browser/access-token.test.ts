@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { addVirtualAuthenticator, launchBrowser, startServer, watchConsole, type Browser, type RunningServer } from './harness.js';
+import {
+  addVirtualAuthenticator,
+  type Browser,
+  launchBrowser,
+  type RunningServer,
+  startServer,
+  watchConsole,
+} from './harness.js';
 
 let server: RunningServer;
 let browser: Browser;
@@ -34,7 +41,13 @@ it('calls an API with an in-memory access token, which no storage holds, before 
     const storage = [document.cookie, JSON.stringify({ ...localStorage }), JSON.stringify({ ...sessionStorage })];
     return { userId: session.user.id, token, status: answer.status, body: await answer.json(), storage };
   })()`;
-  const first = (await page.evaluate(call)) as { userId: string; token: string; status: number; body: { sub: string }; storage: string[] };
+  const first = (await page.evaluate(call)) as {
+    userId: string;
+    token: string;
+    status: number;
+    body: { sub: string };
+    storage: string[];
+  };
   expect(first.status).toBe(200);
   expect(first.body.sub).toBe(first.userId);
   expect(first.token.split('.')).toHaveLength(3);

@@ -2,15 +2,15 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createSoftwareAuthenticator, toVirtualCredential } from '../../server/testing/index.js';
 import {
   addVirtualAuthenticator,
+  type Browser,
   clickAndTouch,
   launchBrowser,
   notices,
+  type Page,
+  type RunningServer,
   screenshot,
   startServer,
   watchConsole,
-  type Browser,
-  type Page,
-  type RunningServer,
 } from './harness.js';
 
 let server: RunningServer;
@@ -67,7 +67,11 @@ it('runs the whole account journey: passkeys, sessions on two browsers, recovery
   // A second passkey from a second authenticator (a security key that syncs: backed up). The
   // laptop's authenticator steps back, as a user picks the security key in the browser's dialog.
   await laptop.setAutomaticPresence(false);
-  const securityKey = await addVirtualAuthenticator(page, { transport: 'usb', defaultBackupEligibility: true, defaultBackupState: true });
+  const securityKey = await addVirtualAuthenticator(page, {
+    transport: 'usb',
+    defaultBackupEligibility: true,
+    defaultBackupState: true,
+  });
   await page.click('#add-passkey-button');
   await expect.poll(() => passkeyItems(page).count()).toBe(2);
   expect(await securityKey.credentials()).toHaveLength(1);
@@ -122,7 +126,10 @@ it('runs the whole account journey: passkeys, sessions on two browsers, recovery
   await expect.poll(() => sessionItems(page).count()).toBe(2);
   expect(await page.locator('#session-list > li[data-current="true"]').count()).toBe(1);
   await screenshot(page, '02-account');
-  await page.locator('#session-list > li:not([data-current])').getByRole('button', { name: /^Sign out/ }).click();
+  await page
+    .locator('#session-list > li:not([data-current])')
+    .getByRole('button', { name: /^Sign out/ })
+    .click();
   await expect.poll(() => sessionItems(page).count()).toBe(1);
   expect(await page.locator('#session-list > li').getAttribute('data-current')).toBe('true');
 
@@ -149,14 +156,19 @@ it('runs the whole account journey: passkeys, sessions on two browsers, recovery
   expect(await passkeyItems(page).first().locator('.passkey-name').textContent()).toBe('Work laptop');
 
   // Activity tells the story, newest first.
-  const activity = await page.locator('#activity-list > li').evaluateAll((items) => items.map((item) => item.getAttribute('data-type')));
+  const activity = await page
+    .locator('#activity-list > li')
+    .evaluateAll((items) => items.map((item) => item.getAttribute('data-type')));
   expect(activity.slice(0, 3)).toEqual(['passkey_deleted', 'session_revoked', 'login_succeeded']);
   expect(activity).toContain('recovery_codes_created');
   expect(activity).toContain('passkey_renamed');
   expect(activity).toContain('passkey_added');
 
   // The only passkey cannot be deleted, and the page says why without asking the server.
-  await passkeyItems(page).first().getByRole('button', { name: /^Delete passkey/ }).click();
+  await passkeyItems(page)
+    .first()
+    .getByRole('button', { name: /^Delete passkey/ })
+    .click();
   expect((await notices(page)).error).toBe('You cannot delete your only passkey. Add another one first.');
 
   // Sign out, then sign back in with the button (autofill waits while presence is off).
@@ -221,7 +233,11 @@ it('keeps every secret out of script reach: no session or access token in cookie
   // After more account actions (recovery codes shown on the page), still nothing in storage.
   await page.click('#create-codes-button');
   await page.locator('#recovery-codes').waitFor();
-  const after = await page.evaluate(() => ({ cookie: document.cookie, local: localStorage.length, session: sessionStorage.length }));
+  const after = await page.evaluate(() => ({
+    cookie: document.cookie,
+    local: localStorage.length,
+    session: sessionStorage.length,
+  }));
   expect(after).toEqual({ cookie: '', local: 0, session: 0 });
 
   expect(consoleErrors).toEqual([]);
@@ -256,7 +272,9 @@ it('recovers an account with a recovery code on a device without its passkey', a
   await page.locator('#signed-in').waitFor();
   await expect.poll(() => passkeyItems(page).count()).toBe(2);
   expect(await page.textContent('#recovery-remaining')).toBe('You have 9 unused recovery codes left.');
-  const activity = await page.locator('#activity-list > li').evaluateAll((items) => items.map((item) => item.getAttribute('data-type')));
+  const activity = await page
+    .locator('#activity-list > li')
+    .evaluateAll((items) => items.map((item) => item.getAttribute('data-type')));
   expect(activity).toContain('recovery_completed');
 
   expect(consoleErrors).toEqual([]);
@@ -267,7 +285,11 @@ it('signs in, in the browser, with a passkey the software authenticator register
   // Registration without a browser: fast set-up for tests that start from an existing account.
   const software = createSoftwareAuthenticator({ origin: server.origin });
   const post = (pathname: string, body: unknown) =>
-    fetch(server.origin + pathname, { method: 'POST', headers: { Origin: server.origin, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    fetch(server.origin + pathname, {
+      method: 'POST',
+      headers: { Origin: server.origin, 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   const options = await post('/auth/register/options', { username: `seeded-sam-${run}`, displayName: 'Sam Seed' });
   expect((await post('/auth/register/verify', software.createCredential(await options.json()))).status).toBe(201);
 

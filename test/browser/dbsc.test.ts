@@ -1,6 +1,13 @@
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { addVirtualAuthenticator, chromiumArgs, startServer, watchConsole, type Browser, type RunningServer } from './harness.js';
+import {
+  addVirtualAuthenticator,
+  type Browser,
+  chromiumArgs,
+  type RunningServer,
+  startServer,
+  watchConsole,
+} from './harness.js';
 
 // DBSC behind Chromium's flags, with software keys (no TPM here); see docs/dbsc.md for what this shows.
 const dbscFlags = `--enable-features=DeviceBoundSessions:RequireOriginTrialTokens/false/RefreshQuota/false,EnableBoundSessionCredentialsSoftwareKeysForManualTesting,DeviceBoundSessionsDevTools${process.env.DBSC_EXTRA_FEATURES ?? ''}`;
@@ -12,7 +19,11 @@ let browser: Browser;
 beforeAll(async () => {
   [server, browser] = await Promise.all([
     startServer({ DBSC: 'on', DBSC_COOKIE_LIFETIME: '30' }),
-    chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: !headful, args: [...chromiumArgs.filter((arg) => !headful || arg !== '--headless'), dbscFlags] }),
+    chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      headless: !headful,
+      args: [...chromiumArgs.filter((arg) => !headful || arg !== '--headless'), dbscFlags],
+    }),
   ]);
 });
 afterAll(async () => {
@@ -46,7 +57,10 @@ it('keeps the demo working with DBSC=on in Chromium (bound when Chromium registe
   const offers: string[] = [];
   page.on('response', (response) => {
     const offer = response.headers()['secure-session-registration'];
-    if (offer) offers.push(`${new URL(response.url()).pathname}: ${offer.replace(/challenge="[^"]*"/, 'challenge="…"').replace(/authorization="[^"]*"/, 'authorization="…"')}`);
+    if (offer)
+      offers.push(
+        `${new URL(response.url()).pathname}: ${offer.replace(/challenge="[^"]*"/, 'challenge="…"').replace(/authorization="[^"]*"/, 'authorization="…"')}`,
+      );
   });
 
   await page.goto(server.origin);
@@ -72,7 +86,18 @@ it('keeps the demo working with DBSC=on in Chromium (bound when Chromium registe
     expect(requestedPaths()).toContain('/auth/dbsc/refresh');
   }
   expect(offers.length).toBeGreaterThan(0);
-  console.info(JSON.stringify({ dbsc: { devtools, offers, registered, boundCookie, refreshed: requestedPaths().includes('/auth/dbsc/refresh'), events: dbscEvents.slice(0, 5) } }));
+  console.info(
+    JSON.stringify({
+      dbsc: {
+        devtools,
+        offers,
+        registered,
+        boundCookie,
+        refreshed: requestedPaths().includes('/auth/dbsc/refresh'),
+        events: dbscEvents.slice(0, 5),
+      },
+    }),
+  );
 
   await page.click('#signout-button');
   await page.locator('#signed-out').waitFor();

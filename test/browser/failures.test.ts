@@ -6,16 +6,16 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   addVirtualAuthenticator,
+  type Browser,
   clickAndTouch,
   launchBrowser,
   notices,
-  screenshot,
-  startServer,
-  watchConsole,
-  type Browser,
   type Page,
   type RunningServer,
+  screenshot,
+  startServer,
   type VirtualAuthenticator,
+  watchConsole,
 } from './harness.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -45,13 +45,25 @@ afterAll(async () => {
 function admin(...args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     // The server's own settings: its data folder (through its admin channel), or DATABASE_URL if set.
-    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, ORIGIN: server.origin, RP_ID: 'localhost', LOG_LEVEL: 'warn' };
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/admin.ts', ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATA_DIR: dataDir,
+      ORIGIN: server.origin,
+      RP_ID: 'localhost',
+      LOG_LEVEL: 'warn',
+    };
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/admin.ts', ...args], {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.once('error', reject);
-    child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`admin ${args.join(' ')} exited with ${code}: ${output}`))));
+    child.once('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`admin ${args.join(' ')} exited with ${code}: ${output}`)),
+    );
   });
 }
 
@@ -121,7 +133,9 @@ it('says what to do when the fingerprint or PIN is not verified, and offers auto
   // An authenticator that answers without the UV flag: the server refuses it.
   await v.authenticator.setUserVerified(true);
   await v.authenticator.setResponseOverrides({ badUserVerification: true });
-  expect(await failedSignIn(v)).toBe('Your passkey could not be verified. Unlock it with your fingerprint, face or PIN when asked, then try again.');
+  expect(await failedSignIn(v)).toBe(
+    'Your passkey could not be verified. Unlock it with your fingerprint, face or PIN when asked, then try again.',
+  );
   await v.authenticator.setResponseOverrides({});
 
   expect(unexpected(v.consoleErrors, [401])).toEqual([]);
@@ -133,7 +147,9 @@ it('refuses a bogus signature with a clear message, and signs in once the passke
   await signedUpAndOut(v, `bogus-boris-${run}`);
 
   await v.authenticator.setResponseOverrides({ bogusSignature: true });
-  expect(await failedSignIn(v)).toBe('Your passkey could not be verified. Unlock it with your fingerprint, face or PIN when asked, then try again.');
+  expect(await failedSignIn(v)).toBe(
+    'Your passkey could not be verified. Unlock it with your fingerprint, face or PIN when asked, then try again.',
+  );
   expect(await v.page.locator('#signed-out').isVisible()).toBe(true);
 
   // The restarted autofill offer signs in once the authenticator is honest again.
@@ -198,10 +214,14 @@ it('asks for the passkey again before a sensitive action once the last verificat
   const signedUpAt = Date.now();
 
   // Cancelled step-up: nothing changes, and the page says so.
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, signedUpAt + reauthWindowSeconds * 1000 + 500 - Date.now())));
+  await new Promise((resolve) =>
+    setTimeout(resolve, Math.max(0, signedUpAt + reauthWindowSeconds * 1000 + 500 - Date.now())),
+  );
   await v.authenticator.setUserVerified(false);
   await v.page.click('#create-codes-button');
-  await expect.poll(async () => (await notices(v.page)).error, { timeout: 15_000 }).toBe('The confirmation was cancelled, so nothing was changed.');
+  await expect
+    .poll(async () => (await notices(v.page)).error, { timeout: 15_000 })
+    .toBe('The confirmation was cancelled, so nothing was changed.');
   expect(await v.page.locator('#recovery-codes').isVisible()).toBe(false);
 
   // Confirmed step-up: the codes are created after the passkey prompt, without a new session.
@@ -209,7 +229,9 @@ it('asks for the passkey again before a sensitive action once the last verificat
   await v.page.click('#create-codes-button');
   await v.page.locator('#recovery-codes').waitFor();
   expect(await v.page.locator('#recovery-code-list li').count()).toBe(10);
-  const types = await v.page.locator('#activity-list > li').evaluateAll((items) => items.map((item) => item.getAttribute('data-type')));
+  const types = await v.page
+    .locator('#activity-list > li')
+    .evaluateAll((items) => items.map((item) => item.getAttribute('data-type')));
   expect(types.slice(0, 2)).toEqual(['recovery_codes_created', 'reauthenticated']);
   expect(await v.page.locator('#session-list > li').count()).toBe(1);
 

@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -48,7 +48,16 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'auth-browser-'));
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     cwd: root,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ORIGIN: origin, RP_ID: 'localhost', DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ORIGIN: origin,
+      RP_ID: 'localhost',
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'info',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
@@ -84,12 +93,16 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
 }
 
 export async function launchBrowser(): Promise<Browser> {
-  return chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args: chromiumArgs });
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: chromiumArgs,
+  });
 }
 
+export type { VirtualAuthenticator } from '../../server/testing/playwright.js';
 // The virtual authenticator helper is part of the public test kit; re-exported for the project's tests.
 export { addVirtualAuthenticator } from '../../server/testing/playwright.js';
-export type { VirtualAuthenticator } from '../../server/testing/playwright.js';
 
 /** Collects console errors and uncaught page errors, to assert a clean console. */
 export function watchConsole(page: Page): string[] {
@@ -128,7 +141,11 @@ export async function notices(page: Page): Promise<{ status: string; error: stri
  * autofill request as soon as presence goes on; so the ceremony's options request is held at the
  * network layer until the click has ended the autofill offer and presence is on, then let through.
  */
-export async function clickAndTouch(page: Page, selector: string, authenticator: { setAutomaticPresence(enabled: boolean): Promise<void> }): Promise<void> {
+export async function clickAndTouch(
+  page: Page,
+  selector: string,
+  authenticator: { setAutomaticPresence(enabled: boolean): Promise<void> },
+): Promise<void> {
   const optionsPath = /\/auth\/(login|register|reauth|passkeys)\/options$/;
   let release = () => {};
   const held = new Promise<void>((resolve) => (release = resolve));

@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { addVirtualAuthenticator, launchBrowser, startServer, watchConsole, type Browser, type RunningServer } from './harness.js';
+import {
+  addVirtualAuthenticator,
+  type Browser,
+  launchBrowser,
+  type RunningServer,
+  startServer,
+  watchConsole,
+} from './harness.js';
 
 // The demo started as a newcomer starts it on another port: PORT alone, no ORIGIN, no RP_ID.
 let server: RunningServer;

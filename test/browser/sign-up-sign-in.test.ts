@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { addVirtualAuthenticator, clickAndTouch, launchBrowser, startServer, watchConsole, type Browser, type RunningServer } from './harness.js';
+import {
+  addVirtualAuthenticator,
+  type Browser,
+  clickAndTouch,
+  launchBrowser,
+  type RunningServer,
+  startServer,
+  watchConsole,
+} from './harness.js';
 
 let server: RunningServer;
 let browser: Browser;
@@ -20,7 +28,10 @@ it('signs up with a passkey, signs out, and signs back in with the button and wi
   // The virtual authenticator answers any pending request by itself while presence is simulated; off
   // while signed out, so autofill waits for the user as it would in real life.
   const presence = (enabled: boolean) =>
-    authenticator.cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId: authenticator.authenticatorId, enabled });
+    authenticator.cdp.send('WebAuthn.setAutomaticPresenceSimulation', {
+      authenticatorId: authenticator.authenticatorId,
+      enabled,
+    });
 
   await page.goto(server.origin);
   await page.locator('#signed-out').waitFor();
@@ -77,7 +88,11 @@ it('keeps the session only in an HttpOnly cookie the server can revoke', async (
   await page.click('#signup-button');
   await page.locator('#signed-in').waitFor();
 
-  const storage = await page.evaluate(() => ({ cookie: document.cookie, local: JSON.stringify(localStorage), session: JSON.stringify(sessionStorage) }));
+  const storage = await page.evaluate(() => ({
+    cookie: document.cookie,
+    local: JSON.stringify(localStorage),
+    session: JSON.stringify(sessionStorage),
+  }));
   const token = (await context.cookies()).find((c) => c.name === '__Host-session')!.value;
   for (const value of Object.values(storage)) expect(value).not.toContain(token.split('.')[1]);
 
@@ -85,7 +100,9 @@ it('keeps the session only in an HttpOnly cookie the server can revoke', async (
   // session check finds no session.
   const response = await page.request.post(`${server.origin}/auth/logout`, { headers: { Origin: server.origin } });
   expect(response.status()).toBe(204);
-  const check = await context.request.get(`${server.origin}/auth/session`, { headers: { Cookie: `__Host-session=${token}` } });
+  const check = await context.request.get(`${server.origin}/auth/session`, {
+    headers: { Cookie: `__Host-session=${token}` },
+  });
   expect(check.status()).toBe(401);
   await context.close();
 });

@@ -4,7 +4,14 @@ import path from 'node:path';
 import type { Request } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runAdminCli } from '../../server/admin/cli.js';
-import { addVirtualAuthenticator, clickAndTouch, launchBrowser, startServer, type Browser, type RunningServer } from './harness.js';
+import {
+  addVirtualAuthenticator,
+  type Browser,
+  clickAndTouch,
+  launchBrowser,
+  type RunningServer,
+  startServer,
+} from './harness.js';
 
 let server: RunningServer;
 let browser: Browser;
@@ -66,7 +73,10 @@ it('makes one POST /auth/token for two tabs that ask for an access token at once
 const spyOnSignals = () => {
   const calls: { name: string; options: unknown }[] = [];
   (window as unknown as { __signals: typeof calls }).__signals = calls;
-  const PKC = window.PublicKeyCredential as unknown as Record<string, ((options: unknown) => Promise<void>) | undefined>;
+  const PKC = window.PublicKeyCredential as unknown as Record<
+    string,
+    ((options: unknown) => Promise<void>) | undefined
+  >;
   for (const name of ['signalAllAcceptedCredentials', 'signalCurrentUserDetails', 'signalUnknownCredential']) {
     const original = PKC[name];
     if (typeof original !== 'function') continue;
@@ -84,12 +94,15 @@ it('calls the Signal API with the right arguments when the page loads signed in,
   const authenticator = await addVirtualAuthenticator(page);
   const username = `signals-${Math.random().toString(36).slice(2, 7)}`;
   await signUp(page, username);
-  const signals = () => page.evaluate(() => (window as unknown as { __signals: { name: string; options: any }[] }).__signals);
+  const signals = () =>
+    page.evaluate(() => (window as unknown as { __signals: { name: string; options: any }[] }).__signals);
   expect(await page.evaluate(() => typeof PublicKeyCredential.signalAllAcceptedCredentials)).toBe('function');
 
   await page.reload();
   await page.locator('#signed-in').waitFor();
-  await expect.poll(async () => (await signals()).map((call) => call.name).sort()).toEqual(['signalAllAcceptedCredentials', 'signalCurrentUserDetails']);
+  await expect
+    .poll(async () => (await signals()).map((call) => call.name).sort())
+    .toEqual(['signalAllAcceptedCredentials', 'signalCurrentUserDetails']);
   const [credential] = await authenticator.credentials();
   const b64url = (base64: string) => Buffer.from(base64, 'base64').toString('base64url');
   const userId = b64url(credential!.userHandle!);
@@ -99,18 +112,28 @@ it('calls the Signal API with the right arguments when the page loads signed in,
     userId,
     allAcceptedCredentialIds: [b64url(credential!.credentialId)],
   });
-  expect(calls.find((call) => call.name === 'signalCurrentUserDetails')!.options).toEqual({ rpId: 'localhost', userId, name: username, displayName: username });
+  expect(calls.find((call) => call.name === 'signalCurrentUserDetails')!.options).toEqual({
+    rpId: 'localhost',
+    userId,
+    name: username,
+    displayName: username,
+  });
 
   // The account is deleted on the server; its passkey stays on the authenticator.
   const out: string[] = [];
-  const io = { stdout: { write: (text: string) => out.push(text) }, stderr: { write: (text: string) => out.push(text) } };
+  const io = {
+    stdout: { write: (text: string) => out.push(text) },
+    stderr: { write: (text: string) => out.push(text) },
+  };
   expect(await runAdminCli(['delete', username, '--yes'], { ...process.env, DATA_DIR: dataDir }, io as never)).toBe(0);
   await page.reload();
   await page.locator('#signed-out').waitFor();
   await authenticator.setAutomaticPresence(false);
   await clickAndTouch(page, '#signin-button', authenticator);
-  await expect.poll(async () => (await signals()).filter((call) => call.name === 'signalUnknownCredential').map((call) => call.options)).toEqual([
-    { rpId: 'localhost', credentialId: b64url(credential!.credentialId) },
-  ]);
+  await expect
+    .poll(async () =>
+      (await signals()).filter((call) => call.name === 'signalUnknownCredential').map((call) => call.options),
+    )
+    .toEqual([{ rpId: 'localhost', credentialId: b64url(credential!.credentialId) }]);
   await context.close();
 });

@@ -12,14 +12,20 @@ describe('describeError', () => {
     expect(message).toMatch(/no passkey for this site/);
     expect(message).toMatch(/create an account/);
     expect(describeError(error('cancelled'), { action: 'sign-up' })).toMatch(/no account was created/);
-    expect(describeError(error('cancelled'), { action: 'step-up' })).toBe('The confirmation was cancelled, so nothing was changed.');
+    expect(describeError(error('cancelled'), { action: 'step-up' })).toBe(
+      'The confirmation was cancelled, so nothing was changed.',
+    );
   });
 
   it('names an unknown passkey, a disabled account and a rate limit with the wait', () => {
     expect(describeError(error('unknown_credential'), { action: 'sign-in' })).toMatch(/not registered here any more/);
     expect(describeError(error('account_disabled'), { action: 'sign-in' })).toMatch(/disabled\. Contact support/);
-    expect(describeError(error('rate_limited', { retryAfter: 30 }))).toBe('Too many attempts. Wait 30 seconds and try again.');
-    expect(describeError(error('rate_limited', { retryAfter: 600 }))).toBe('Too many attempts. Wait 10 minutes and try again.');
+    expect(describeError(error('rate_limited', { retryAfter: 30 }))).toBe(
+      'Too many attempts. Wait 30 seconds and try again.',
+    );
+    expect(describeError(error('rate_limited', { retryAfter: 600 }))).toBe(
+      'Too many attempts. Wait 10 minutes and try again.',
+    );
     expect(describeError(error('rate_limited'))).toBe('Too many attempts. Please wait a minute and try again.');
   });
 

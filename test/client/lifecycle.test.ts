@@ -77,7 +77,11 @@ describe('account client', () => {
     expect(signals).toEqual([
       {
         name: 'allAcceptedCredentials',
-        options: { rpId: 'localhost', userId: authenticator.credentials[0]!.userHandle, allAcceptedCredentialIds: [authenticator.credentials[0]!.id] },
+        options: {
+          rpId: 'localhost',
+          userId: authenticator.credentials[0]!.userHandle,
+          allAcceptedCredentialIds: [authenticator.credentials[0]!.id],
+        },
       },
     ]);
     expect((await account.listPasskeys()).map((p) => p.id)).toEqual([authenticator.credentials[0]!.id]);
@@ -99,7 +103,12 @@ describe('account client', () => {
     expect(signals).toEqual([
       {
         name: 'currentUserDetails',
-        options: { rpId: 'localhost', userId: authenticator.credentials[0]!.userHandle, name: 'client-renamer', displayName: 'Client Renamer' },
+        options: {
+          rpId: 'localhost',
+          userId: authenticator.credentials[0]!.userHandle,
+          name: 'client-renamer',
+          displayName: 'Client Renamer',
+        },
       },
     ]);
   });

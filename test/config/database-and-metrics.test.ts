@@ -44,7 +44,9 @@ describe('database pool, migration and metrics configuration', () => {
   });
 
   it('refuses MIGRATION_DATABASE_URL without DATABASE_URL, and METRICS_PORT equal to PORT', () => {
-    expect(() => loadConfig({ MIGRATION_DATABASE_URL: 'postgres://db/app' })).toThrow('MIGRATION_DATABASE_URL needs DATABASE_URL');
+    expect(() => loadConfig({ MIGRATION_DATABASE_URL: 'postgres://db/app' })).toThrow(
+      'MIGRATION_DATABASE_URL needs DATABASE_URL',
+    );
     expect(() => loadConfig({ PORT: '9464', METRICS_PORT: '9464' })).toThrow('METRICS_PORT must differ from PORT');
   });
 });

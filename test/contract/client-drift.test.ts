@@ -22,7 +22,11 @@ beforeAll(async () => {
   await cp(path.join(root, 'client/src'), path.join(dir, 'client/src'), { recursive: true });
   await writeFile(
     path.join(dir, 'tsconfig.json'),
-    JSON.stringify({ extends: path.join(root, 'tsconfig.json'), compilerOptions: { noEmit: true }, include: ['server/contract/*.ts', 'client/src/*.ts'] }),
+    JSON.stringify({
+      extends: path.join(root, 'tsconfig.json'),
+      compilerOptions: { noEmit: true },
+      include: ['server/contract/*.ts', 'client/src/*.ts'],
+    }),
   );
 });
 afterAll(async () => {
@@ -30,7 +34,9 @@ afterAll(async () => {
 });
 
 async function typecheck(): Promise<string> {
-  const result = await run(path.join(root, 'node_modules/.bin/tsc'), ['-p', dir], { cwd: dir }).catch((err: { stdout: string; stderr: string }) => err);
+  const result = await run(path.join(root, 'node_modules/.bin/tsc'), ['-p', dir], { cwd: dir }).catch(
+    (err: { stdout: string; stderr: string }) => err,
+  );
   return `${result.stdout}${result.stderr}`;
 }
 
@@ -41,11 +47,19 @@ async function replaceIn(file: string, from: string, to: string): Promise<void> 
 }
 
 it('fails to compile until a field added to a response schema is handled in the wire types and the client', async () => {
-  await replaceIn('server/contract/schemas.ts', 'export const session = v.strictObject({\n  id: v.string(),', 'export const session = v.strictObject({\n  id: v.string(),\n  deviceName: v.string(),');
+  await replaceIn(
+    'server/contract/schemas.ts',
+    'export const session = v.strictObject({\n  id: v.string(),',
+    'export const session = v.strictObject({\n  id: v.string(),\n  deviceName: v.string(),',
+  );
   const schemaOnly = await typecheck();
   expect(schemaOnly).toMatch(/server\/contract\/schemas\.ts.*error TS/);
 
-  await replaceIn('server/contract/wire.ts', 'export interface Session {\n  id: string;', 'export interface Session {\n  id: string;\n  deviceName: string;');
+  await replaceIn(
+    'server/contract/wire.ts',
+    'export interface Session {\n  id: string;',
+    'export interface Session {\n  id: string;\n  deviceName: string;',
+  );
   const unhandled = await typecheck();
   expect(unhandled).not.toMatch(/server\/contract\/schemas\.ts.*error TS/);
   expect(unhandled).toMatch(/client\/src\/client\.ts.*error TS.*deviceName/s);

@@ -13,7 +13,26 @@ afterAll(async () => {
   await t?.close();
 });
 
-type Document = { openapi: string; paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: { properties?: { error?: { properties: { code: { enum: string[] } } } } } }> }> }>> };
+type Document = {
+  openapi: string;
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        responses: Record<
+          string,
+          {
+            content?: Record<
+              string,
+              { schema: { properties?: { error?: { properties: { code: { enum: string[] } } } } } }
+            >;
+          }
+        >;
+      }
+    >
+  >;
+};
 
 async function fetchDocument(): Promise<Document> {
   const response = await t.get('/openapi.json');
@@ -38,19 +57,38 @@ describe('GET /openapi.json', () => {
       if (route.method === 'ALL' || route.path === '/*') continue;
       served.add(`${route.method.toLowerCase()} ${route.path.replace(/:(\w+)/g, '{$1}')}`);
     }
-    const documented = new Set(Object.entries(document.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method} ${path}`)));
+    const documented = new Set(
+      Object.entries(document.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method} ${path}`)),
+    );
     expect([...served].sort()).toEqual([...documented].sort());
-    for (const route of ['post /auth/register/options', 'post /auth/login/verify', 'delete /auth/sessions/{id}', 'post /auth/reauth/verify', 'patch /auth/passkeys/{id}', 'post /auth/token', 'post /auth/introspect', 'post /auth/recover', 'get /auth/activity', 'get /auth/session/status', 'patch /auth/user', 'get /.well-known/jwks.json', 'get /healthz']) {
+    for (const route of [
+      'post /auth/register/options',
+      'post /auth/login/verify',
+      'delete /auth/sessions/{id}',
+      'post /auth/reauth/verify',
+      'patch /auth/passkeys/{id}',
+      'post /auth/token',
+      'post /auth/introspect',
+      'post /auth/recover',
+      'get /auth/activity',
+      'get /auth/session/status',
+      'patch /auth/user',
+      'get /.well-known/jwks.json',
+      'get /healthz',
+    ]) {
       expect(documented).toContain(route);
     }
   });
 
-  it('gives every operation its responses, and only the contract\'s error codes', async () => {
+  it("gives every operation its responses, and only the contract's error codes", async () => {
     const document = await fetchDocument();
     for (const [path, item] of Object.entries(document.paths)) {
       for (const [method, operation] of Object.entries(item)) {
         const statuses = Object.keys(operation.responses);
-        expect(statuses.some((status) => status.startsWith('2')), `${method} ${path}`).toBe(true);
+        expect(
+          statuses.some((status) => status.startsWith('2')),
+          `${method} ${path}`,
+        ).toBe(true);
         for (const [status, response] of Object.entries(operation.responses)) {
           if (!status.startsWith('2') && path.startsWith('/auth/')) {
             const codes = response.content?.['application/json']?.schema.properties?.error?.properties.code.enum ?? [];
@@ -63,8 +101,21 @@ describe('GET /openapi.json', () => {
   });
 
   it('has examples for the ceremony bodies', async () => {
-    const document = (await fetchDocument()) as unknown as { paths: Record<string, Record<string, { requestBody: { content: Record<string, { examples?: object; schema: { examples?: unknown[] } }> } }>> };
-    for (const path of ['/auth/register/verify', '/auth/login/verify', '/auth/passkeys/verify', '/auth/reauth/verify']) {
+    const document = (await fetchDocument()) as unknown as {
+      paths: Record<
+        string,
+        Record<
+          string,
+          { requestBody: { content: Record<string, { examples?: object; schema: { examples?: unknown[] } }> } }
+        >
+      >;
+    };
+    for (const path of [
+      '/auth/register/verify',
+      '/auth/login/verify',
+      '/auth/passkeys/verify',
+      '/auth/reauth/verify',
+    ]) {
       const media = document.paths[path]?.post?.requestBody.content['application/json'];
       expect(Object.keys(media?.examples ?? {}).length, path).toBeGreaterThan(0);
     }
@@ -85,7 +136,9 @@ describe('the conformance hook', () => {
   });
 
   it('fails an undocumented field', async () => {
-    await expect(fake(200, { user, session: { ...session, secret: 'x' } }).request('/auth/session')).rejects.toThrow(/does not conform.*secret/);
+    await expect(fake(200, { user, session: { ...session, secret: 'x' } }).request('/auth/session')).rejects.toThrow(
+      /does not conform.*secret/,
+    );
   });
 
   it('fails a missing field', async () => {
@@ -93,11 +146,15 @@ describe('the conformance hook', () => {
   });
 
   it('fails an undocumented status', async () => {
-    await expect(fake(418, { error: { code: 'internal', message: 'x' } }).request('/auth/session')).rejects.toThrow(/status not documented/);
+    await expect(fake(418, { error: { code: 'internal', message: 'x' } }).request('/auth/session')).rejects.toThrow(
+      /status not documented/,
+    );
   });
 
   it('fails an error code not documented for the status', async () => {
-    await expect(fake(401, { error: { code: 'username_taken', message: 'x' } }).request('/auth/session')).rejects.toThrow(/does not conform/);
+    await expect(
+      fake(401, { error: { code: 'username_taken', message: 'x' } }).request('/auth/session'),
+    ).rejects.toThrow(/does not conform/);
   });
 
   it('fails an unknown path that does not answer 404 not_found', async () => {

@@ -1,13 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { checkLockSocket, lockDataDir, lockSocketPath, type DataDirLock } from '../../server/db/data-dir-lock.js';
+import { checkLockSocket, type DataDirLock, lockDataDir, lockSocketPath } from '../../server/db/data-dir-lock.js';
 
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 const moduleUrl = pathToFileURL(path.join(projectRoot, 'server/db/data-dir-lock.ts')).href;
@@ -22,7 +21,8 @@ describe('lockDataDir', () => {
   });
 
   afterEach(async () => {
-    for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    for (const child of children.splice(0))
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     for (const lock of locks.splice(0)) await lock.release();
     await rm(tmp, { recursive: true, force: true });
   });
@@ -185,7 +185,9 @@ describe('lockDataDir', () => {
     const dir = path.join(tmp, 'data');
     mkdirSync(path.join(dir, 'pgdata', 'pg_wal'), { recursive: true, mode: 0o755 });
     chmodSync(dir, 0o755);
-    writeFileSync(path.join(dir, 'pgdata', 'pg_wal', '000000010000000000000001'), 'signing key in the clear', { mode: 0o666 });
+    writeFileSync(path.join(dir, 'pgdata', 'pg_wal', '000000010000000000000001'), 'signing key in the clear', {
+      mode: 0o666,
+    });
     chmodSync(path.join(dir, 'pgdata', 'pg_wal', '000000010000000000000001'), 0o666);
     writeFileSync(path.join(dir, 'pgdata', 'postgresql.conf'), 'x', { mode: 0o644 });
     await lock(dir);
@@ -201,14 +203,18 @@ describe('lockDataDir', () => {
       // As a second OS user: nothing in the folder can be listed or read.
       const asNobody = (...argv: string[]) => {
         try {
-          return execFileSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', ...argv], { stdio: 'pipe' }).toString();
+          return execFileSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', ...argv], {
+            stdio: 'pipe',
+          }).toString();
         } catch (error) {
           return `refused: ${(error as { stderr?: Buffer }).stderr?.toString() ?? ''}`;
         }
       };
       expect(asNobody('ls', tmp)).toContain('data');
       expect(asNobody('ls', dir)).toMatch(/^refused: .*Permission denied/);
-      expect(asNobody('cat', path.join(dir, 'pgdata', 'pg_wal', '000000010000000000000001'))).toMatch(/^refused: .*Permission denied/);
+      expect(asNobody('cat', path.join(dir, 'pgdata', 'pg_wal', '000000010000000000000001'))).toMatch(
+        /^refused: .*Permission denied/,
+      );
     }
   });
 
@@ -216,7 +222,9 @@ describe('lockDataDir', () => {
     const dir = path.join(tmp, 'theirs');
     mkdirSync(dir, { mode: 0o755 });
     chownSync(dir, 65534, 65534);
-    await expect(lockDataDir(dir)).rejects.toThrow(/belongs to uid 65534, not to the user running the server \(uid 0\).*chown -R 0/);
+    await expect(lockDataDir(dir)).rejects.toThrow(
+      /belongs to uid 65534, not to the user running the server \(uid 0\).*chown -R 0/,
+    );
   });
 
   it('refuses a runtime folder for long paths that is not private to this user', async () => {
@@ -226,7 +234,9 @@ describe('lockDataDir', () => {
     chmodSync(path.join(shared, `pglite-${process.getuid!()}`), 0o777);
     process.env.TMPDIR = shared;
     try {
-      await expect(lockDataDir(path.join(tmp, 'x'.repeat(60), 'y'.repeat(60)))).rejects.toThrow(/not a folder of this user with mode 0700/);
+      await expect(lockDataDir(path.join(tmp, 'x'.repeat(60), 'y'.repeat(60)))).rejects.toThrow(
+        /not a folder of this user with mode 0700/,
+      );
     } finally {
       process.env.TMPDIR = saved;
       if (saved === undefined) delete process.env.TMPDIR;
@@ -239,7 +249,9 @@ describe('lockDataDir', () => {
     const planted = path.join(tmp, 'planted.sock');
     await staleSocket(planted);
     chownSync(planted, 65534, 65534);
-    await expect(checkLockSocket(l.path, planted)).rejects.toThrow(/belongs to uid 65534, not to the data folder's owner/);
+    await expect(checkLockSocket(l.path, planted)).rejects.toThrow(
+      /belongs to uid 65534, not to the data folder's owner/,
+    );
     chownSync(planted, 0, 0);
     chmodSync(tmp, 0o777);
     await expect(checkLockSocket(l.path, planted)).rejects.toThrow(/another user can write to/);

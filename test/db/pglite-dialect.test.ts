@@ -1,5 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
-import { AbortedTransactionError, Kysely, sql, type Generated } from 'kysely';
+import { AbortedTransactionError, type Generated, Kysely, sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PGliteDialect } from '../../server/db/pglite-dialect.js';
 
@@ -54,7 +54,11 @@ describe('PGliteDialect', () => {
       .executeTakeFirstOrThrow();
     expect(ins.numInsertedOrUpdatedRows).toBe(3n);
 
-    const returned = await db.insertInto('item').values({ name: 'd', qty: 4 }).returning(['id', 'name']).executeTakeFirstOrThrow();
+    const returned = await db
+      .insertInto('item')
+      .values({ name: 'd', qty: 4 })
+      .returning(['id', 'name'])
+      .executeTakeFirstOrThrow();
     expect(returned).toEqual({ id: 4, name: 'd' });
 
     const rows = await db.selectFrom('item').select(['name', 'qty']).orderBy('id').execute();
@@ -113,7 +117,11 @@ describe('PGliteDialect', () => {
           const { n } = await trx.selectFrom('counter').select('n').where('id', '=', 1).executeTakeFirstOrThrow();
           // Yield to the event loop so that unserialized transactions would interleave.
           await new Promise((r) => setTimeout(r, 1));
-          await trx.updateTable('counter').set({ n: n + 1 }).where('id', '=', 1).execute();
+          await trx
+            .updateTable('counter')
+            .set({ n: n + 1 })
+            .where('id', '=', 1)
+            .execute();
         }),
       ),
     );

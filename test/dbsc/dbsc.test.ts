@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createDbscClient,
+  type DbscClient,
+  generateDbscKey,
+  parseRegistrationHeader,
+  signDbscProof,
+} from '../../server/testing/index.js';
 import { createTestApp, origin, type TestApp } from '../helpers/app.js';
 import { createSoftwareAuthenticator, type SoftwareAuthenticator } from '../helpers/authenticator.js';
-import { createDbscClient, generateDbscKey, parseRegistrationHeader, signDbscProof, type DbscClient } from '../../server/testing/index.js';
 import { auditTypes, sessionIdOf } from '../helpers/lifecycle.js';
 
 const sessionCookie = '__Host-session';
@@ -15,20 +21,33 @@ afterAll(async () => {
 });
 
 function clientFor(app: TestApp = t): DbscClient {
-  return createDbscClient({ fetch: (path, init) => app.app.request(path, init), now: () => app.clock.now(), headers: { Origin: origin } });
+  return createDbscClient({
+    fetch: (path, init) => app.app.request(path, init),
+    now: () => app.clock.now(),
+    headers: { Origin: origin },
+  });
 }
 
-const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+const json = (body: unknown): RequestInit => ({
+  method: 'POST',
+  headers: { 'Content-Type': 'application/json' },
+  body: JSON.stringify(body),
+});
 
 /** Signs up through `client` (which registers the DBSC session offered with the response). */
 async function signUp(client: DbscClient, username: string, authenticator = createSoftwareAuthenticator({ origin })) {
   const options = await client.send('/auth/register/options', json({ username }));
   const verify = await client.send('/auth/register/verify', json(authenticator.createCredential(await options.json())));
   expect(verify.status).toBe(201);
-  return { authenticator, user: (await verify.json()).user as { id: string }, offer: verify.headers.get('secure-session-registration') };
+  return {
+    authenticator,
+    user: (await verify.json()).user as { id: string },
+    offer: verify.headers.get('secure-session-registration'),
+  };
 }
 
-const cookie = (client: DbscClient, ...names: string[]) => names.map((name) => `${name}=${client.jar.get(name)!.value}`).join('; ');
+const cookie = (client: DbscClient, ...names: string[]) =>
+  names.map((name) => `${name}=${client.jar.get(name)!.value}`).join('; ');
 const only = (client: DbscClient) => [...client.sessions.keys()][0]!;
 
 describe('registration', () => {
@@ -42,7 +61,11 @@ describe('registration', () => {
     expect(client.jar.get(boundCookie)).toBeDefined();
     expect((await client.send('/auth/session')).status).toBe(200);
     expect(await auditTypes(t, user.id)).toContain('session_device_bound');
-    const row = await t.database.db.selectFrom('session').select(['dbsc_public_key']).where('id', '=', id).executeTakeFirstOrThrow();
+    const row = await t.database.db
+      .selectFrom('session')
+      .select(['dbsc_public_key'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
     expect(JSON.parse(row.dbsc_public_key!)).toMatchObject({ kty: 'EC', crv: 'P-256' });
   });
 
@@ -50,12 +73,22 @@ describe('registration', () => {
     const client = clientFor();
     const options = await client.send('/auth/register/options', json({ username: 'manual-reg' }));
     // Through the raw app, to see the exchange itself.
-    const verify = await t.app.request('/auth/register/verify', { ...json(createSoftwareAuthenticator({ origin }).createCredential(await options.json())), headers: { 'Content-Type': 'application/json', Origin: origin, Cookie: client.cookieHeader() } });
+    const verify = await t.app.request('/auth/register/verify', {
+      ...json(createSoftwareAuthenticator({ origin }).createCredential(await options.json())),
+      headers: { 'Content-Type': 'application/json', Origin: origin, Cookie: client.cookieHeader() },
+    });
     const offer = parseRegistrationHeader(verify.headers.get('secure-session-registration')!)!;
     const longCookie = verify.headers.getSetCookie()[0]!.split(';')[0]!;
     const key = await generateDbscKey();
-    const proof = await signDbscProof(key, { jti: offer.challenge!, authorization: offer.authorization! }, { includeJwk: true });
-    const response = await t.app.request(offer.path, { method: 'POST', headers: { Cookie: longCookie, 'Secure-Session-Response': `"${proof}"` } });
+    const proof = await signDbscProof(
+      key,
+      { jti: offer.challenge!, authorization: offer.authorization! },
+      { includeJwk: true },
+    );
+    const response = await t.app.request(offer.path, {
+      method: 'POST',
+      headers: { Cookie: longCookie, 'Secure-Session-Response': `"${proof}"` },
+    });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^application\/json/);
     expect(await response.json()).toEqual({
@@ -71,34 +104,95 @@ describe('registration', () => {
     expect(setCookie).toMatch(/Secure/);
     expect(setCookie).toMatch(/SameSite=Lax/);
     // The challenge was single-use: the same proof again does not bind anything.
-    const again = await t.app.request(offer.path, { method: 'POST', headers: { Cookie: longCookie, 'Secure-Session-Response': proof } });
+    const again = await t.app.request(offer.path, {
+      method: 'POST',
+      headers: { Cookie: longCookie, 'Secure-Session-Response': proof },
+    });
     expect(again.status).toBe(400);
   });
 
   it('refuses a registration with a wrong challenge, a wrong authorization, a key that did not sign, or no session', async () => {
-    const client = createDbscClient({ fetch: (path, init) => t.app.request(path, init), now: () => t.clock.now(), headers: { Origin: origin } });
+    const client = createDbscClient({
+      fetch: (path, init) => t.app.request(path, init),
+      now: () => t.clock.now(),
+      headers: { Origin: origin },
+    });
     const options = await client.send('/auth/register/options', json({ username: 'reg-negative' }));
-    const verify = await t.app.request('/auth/register/verify', { ...json(createSoftwareAuthenticator({ origin }).createCredential(await options.json())), headers: { 'Content-Type': 'application/json', Origin: origin, Cookie: client.cookieHeader() } });
+    const verify = await t.app.request('/auth/register/verify', {
+      ...json(createSoftwareAuthenticator({ origin }).createCredential(await options.json())),
+      headers: { 'Content-Type': 'application/json', Origin: origin, Cookie: client.cookieHeader() },
+    });
     const offer = parseRegistrationHeader(verify.headers.get('secure-session-registration')!)!;
     const longCookie = verify.headers.getSetCookie()[0]!.split(';')[0]!;
     const key = await generateDbscKey();
     const other = await generateDbscKey();
     const post = (proof: string, cookieHeader: string | null = longCookie) =>
-      t.app.request(offer.path, { method: 'POST', headers: { ...(cookieHeader ? { Cookie: cookieHeader } : {}), 'Secure-Session-Response': `"${proof}"` } });
+      t.app.request(offer.path, {
+        method: 'POST',
+        headers: { ...(cookieHeader ? { Cookie: cookieHeader } : {}), 'Secure-Session-Response': `"${proof}"` },
+      });
     const codeOf = async (r: Response) => ({ status: r.status, code: (await r.json()).error.code });
 
-    expect(await codeOf(await post(await signDbscProof(key, { jti: 'not-the-challenge', authorization: offer.authorization! }, { includeJwk: true })))).toEqual({ status: 400, code: 'invalid_challenge' });
-    expect(await codeOf(await post(await signDbscProof(key, { jti: offer.challenge!, authorization: 'forged' }, { includeJwk: true })))).toEqual({ status: 400, code: 'invalid_challenge' });
+    expect(
+      await codeOf(
+        await post(
+          await signDbscProof(
+            key,
+            { jti: 'not-the-challenge', authorization: offer.authorization! },
+            { includeJwk: true },
+          ),
+        ),
+      ),
+    ).toEqual({ status: 400, code: 'invalid_challenge' });
+    expect(
+      await codeOf(
+        await post(await signDbscProof(key, { jti: offer.challenge!, authorization: 'forged' }, { includeJwk: true })),
+      ),
+    ).toEqual({ status: 400, code: 'invalid_challenge' });
     // Signed by one key while claiming another in `jwk`: no proof of possession.
-    const mismatched = await signDbscProof({ privateKey: other.privateKey, publicJwk: key.publicJwk }, { jti: offer.challenge!, authorization: offer.authorization! }, { includeJwk: true });
+    const mismatched = await signDbscProof(
+      { privateKey: other.privateKey, publicJwk: key.publicJwk },
+      { jti: offer.challenge!, authorization: offer.authorization! },
+      { includeJwk: true },
+    );
     expect(await codeOf(await post(mismatched))).toEqual({ status: 400, code: 'verification_failed' });
-    expect(await codeOf(await post(await signDbscProof(key, { jti: offer.challenge! }, { includeJwk: false })))).toEqual({ status: 400, code: 'verification_failed' });
-    expect(await codeOf(await post(await signDbscProof(key, { jti: offer.challenge!, authorization: offer.authorization! }, { includeJwk: true }), null))).toEqual({ status: 401, code: 'unauthenticated' });
-    expect(await codeOf(await t.app.request(offer.path, { method: 'POST', headers: { Cookie: longCookie, 'Secure-Session-Response': 'garbage' } }))).toEqual({ status: 400, code: 'invalid_request' });
+    expect(
+      await codeOf(await post(await signDbscProof(key, { jti: offer.challenge! }, { includeJwk: false }))),
+    ).toEqual({ status: 400, code: 'verification_failed' });
+    expect(
+      await codeOf(
+        await post(
+          await signDbscProof(
+            key,
+            { jti: offer.challenge!, authorization: offer.authorization! },
+            { includeJwk: true },
+          ),
+          null,
+        ),
+      ),
+    ).toEqual({ status: 401, code: 'unauthenticated' });
+    expect(
+      await codeOf(
+        await t.app.request(offer.path, {
+          method: 'POST',
+          headers: { Cookie: longCookie, 'Secure-Session-Response': 'garbage' },
+        }),
+      ),
+    ).toEqual({ status: 400, code: 'invalid_request' });
     // None of these bound the session: it still works with the session cookie alone.
     expect((await t.get('/auth/session', longCookie)).status).toBe(200);
     // The genuine proof still binds it, once.
-    expect((await post(await signDbscProof(key, { jti: offer.challenge!, authorization: offer.authorization! }, { includeJwk: true }))).status).toBe(200);
+    expect(
+      (
+        await post(
+          await signDbscProof(
+            key,
+            { jti: offer.challenge!, authorization: offer.authorization! },
+            { includeJwk: true },
+          ),
+        )
+      ).status,
+    ).toBe(200);
     expect((await t.get('/auth/session', longCookie)).status).toBe(401);
   });
 
@@ -126,7 +220,10 @@ describe('a bound session', () => {
     // The refusal does not clear the session cookie (the device needs it for its refresh).
     expect(thief.headers.getSetCookie().some((c) => c.startsWith(`${sessionCookie}=`))).toBe(false);
     // Nor does the refresh endpoint hand a cookie to someone without the key.
-    const challenge = await t.app.request('/auth/dbsc/refresh', { method: 'POST', headers: { Cookie: stolen, 'Sec-Secure-Session-Id': `"${only(client)}"` } });
+    const challenge = await t.app.request('/auth/dbsc/refresh', {
+      method: 'POST',
+      headers: { Cookie: stolen, 'Sec-Secure-Session-Id': `"${only(client)}"` },
+    });
     expect(challenge.status).toBe(403);
     expect(challenge.headers.get('secure-session-challenge')).toMatch(/^"[A-Za-z0-9_-]+";id="[A-Za-z0-9_-]+"$/);
     expect(challenge.headers.getSetCookie()).toEqual([]);
@@ -162,9 +259,15 @@ describe('a bound session', () => {
   });
 
   it('refuses a refresh for another session id than the cookie’s, and an unsigned or garbled one', async () => {
-    const stranger = await t.app.request('/auth/dbsc/refresh', { method: 'POST', headers: { Cookie: client.cookieHeader(), 'Sec-Secure-Session-Id': '"someone-else"' } });
+    const stranger = await t.app.request('/auth/dbsc/refresh', {
+      method: 'POST',
+      headers: { Cookie: client.cookieHeader(), 'Sec-Secure-Session-Id': '"someone-else"' },
+    });
     expect(await stranger.json()).toEqual({ continue: false });
-    const missing = await t.app.request('/auth/dbsc/refresh', { method: 'POST', headers: { Cookie: client.cookieHeader() } });
+    const missing = await t.app.request('/auth/dbsc/refresh', {
+      method: 'POST',
+      headers: { Cookie: client.cookieHeader() },
+    });
     expect(missing.status).toBe(400);
   });
 
@@ -190,7 +293,10 @@ describe('with DBSC off (the default)', () => {
     try {
       const client = clientFor(plain);
       const options = await client.send('/auth/register/options', json({ username: 'plain' }));
-      const verify = await client.send('/auth/register/verify', json(createSoftwareAuthenticator({ origin }).createCredential(await options.json())));
+      const verify = await client.send(
+        '/auth/register/verify',
+        json(createSoftwareAuthenticator({ origin }).createCredential(await options.json())),
+      );
       expect(verify.headers.get('secure-session-registration')).toBeNull();
       expect(client.sessions.size).toBe(0);
       expect((await plain.app.request('/auth/dbsc/register', { method: 'POST' })).status).toBe(404);

@@ -39,19 +39,24 @@ function documentedVariables(): Set<string> {
 describe('docs/configuration.md', () => {
   const read = new Map<string, string[]>();
   for (const file of [...sources('server'), ...sources('scripts')]) {
-    for (const name of variablesRead(readFileSync(file, 'utf8'))) read.set(name, [...(read.get(name) ?? []), path.relative(root, file)]);
+    for (const name of variablesRead(readFileSync(file, 'utf8')))
+      read.set(name, [...(read.get(name) ?? []), path.relative(root, file)]);
   }
   const fromConfig = variablesRead(readFileSync(path.join(root, 'server/config.ts'), 'utf8'));
 
   it('still understands how server/config.ts reads the environment', () => {
     // If config.ts changes how it reads variables, this parser goes blind: teach it the new way.
     expect(fromConfig.size).toBeGreaterThanOrEqual(40);
-    expect([...fromConfig]).toEqual(expect.arrayContaining(['PORT', 'ORIGIN', 'DATABASE_URL', 'MIGRATE_ON_START', 'WEBHOOK_SECRET']));
+    expect([...fromConfig]).toEqual(
+      expect.arrayContaining(['PORT', 'ORIGIN', 'DATABASE_URL', 'MIGRATE_ON_START', 'WEBHOOK_SECRET']),
+    );
   });
 
   it('has a row for every variable the server and the scripts read', () => {
     const documented = documentedVariables();
-    const missing = [...read].filter(([name]) => !documented.has(name)).map(([name, files]) => `${name} (read in ${files.join(', ')})`);
+    const missing = [...read]
+      .filter(([name]) => !documented.has(name))
+      .map(([name, files]) => `${name} (read in ${files.join(', ')})`);
     expect(missing).toEqual([]);
   });
 
@@ -61,7 +66,7 @@ describe('docs/configuration.md', () => {
 
   it('recognises the ways code reads a variable', () => {
     const source = [
-      "const a = process.env.ONE; const b = env['TWO']; const c = env?.THREE; const d = process.env[\"FOUR\"];",
+      'const a = process.env.ONE; const b = env[\'TWO\']; const c = env?.THREE; const d = process.env["FOUR"];',
       "read('FIVE', 3000, integer(0, 1), 'x'); oneOf('ES256', 'EdDSA'); c.env?.incoming;",
       'const { SIX, SEVEN: seven } = process.env;',
     ].join('\n');

@@ -7,7 +7,9 @@ describe('relative links in the Markdown files', () => {
   const files = markdownFiles();
 
   it('finds the documentation to check', () => {
-    expect(files).toEqual(expect.arrayContaining(['README.md', 'CONTRIBUTING.md', 'docs/configuration.md', 'docs/http-api.md']));
+    expect(files).toEqual(
+      expect.arrayContaining(['README.md', 'CONTRIBUTING.md', 'docs/configuration.md', 'docs/http-api.md']),
+    );
   });
 
   it.each(files)('every relative link of %s resolves, anchors included', (file) => {
@@ -31,17 +33,33 @@ describe('the link checker', () => {
   });
 
   it('ignores links in code blocks and code spans, and reads reference definitions and titles', () => {
-    const text = ['```md', '[x](missing.md)', '```', 'Inline `[y](missing.md)` code.', '[ref]: <other.md> "Title"', '[z](file.md "title")'].join('\n');
+    const text = [
+      '```md',
+      '[x](missing.md)',
+      '```',
+      'Inline `[y](missing.md)` code.',
+      '[ref]: <other.md> "Title"',
+      '[z](file.md "title")',
+    ].join('\n');
     expect(extractLinks(text).map((link) => link.target)).toEqual(['other.md', 'file.md']);
   });
 
-  it("makes anchors the way GitHub does", () => {
-    expect(githubSlug('Rotation and theft detection (the session secret)')).toBe('rotation-and-theft-detection-the-session-secret');
+  it('makes anchors the way GitHub does', () => {
+    expect(githubSlug('Rotation and theft detection (the session secret)')).toBe(
+      'rotation-and-theft-detection-the-session-secret',
+    );
     expect(githubSlug('The demo application (`/`)')).toBe('the-demo-application-');
     expect(githubSlug("This server's additions and details")).toBe('this-servers-additions-and-details');
     expect(githubSlug('Per request: the session signals')).toBe('per-request-the-session-signals');
-    expect(githubSlug('Step-up (re-verification without a new session)')).toBe('step-up-re-verification-without-a-new-session');
+    expect(githubSlug('Step-up (re-verification without a new session)')).toBe(
+      'step-up-re-verification-without-a-new-session',
+    );
     expect(githubSlug('**Bold** and [a link](x.md) and snake_case')).toBe('bold-and-a-link-and-snake_case');
-    expect([...anchorsOf('# A\n## A\n### A\n```\n# A\n```\n<a id="custom"></a>')]).toEqual(['a', 'a-1', 'a-2', 'custom']);
+    expect([...anchorsOf('# A\n## A\n### A\n```\n# A\n```\n<a id="custom"></a>')]).toEqual([
+      'a',
+      'a-1',
+      'a-2',
+      'custom',
+    ]);
   });
 });

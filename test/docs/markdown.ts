@@ -8,7 +8,10 @@ export const root = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Every Markdown file of the repository, tracked or new (not ignored), relative to the root. */
 export function markdownFiles(): string[] {
-  const out = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z', '--', '*.md'], { cwd: root, encoding: 'utf8' });
+  const out = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z', '--', '*.md'], {
+    cwd: root,
+    encoding: 'utf8',
+  });
   return [...new Set(out.split('\0'))]
     .filter((file) => file !== '' && !file.split('/').includes('node_modules'))
     .filter((file) => existsSync(path.join(root, file)))
@@ -70,7 +73,11 @@ export function githubSlug(heading: string): string {
     .replace(/\[([^\]]*)\]\([^)]*\)/g, '$1')
     .replace(/<[^>]+>/g, '')
     .replace(/`+/g, '')
-    .replace(/(\*+|\b_+|_+\b)/g, (marker, _m, offset: number, all: string) => (marker.startsWith('_') && /\w/.test(all[offset - 1] ?? '') && /\w/.test(all[offset + marker.length] ?? '') ? marker : ''));
+    .replace(/(\*+|\b_+|_+\b)/g, (marker, _m, offset: number, all: string) =>
+      marker.startsWith('_') && /\w/.test(all[offset - 1] ?? '') && /\w/.test(all[offset + marker.length] ?? '')
+        ? marker
+        : '',
+    );
   return text
     .trim()
     .toLowerCase()
@@ -116,7 +123,12 @@ export function brokenLinks(file: string, text: string): string[] {
     const hash = target.indexOf('#');
     const filePart = decodeURIComponent(hash === -1 ? target : target.slice(0, hash)).replace(/\?.*$/, '');
     const fragment = hash === -1 ? null : decodeURIComponent(target.slice(hash + 1));
-    const resolved = filePart === '' ? from : filePart.startsWith('/') ? path.join(root, filePart) : path.resolve(path.dirname(from), filePart);
+    const resolved =
+      filePart === ''
+        ? from
+        : filePart.startsWith('/')
+          ? path.join(root, filePart)
+          : path.resolve(path.dirname(from), filePart);
     const where = `${file}:${line}: ${target}`;
     const relative = path.relative(root, resolved);
     if (relative.startsWith('..') || path.isAbsolute(relative)) {

@@ -6,8 +6,8 @@ import { Hono } from 'hono';
 import { sql } from 'kysely';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuthStartError, ConfigError, createAuth, type Auth, type AuthVariables } from '../../server/index.js';
 import { lockDataDir } from '../../server/db/data-dir-lock.js';
+import { type Auth, AuthStartError, type AuthVariables, ConfigError, createAuth } from '../../server/index.js';
 import { createSoftwareAuthenticator } from '../../server/testing/index.js';
 import { sessionCookieOf } from '../helpers/app.js';
 import { TestClock } from '../helpers/clock.js';
@@ -24,12 +24,19 @@ let host: Hono<{ Variables: Partial<AuthVariables> }>;
 beforeAll(async () => {
   database = await createTestDatabase();
   // A typed config (no environment), an existing Kysely instance, a clock the test moves.
-  auth = await createAuth({ config: { port: 4203, sweep: { interval: 0, sessionRetention: 60 } }, database: database.db, logger: silent, clock: new TestClock() });
+  auth = await createAuth({
+    config: { port: 4203, sweep: { interval: 0, sessionRetention: 60 } },
+    database: database.db,
+    logger: silent,
+    clock: new TestClock(),
+  });
   await auth.start();
   host = new Hono<{ Variables: Partial<AuthVariables> }>();
   host.get('/', (c) => c.text('host home'));
   host.post('/', (c) => c.text('host post'));
-  host.get('/api/me', auth.requireSession(), (c) => c.json({ username: c.var.user?.username, session: c.var.session?.id }));
+  host.get('/api/me', auth.requireSession(), (c) =>
+    c.json({ username: c.var.user?.username, session: c.var.session?.id }),
+  );
   host.post('/api/items', auth.requireSession(), (c) => c.json({ ok: true }, 201));
   host.route('/', auth.routes);
 });
@@ -43,7 +50,11 @@ function request(method: string, url: string, options: { body?: unknown; cookie?
   const headers: Record<string, string> = { Origin: origin, 'User-Agent': options.userAgent ?? chrome };
   if (options.cookie) headers.Cookie = options.cookie;
   if (options.body !== undefined) headers['Content-Type'] = 'application/json';
-  return host.request(url, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
+  return host.request(url, {
+    method,
+    headers,
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+  });
 }
 
 describe('createAuth', () => {
@@ -55,8 +66,16 @@ describe('createAuth', () => {
   });
 
   it('refuses a typed config whose origin is not on the RP ID, as the environment would', async () => {
-    await expect(createAuth({ config: { rpId: 'example.com', origins: ['https://evil.test'] }, database: database.db, logger: silent })).rejects.toThrow(ConfigError);
-    await expect(createAuth({ env: { ORIGIN: 'not an origin' }, database: database.db, logger: silent })).rejects.toThrow(ConfigError);
+    await expect(
+      createAuth({
+        config: { rpId: 'example.com', origins: ['https://evil.test'] },
+        database: database.db,
+        logger: silent,
+      }),
+    ).rejects.toThrow(ConfigError);
+    await expect(
+      createAuth({ env: { ORIGIN: 'not an origin' }, database: database.db, logger: silent }),
+    ).rejects.toThrow(ConfigError);
   });
 
   it('leaves every path of the host its own: no demo, no static files, no catch-all', async () => {
@@ -88,7 +107,9 @@ describe('createAuth', () => {
 
     const authenticator = createSoftwareAuthenticator({ origin });
     const options = await request('POST', '/auth/register/options', { body: { username: 'embedded' } });
-    const verified = await request('POST', '/auth/register/verify', { body: authenticator.createCredential(await options.json()) });
+    const verified = await request('POST', '/auth/register/verify', {
+      body: authenticator.createCredential(await options.json()),
+    });
     expect(verified.status).toBe(201);
     const cookie = sessionCookieOf(verified) as string;
     const me = await request('GET', '/api/me', { cookie });
@@ -135,7 +156,11 @@ describe('createAuth on its own embedded database', () => {
   }, 60_000);
 
   it('fails to start with an AuthStartError naming an unreachable database', async () => {
-    const unreachable = await createAuth({ env: { ORIGIN: origin }, database: 'postgres://app:pw@127.0.0.1:9/auth', logger: silent });
+    const unreachable = await createAuth({
+      env: { ORIGIN: origin },
+      database: 'postgres://app:pw@127.0.0.1:9/auth',
+      logger: silent,
+    });
     const error = await unreachable.start().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AuthStartError);
     expect((error as Error).message).toMatch(/^Cannot reach the database at 127\.0\.0\.1:9\/auth: ECONNREFUSED/);

@@ -7,14 +7,14 @@ import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { recordAuditEvent } from '../../server/audit/repository.js';
 import type { Config } from '../../server/config.js';
+import { createPostgresKysely } from '../../server/db/database.js';
 import type { Database } from '../../server/db/schema.js';
 import type { Deps } from '../../server/deps.js';
-import { createPostgresKysely } from '../../server/db/database.js';
 import { dispatchDue, leaseSeconds, retryDelaySeconds, startEventDispatcher } from '../../server/events/dispatcher.js';
 import { claimDueEvents, pruneOutbox } from '../../server/events/outbox.js';
 import { verifyWebhookSignature } from '../../server/events/signature.js';
 import { createTestApp, sessionCookieOf, type TestApp } from '../helpers/app.js';
-import { startReceiver, type Receiver } from './receiver.js';
+import { type Receiver, startReceiver } from './receiver.js';
 
 const secret = 'whsec-test-0123456789abcdefghijklmnop';
 
@@ -42,7 +42,11 @@ async function writeEvents(count: number): Promise<string[]> {
   return t.deps.db.transaction().execute(async (trx) => {
     const ids: string[] = [];
     for (let i = 0; i < count; i++) {
-      const row = await recordAuditEvent(trx, { type: 'passkey_added', userId: randomUUID(), passkeyId: `key-${i}`, details: { aaguid: randomUUID() } }, t.clock.now());
+      const row = await recordAuditEvent(
+        trx,
+        { type: 'passkey_added', userId: randomUUID(), passkeyId: `key-${i}`, details: { aaguid: randomUUID() } },
+        t.clock.now(),
+      );
       ids.push(row.id);
     }
     return ids;
@@ -91,12 +95,20 @@ describe('dispatching security events to the webhook', () => {
     expect(receiver.accepted().sort()).toEqual([...ids].sort());
     expect(receiver.requests).toHaveLength(9);
     for (const row of await outbox()) {
-      expect(row).toMatchObject({ attempts: 3, last_error: null, locked_until: null, failed_at: null, delivered_at: deliveredAt });
+      expect(row).toMatchObject({
+        attempts: 3,
+        last_error: null,
+        locked_until: null,
+        failed_at: null,
+        delivered_at: deliveredAt,
+      });
     }
   });
 
   it('schedules retries 30 s apart, doubling, at most an hour', () => {
-    expect([1, 2, 3, 4, 5, 6, 7, 8, 9, 12].map(retryDelaySeconds)).toEqual([30, 60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]);
+    expect([1, 2, 3, 4, 5, 6, 7, 8, 9, 12].map(retryDelaySeconds)).toEqual([
+      30, 60, 120, 240, 480, 960, 1920, 3600, 3600, 3600,
+    ]);
   });
 
   it('signs the body and timestamp so the receiver can verify them with the secret', async () => {
@@ -121,7 +133,9 @@ describe('dispatching security events to the webhook', () => {
     expect(verifyWebhookSignature(secret, header, Buffer.from(request!.body), { now })).toBe(true);
     expect(verifyWebhookSignature(`${secret}x`, header, request!.body, { now })).toBe(false);
     expect(verifyWebhookSignature(secret, header, request!.body.replace(user.id, randomUUID()), { now })).toBe(false);
-    expect(verifyWebhookSignature(secret, header, request!.body, { now: new Date(now.getTime() + 301_000) })).toBe(false);
+    expect(verifyWebhookSignature(secret, header, request!.body, { now: new Date(now.getTime() + 301_000) })).toBe(
+      false,
+    );
   });
 
   it('sends the same id and the same body on every attempt, with a fresh signature', async () => {
@@ -135,7 +149,11 @@ describe('dispatching security events to the webhook', () => {
     expect(second!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
     expect([first!.headers['webhook-attempt'], second!.headers['webhook-attempt']]).toEqual(['1', '2']);
     expect(second!.headers['webhook-signature']).not.toBe(first!.headers['webhook-signature']);
-    expect(verifyWebhookSignature(secret, String(second!.headers['webhook-signature']), second!.body, { now: t.clock.now() })).toBe(true);
+    expect(
+      verifyWebhookSignature(secret, String(second!.headers['webhook-signature']), second!.body, {
+        now: t.clock.now(),
+      }),
+    ).toBe(true);
   });
 
   it('two dispatchers racing deliver every event once and never the same event at the same time', async () => {
@@ -170,14 +188,18 @@ describe('dispatching security events to the webhook', () => {
     // The process dies here: the sign-in committed, nothing was dispatched.
     const restarted = anotherInstance();
     expect(await dispatchDue(restarted)).toMatchObject({ claimed: 1, delivered: 1 });
-    expect(receiver.requests.map((r) => JSON.parse(r.body))).toEqual([expect.objectContaining({ type: 'session.created', userId: user.id })]);
+    expect(receiver.requests.map((r) => JSON.parse(r.body))).toEqual([
+      expect.objectContaining({ type: 'session.created', userId: user.id }),
+    ]);
   });
 
   it('retries an event whose dispatcher died after claiming it, once its lease has expired', async () => {
     const [id] = await writeEvents(1);
     const now = t.clock.now();
     // A dispatcher claims the event and dies before sending it.
-    expect(await claimDueEvents(t.deps.db, now, new Date(now.getTime() + leaseSeconds(t.config) * 1000), 10)).toHaveLength(1);
+    expect(
+      await claimDueEvents(t.deps.db, now, new Date(now.getTime() + leaseSeconds(t.config) * 1000), 10),
+    ).toHaveLength(1);
 
     expect((await dispatchDue(anotherInstance())).claimed).toBe(0);
     t.clock.advance(leaseSeconds(t.config) - 1);

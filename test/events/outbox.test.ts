@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { auditEventTypes } from '../../server/audit/events.js';
 import { recordAuditEvent } from '../../server/audit/repository.js';
 import { enqueueSecurityEvent } from '../../server/events/outbox.js';
-import { auditEventTypes } from '../../server/audit/events.js';
 import { auditOnlyTypes, securityEvents } from '../../server/events/types.js';
 import { disableUser } from '../../server/users/service.js';
 import { createTestApp, sessionCookieOf, type TestApp } from '../helpers/app.js';
@@ -23,7 +23,13 @@ beforeEach(async () => {
 });
 
 async function outboxOf(userId: string) {
-  return t.deps.db.selectFrom('event_outbox').selectAll().where('user_id', '=', userId).orderBy('occurred_at').orderBy('id').execute();
+  return t.deps.db
+    .selectFrom('event_outbox')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .orderBy('occurred_at')
+    .orderBy('id')
+    .execute();
 }
 
 function sessionIdOf(cookie: string): string {
@@ -53,7 +59,14 @@ describe('the event outbox', () => {
     const userId = randomUUID();
     const audit = await recordAuditEvent(t.deps.db, { type: 'user_disabled', userId, actor: 'admin' }, t.clock.now());
     const [row] = await outboxOf(userId);
-    expect(row).toMatchObject({ id: audit.id, type: 'account.disabled', attempts: 0, delivered_at: null, failed_at: null, locked_until: null });
+    expect(row).toMatchObject({
+      id: audit.id,
+      type: 'account.disabled',
+      attempts: 0,
+      delivered_at: null,
+      failed_at: null,
+      locked_until: null,
+    });
     expect(row!.next_attempt_at.getTime()).toBe(t.clock.now().getTime());
   });
 
@@ -71,7 +84,9 @@ describe('the event outbox', () => {
     const added = await t.post('/auth/passkeys/verify', other.createCredential(await options.json()), cookie);
     expect(added.status).toBe(201);
     const { passkey } = (await added.json()) as { passkey: { id: string } };
-    expect((await t.request('PATCH', `/auth/passkeys/${passkey.id}`, { cookie, body: { name: 'Backup key' } })).status).toBe(200);
+    expect(
+      (await t.request('PATCH', `/auth/passkeys/${passkey.id}`, { cookie, body: { name: 'Backup key' } })).status,
+    ).toBe(200);
     t.clock.advance(1);
     expect((await t.request('DELETE', `/auth/passkeys/${passkey.id}`, { cookie })).status).toBe(204);
     t.clock.advance(1);
@@ -81,20 +96,52 @@ describe('the event outbox', () => {
     expect((await disableUser(t.deps.db, user.id, 'admin', t.clock.now()))?.changed).toBe(true);
 
     const rows = await outboxOf(user.id);
-    expect(rows.map((r) => r.type)).toEqual(['account.created', 'session.created', 'passkey.added', 'passkey.removed', 'session.revoked', 'account.disabled']);
+    expect(rows.map((r) => r.type)).toEqual([
+      'account.created',
+      'session.created',
+      'passkey.added',
+      'passkey.removed',
+      'session.revoked',
+      'account.disabled',
+    ]);
 
     const bodies = rows.map((r) => JSON.parse(r.body));
     for (const [i, body] of bodies.entries()) {
       expect(Object.keys(body)).toEqual(['id', 'type', 'occurredAt', 'userId', 'data']);
-      expect(body).toMatchObject({ id: rows[i]!.id, type: rows[i]!.type, userId: user.id, occurredAt: rows[i]!.occurred_at.toISOString() });
-      expect(Object.keys(body.data).sort()).toEqual(['actor', 'details', 'ipAddress', 'passkeyId', 'reason', 'risk', 'sessionId', 'userAgent']);
+      expect(body).toMatchObject({
+        id: rows[i]!.id,
+        type: rows[i]!.type,
+        userId: user.id,
+        occurredAt: rows[i]!.occurred_at.toISOString(),
+      });
+      expect(Object.keys(body.data).sort()).toEqual([
+        'actor',
+        'details',
+        'ipAddress',
+        'passkeyId',
+        'reason',
+        'risk',
+        'sessionId',
+        'userAgent',
+      ]);
       // The event id is the audit event's id, so a receiver can match it with the user's activity.
-      const audit = await t.deps.db.selectFrom('audit_event').select('type').where('id', '=', body.id).executeTakeFirst();
+      const audit = await t.deps.db
+        .selectFrom('audit_event')
+        .select('type')
+        .where('id', '=', body.id)
+        .executeTakeFirst();
       expect(audit).toBeDefined();
     }
-    expect(bodies[1].data).toMatchObject({ actor: 'user', sessionId: sessionIdOf(laptop), passkeyId: authenticator.credentials[0]!.id });
+    expect(bodies[1].data).toMatchObject({
+      actor: 'user',
+      sessionId: sessionIdOf(laptop),
+      passkeyId: authenticator.credentials[0]!.id,
+    });
     expect(bodies[2].data).toMatchObject({ passkeyId: passkey.id, details: { aaguid: expect.any(String) } });
-    expect(bodies[4].data).toMatchObject({ sessionId: sessionIdOf(laptop), details: { cause: 'revoked_by_user', fromSession: sessionIdOf(cookie) } });
+    expect(bodies[4].data).toMatchObject({
+      sessionId: sessionIdOf(laptop),
+      details: { cause: 'revoked_by_user', fromSession: sessionIdOf(cookie) },
+    });
     expect(bodies[5].data).toMatchObject({ actor: 'admin' });
     // Never a secret: no session token, cookie or key material in any body.
     for (const row of rows) {
@@ -122,8 +169,30 @@ describe('the event outbox', () => {
   it('reports a detected token reuse and a regressed counter as high risk', async () => {
     const userId = randomUUID();
     const now = t.clock.now();
-    await recordAuditEvent(t.deps.db, { type: 'token_reuse_detected', userId, sessionId: 's1', actor: 'system', reason: 'retired_session_secret', risk: 'high' }, now);
-    await recordAuditEvent(t.deps.db, { type: 'counter_regression', userId, passkeyId: 'AAAA', actor: 'system', risk: 'high', details: { storedCounter: 5, newCounter: 2 } }, now);
+    await recordAuditEvent(
+      t.deps.db,
+      {
+        type: 'token_reuse_detected',
+        userId,
+        sessionId: 's1',
+        actor: 'system',
+        reason: 'retired_session_secret',
+        risk: 'high',
+      },
+      now,
+    );
+    await recordAuditEvent(
+      t.deps.db,
+      {
+        type: 'counter_regression',
+        userId,
+        passkeyId: 'AAAA',
+        actor: 'system',
+        risk: 'high',
+        details: { storedCounter: 5, newCounter: 2 },
+      },
+      now,
+    );
     const rows = await outboxOf(userId);
     expect(rows.map((r) => r.type).sort()).toEqual(['passkey.counter_regressed', 'session.token_reused']);
     for (const row of rows) expect(JSON.parse(row.body).data.risk).toBe('high');

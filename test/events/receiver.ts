@@ -72,7 +72,8 @@ export async function startReceiver(): Promise<Receiver> {
       return requests;
     },
     behaviour,
-    accepted: () => requests.filter((r) => r.status >= 200 && r.status < 300).map((r) => String(r.headers['webhook-id'])),
+    accepted: () =>
+      requests.filter((r) => r.status >= 200 && r.status < 300).map((r) => String(r.headers['webhook-id'])),
     maxConcurrentPerEvent: () => maxConcurrent,
     reset(next = {}) {
       requests = [];

@@ -19,7 +19,9 @@ describe('webhook signatures', () => {
     expect(verifyWebhookSignature(secret, header, body, { now: at })).toBe(true);
     expect(verifyWebhookSignature(secret, header, body, { now: new Date(at.getTime() + 300_000) })).toBe(true);
     expect(verifyWebhookSignature(secret, header, body, { now: new Date(at.getTime() - 300_000) })).toBe(true);
-    expect(verifyWebhookSignature(secret, header, body, { now: new Date(at.getTime() + 60_000), toleranceSeconds: 30 })).toBe(false);
+    expect(
+      verifyWebhookSignature(secret, header, body, { now: new Date(at.getTime() + 60_000), toleranceSeconds: 30 }),
+    ).toBe(false);
   });
 
   it('rejects a replay outside the tolerance, a changed body, another secret and a moved timestamp', () => {
@@ -34,12 +36,24 @@ describe('webhook signatures', () => {
   it('accepts a header with several v1 signatures when one matches (a receiver rotating secrets)', () => {
     const header = signWebhookBody(secret, body, at);
     const v1 = header.split(',v1=')[1]!;
-    expect(verifyWebhookSignature(secret, `t=${at.getTime() / 1000},v1=${'0'.repeat(64)},v1=${v1}`, body, { now: at })).toBe(true);
+    expect(
+      verifyWebhookSignature(secret, `t=${at.getTime() / 1000},v1=${'0'.repeat(64)},v1=${v1}`, body, { now: at }),
+    ).toBe(true);
   });
 
   it('rejects missing and malformed headers without throwing', () => {
     const header = signWebhookBody(secret, body, at);
-    for (const bad of [null, undefined, '', 'v1=abc', `t=${at.getTime() / 1000}`, header.replace('v1=', 'v0='), header.toUpperCase(), `${header}=x`, 'x'.repeat(5000)]) {
+    for (const bad of [
+      null,
+      undefined,
+      '',
+      'v1=abc',
+      `t=${at.getTime() / 1000}`,
+      header.replace('v1=', 'v0='),
+      header.toUpperCase(),
+      `${header}=x`,
+      'x'.repeat(5000),
+    ]) {
       expect(verifyWebhookSignature(secret, bad, body, { now: at })).toBe(false);
     }
   });
@@ -47,12 +61,33 @@ describe('webhook signatures', () => {
 
 describe('webhook configuration', () => {
   it('is off by default', () => {
-    expect(loadConfig({}).webhook).toEqual({ url: null, secret: null, timeout: 10, maxAttempts: 12, interval: 5, retention: 604_800 });
+    expect(loadConfig({}).webhook).toEqual({
+      url: null,
+      secret: null,
+      timeout: 10,
+      maxAttempts: 12,
+      interval: 5,
+      retention: 604_800,
+    });
   });
 
   it('reads the URL, the secret and the delivery settings', () => {
-    const config = loadConfig({ WEBHOOK_URL: 'https://hooks.example.com/auth', WEBHOOK_SECRET: secret, WEBHOOK_TIMEOUT: '5', WEBHOOK_MAX_ATTEMPTS: '3', WEBHOOK_INTERVAL: '2', WEBHOOK_RETENTION: '3600' });
-    expect(config.webhook).toEqual({ url: 'https://hooks.example.com/auth', secret, timeout: 5, maxAttempts: 3, interval: 2, retention: 3600 });
+    const config = loadConfig({
+      WEBHOOK_URL: 'https://hooks.example.com/auth',
+      WEBHOOK_SECRET: secret,
+      WEBHOOK_TIMEOUT: '5',
+      WEBHOOK_MAX_ATTEMPTS: '3',
+      WEBHOOK_INTERVAL: '2',
+      WEBHOOK_RETENTION: '3600',
+    });
+    expect(config.webhook).toEqual({
+      url: 'https://hooks.example.com/auth',
+      secret,
+      timeout: 5,
+      maxAttempts: 3,
+      interval: 2,
+      retention: 3600,
+    });
   });
 
   it('fails loudly on a bad URL, a short secret, one without the other, or out-of-range numbers', () => {
@@ -68,6 +103,8 @@ describe('webhook configuration', () => {
       { WEBHOOK_INTERVAL: 'soon' },
     ];
     for (const env of cases) expect(() => loadConfig(env), JSON.stringify(env)).toThrow(ConfigError);
-    expect(() => loadConfig({ WEBHOOK_URL: 'https://hooks.example.com/' })).toThrow(/WEBHOOK_URL and WEBHOOK_SECRET must be set together/);
+    expect(() => loadConfig({ WEBHOOK_URL: 'https://hooks.example.com/' })).toThrow(
+      /WEBHOOK_URL and WEBHOOK_SECRET must be set together/,
+    );
   });
 });

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
@@ -83,7 +83,11 @@ afterAll(async () => {
   for (const folder of folders) await rm(folder, { recursive: true, force: true });
 });
 
-function call(method: string, url: string, options: { body?: unknown; cookie?: string; headers?: Record<string, string> } = {}): Promise<Response> {
+function call(
+  method: string,
+  url: string,
+  options: { body?: unknown; cookie?: string; headers?: Record<string, string> } = {},
+): Promise<Response> {
   const headers: Record<string, string> = { Origin: new URL(url).origin, ...options.headers };
   if (options.cookie) headers.Cookie = options.cookie;
   if (options.body !== undefined) headers['Content-Type'] = 'application/json';
@@ -127,12 +131,16 @@ describe('the host app embedding the auth server', () => {
     const username = `ann_${randomBytes(4).toString('hex')}`;
     const options = await call('POST', `${host.origin}/auth/register/options`, { body: { username } });
     expect(options.status).toBe(200);
-    const registered = await call('POST', `${host.origin}/auth/register/verify`, { body: passkey.createCredential(await options.json()) });
+    const registered = await call('POST', `${host.origin}/auth/register/verify`, {
+      body: passkey.createCredential(await options.json()),
+    });
     expect(registered.status).toBe(201);
     userId = ((await registered.json()) as { user: { id: string } }).user.id;
 
     const loginOptions = await call('POST', `${host.origin}/auth/login/options`, { body: {} });
-    const signedIn = await call('POST', `${host.origin}/auth/login/verify`, { body: passkey.getAssertion(await loginOptions.json()) });
+    const signedIn = await call('POST', `${host.origin}/auth/login/verify`, {
+      body: passkey.getAssertion(await loginOptions.json()),
+    });
     expect(signedIn.status).toBe(200);
     cookie = sessionCookieOf(signedIn) as string;
     expect(cookie).toBeTruthy();
@@ -146,7 +154,11 @@ describe('the host app embedding the auth server', () => {
   });
 
   it('lets the resource service accept its access tokens through passkey-auth-verify and the JWKS URL', async () => {
-    const service = await start('examples/resource-service/server.ts', { AUTH_URL: host.origin }, 'resource service on');
+    const service = await start(
+      'examples/resource-service/server.ts',
+      { AUTH_URL: host.origin },
+      'resource service on',
+    );
     const minted = await call('POST', `${host.origin}/auth/token`, { cookie, body: {} });
     expect(minted.status).toBe(200);
     const { access_token: token } = (await minted.json()) as { access_token: string };
@@ -155,7 +167,9 @@ describe('the host app embedding the auth server', () => {
     expect(data.status).toBe(200);
     expect(await data.json()).toMatchObject({ user: userId });
     expect((await fetch(`${service.origin}/api/data`)).status).toBe(401);
-    const forged = await fetch(`${service.origin}/api/data`, { headers: { Authorization: `Bearer ${token.slice(0, -4)}AAAA` } });
+    const forged = await fetch(`${service.origin}/api/data`, {
+      headers: { Authorization: `Bearer ${token.slice(0, -4)}AAAA` },
+    });
     expect(forged.status).toBe(401);
     expect(forged.headers.get('www-authenticate')).toContain('invalid_token');
 
@@ -165,7 +179,10 @@ describe('the host app embedding the auth server', () => {
 
   it('exits by itself once the server and auth.stop() are done', async () => {
     host.child.kill('SIGTERM');
-    const code = await Promise.race([host.exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 20_000))]);
+    const code = await Promise.race([
+      host.exited,
+      new Promise((resolve) => setTimeout(() => resolve('still running'), 20_000)),
+    ]);
     expect(code).toBe(0);
     expect(host.output.join('')).toContain('stopped');
   }, 30_000);

@@ -21,12 +21,25 @@ afterAll(async () => {
   await t?.close();
 });
 
-const injectFailure = (on: boolean) => sql.raw(`alter table session ${on ? 'enable' : 'disable'} trigger test_fail_session_insert`).execute(t.deps.db);
+const injectFailure = (on: boolean) =>
+  sql.raw(`alter table session ${on ? 'enable' : 'disable'} trigger test_fail_session_insert`).execute(t.deps.db);
 
 const counts = async () => {
   const n = async (table: 'app_user' | 'passkey' | 'session' | 'audit_event') =>
-    Number((await t.deps.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
-  return { users: await n('app_user'), passkeys: await n('passkey'), sessions: await n('session'), audit: await n('audit_event') };
+    Number(
+      (
+        await t.deps.db
+          .selectFrom(table)
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+  return {
+    users: await n('app_user'),
+    passkeys: await n('passkey'),
+    sessions: await n('session'),
+    audit: await n('audit_event'),
+  };
 };
 
 describe('a write that fails half-way leaves nothing behind', () => {
@@ -44,7 +57,11 @@ describe('a write that fails half-way leaves nothing behind', () => {
       await injectFailure(false);
     }
     expect(await counts()).toEqual(before);
-    const user = await t.deps.db.selectFrom('app_user').select('id').where('username', '=', 'half-way').executeTakeFirst();
+    const user = await t.deps.db
+      .selectFrom('app_user')
+      .select('id')
+      .where('username', '=', 'half-way')
+      .executeTakeFirst();
     expect(user).toBeUndefined();
 
     // Nothing half-written blocks a clean retry: the username and a passkey can be registered.
@@ -56,7 +73,11 @@ describe('a write that fails half-way leaves nothing behind', () => {
     const { authenticator } = await t.signUp('half-way-login');
     const credentialId = Buffer.from(authenticator.credentials[0]!.rawId);
     const passkey = () =>
-      t.deps.db.selectFrom('passkey').select(['counter', 'last_used_at']).where('credential_id', '=', credentialId).executeTakeFirstOrThrow();
+      t.deps.db
+        .selectFrom('passkey')
+        .select(['counter', 'last_used_at'])
+        .where('credential_id', '=', credentialId)
+        .executeTakeFirstOrThrow();
     const before = await passkey();
     const countsBefore = await counts();
     await injectFailure(true);

@@ -80,36 +80,134 @@ interface Endpoint {
   valid: (user: User) => Promise<unknown>;
 }
 
-const options = async (path: string, body: unknown, cookie: string | null = null) => (await send('POST', path, JSON.stringify(body), cookie)).json();
+const options = async (path: string, body: unknown, cookie: string | null = null) =>
+  (await send('POST', path, JSON.stringify(body), cookie)).json();
 
 const endpoints: Record<string, Endpoint> = {
-  'register options': { method: 'POST', path: () => '/auth/register/options', success: [200], signedIn: false, valid: async () => ({ username: `fuzz-new-${Math.random().toString(36).slice(2)}`, displayName: 'Fuzz' }) },
-  'register verify': {
-    method: 'POST', path: () => '/auth/register/verify', success: [201], signedIn: false,
-    valid: async () => createSoftwareAuthenticator({ origin }).createCredential(await options('/auth/register/options', { username: `fuzz-reg-${Math.random().toString(36).slice(2)}` })),
+  'register options': {
+    method: 'POST',
+    path: () => '/auth/register/options',
+    success: [200],
+    signedIn: false,
+    valid: async () => ({ username: `fuzz-new-${Math.random().toString(36).slice(2)}`, displayName: 'Fuzz' }),
   },
-  'login options': { method: 'POST', path: () => '/auth/login/options', success: [200], signedIn: false, valid: async () => ({ username: 'someone' }) },
-  'login verify': { method: 'POST', path: () => '/auth/login/verify', success: [200], signedIn: false, valid: async (u) => u.authenticator.getAssertion(await options('/auth/login/options', {})) },
+  'register verify': {
+    method: 'POST',
+    path: () => '/auth/register/verify',
+    success: [201],
+    signedIn: false,
+    valid: async () =>
+      createSoftwareAuthenticator({ origin }).createCredential(
+        await options('/auth/register/options', { username: `fuzz-reg-${Math.random().toString(36).slice(2)}` }),
+      ),
+  },
+  'login options': {
+    method: 'POST',
+    path: () => '/auth/login/options',
+    success: [200],
+    signedIn: false,
+    valid: async () => ({ username: 'someone' }),
+  },
+  'login verify': {
+    method: 'POST',
+    path: () => '/auth/login/verify',
+    success: [200],
+    signedIn: false,
+    valid: async (u) => u.authenticator.getAssertion(await options('/auth/login/options', {})),
+  },
   logout: { method: 'POST', path: () => '/auth/logout', success: [204], signedIn: false, valid: async () => ({}) },
-  'revoke other sessions': { method: 'POST', path: () => '/auth/sessions/revoke-others', success: [200], signedIn: true, valid: async () => ({}) },
-  'delete a session': { method: 'DELETE', path: () => '/auth/sessions/unknown-session-id', success: [204], signedIn: true, valid: async () => ({}) },
-  'step-up options': { method: 'POST', path: () => '/auth/reauth/options', success: [200], signedIn: true, valid: async () => ({}) },
+  'revoke other sessions': {
+    method: 'POST',
+    path: () => '/auth/sessions/revoke-others',
+    success: [200],
+    signedIn: true,
+    valid: async () => ({}),
+  },
+  'delete a session': {
+    method: 'DELETE',
+    path: () => '/auth/sessions/unknown-session-id',
+    success: [204],
+    signedIn: true,
+    valid: async () => ({}),
+  },
+  'step-up options': {
+    method: 'POST',
+    path: () => '/auth/reauth/options',
+    success: [200],
+    signedIn: true,
+    valid: async () => ({}),
+  },
   'step-up verify': {
-    method: 'POST', path: () => '/auth/reauth/verify', success: [200], signedIn: true,
+    method: 'POST',
+    path: () => '/auth/reauth/verify',
+    success: [200],
+    signedIn: true,
     valid: async (u) => u.authenticator.getAssertion(await options('/auth/reauth/options', {}, u.cookie)),
   },
-  'passkey options': { method: 'POST', path: () => '/auth/passkeys/options', success: [200], signedIn: true, valid: async () => ({}) },
-  'passkey verify': {
-    method: 'POST', path: () => '/auth/passkeys/verify', success: [201], signedIn: true,
-    valid: async (u) => createSoftwareAuthenticator({ origin }).createCredential(await options('/auth/passkeys/options', {}, u.cookie)),
+  'passkey options': {
+    method: 'POST',
+    path: () => '/auth/passkeys/options',
+    success: [200],
+    signedIn: true,
+    valid: async () => ({}),
   },
-  'rename a passkey': { method: 'PATCH', path: (u) => `/auth/passkeys/${u.authenticator.credentials[0]!.id}`, success: [200], signedIn: true, valid: async () => ({ name: 'Laptop' }) },
-  'delete a passkey': { method: 'DELETE', path: (u) => `/auth/passkeys/${u.authenticator.credentials[0]!.id}`, success: [204], signedIn: true, valid: async () => ({}) },
-  'change display name': { method: 'PATCH', path: () => '/auth/user', success: [200], signedIn: true, valid: async () => ({ displayName: 'Fuzzy' }) },
-  'access token': { method: 'POST', path: () => '/auth/token', success: [200], signedIn: true, valid: async () => ({}) },
-  'recovery codes': { method: 'POST', path: () => '/auth/recovery-codes', success: [201], signedIn: true, valid: async () => ({}) },
-  recover: { method: 'POST', path: () => '/auth/recover', success: [200], signedIn: false, valid: async (u) => ({ username: u.username, code: 'ABCD-EFGH-IJKL' }) },
-  introspect: { method: 'POST', path: () => '/auth/introspect', success: [200], signedIn: false, valid: async () => ({ token: 'eyJhbGciOiJFUzI1NiJ9.e30.sig' }) },
+  'passkey verify': {
+    method: 'POST',
+    path: () => '/auth/passkeys/verify',
+    success: [201],
+    signedIn: true,
+    valid: async (u) =>
+      createSoftwareAuthenticator({ origin }).createCredential(await options('/auth/passkeys/options', {}, u.cookie)),
+  },
+  'rename a passkey': {
+    method: 'PATCH',
+    path: (u) => `/auth/passkeys/${u.authenticator.credentials[0]!.id}`,
+    success: [200],
+    signedIn: true,
+    valid: async () => ({ name: 'Laptop' }),
+  },
+  'delete a passkey': {
+    method: 'DELETE',
+    path: (u) => `/auth/passkeys/${u.authenticator.credentials[0]!.id}`,
+    success: [204],
+    signedIn: true,
+    valid: async () => ({}),
+  },
+  'change display name': {
+    method: 'PATCH',
+    path: () => '/auth/user',
+    success: [200],
+    signedIn: true,
+    valid: async () => ({ displayName: 'Fuzzy' }),
+  },
+  'access token': {
+    method: 'POST',
+    path: () => '/auth/token',
+    success: [200],
+    signedIn: true,
+    valid: async () => ({}),
+  },
+  'recovery codes': {
+    method: 'POST',
+    path: () => '/auth/recovery-codes',
+    success: [201],
+    signedIn: true,
+    valid: async () => ({}),
+  },
+  recover: {
+    method: 'POST',
+    path: () => '/auth/recover',
+    success: [200],
+    signedIn: false,
+    valid: async (u) => ({ username: u.username, code: 'ABCD-EFGH-IJKL' }),
+  },
+  introspect: {
+    method: 'POST',
+    path: () => '/auth/introspect',
+    success: [200],
+    signedIn: false,
+    valid: async () => ({ token: 'eyJhbGciOiJFUzI1NiJ9.e30.sig' }),
+  },
 };
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -118,7 +216,8 @@ type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 function paths(value: unknown, prefix: Array<string | number> = []): Array<Array<string | number>> {
   const out: Array<Array<string | number>> = [prefix];
   if (Array.isArray(value)) value.forEach((item, i) => out.push(...paths(item, [...prefix, i])));
-  else if (typeof value === 'object' && value !== null) for (const [key, item] of Object.entries(value)) out.push(...paths(item, [...prefix, key]));
+  else if (typeof value === 'object' && value !== null)
+    for (const [key, item] of Object.entries(value)) out.push(...paths(item, [...prefix, key]));
   return out;
 }
 
@@ -162,7 +261,14 @@ function mutate(valid: unknown, m: typeof mutation extends fc.Arbitrary<infer T>
       parent[key] = typeof current === 'string' ? current + current.repeat(1 + (m.position % 8)) : [current, current];
       break;
     case 'retype':
-      parent[key] = typeof current === 'string' ? [current] : typeof current === 'number' ? String(current) : typeof current === 'object' && current !== null ? JSON.stringify(current) : 0;
+      parent[key] =
+        typeof current === 'string'
+          ? [current]
+          : typeof current === 'number'
+            ? String(current)
+            : typeof current === 'object' && current !== null
+              ? JSON.stringify(current)
+              : 0;
       break;
   }
   return root.value;
@@ -177,7 +283,10 @@ describe('fuzzing every endpoint', () => {
 
       await fc.assert(
         fc.asyncProperty(fc.jsonValue({ maxDepth: 4 }), async (value) => {
-          await expectContractAnswer(await send(endpoint.method, path, JSON.stringify(value), cookie()), endpoint.success);
+          await expectContractAnswer(
+            await send(endpoint.method, path, JSON.stringify(value), cookie()),
+            endpoint.success,
+          );
         }),
         { numRuns: runs },
       );
@@ -190,7 +299,10 @@ describe('fuzzing every endpoint', () => {
       await fc.assert(
         fc.asyncProperty(mutation, async (m) => {
           const body = mutate(await endpoint.valid(user), m);
-          await expectContractAnswer(await send(endpoint.method, path, body === undefined ? undefined : JSON.stringify(body), cookie()), endpoint.success);
+          await expectContractAnswer(
+            await send(endpoint.method, path, body === undefined ? undefined : JSON.stringify(body), cookie()),
+            endpoint.success,
+          );
         }),
         { numRuns: runs },
       );
@@ -211,14 +323,24 @@ describe('fuzzing every endpoint', () => {
           const parent = at.slice(0, -1).reduce((v: any, k) => v[k], body);
           const key = at[at.length - 1]!;
           parent[key] = `${String(parent[key]).slice(0, 3)}${bad}${String(parent[key]).slice(3)}`;
-          const response = await send(endpoint.method, endpoint.path(user), JSON.stringify(body), endpoint.signedIn ? user.cookie : null);
+          const response = await send(
+            endpoint.method,
+            endpoint.path(user),
+            JSON.stringify(body),
+            endpoint.signedIn ? user.cookie : null,
+          );
           expect(response.status, `${at.join('.')} with ${escape(bad)}`).toBe(400);
           expect((await response.json()).error.code).toBe('invalid_request');
         }
       }
       if (typeof template === 'object' && template !== null && !Array.isArray(template)) {
-        const body = { ...(await endpoint.valid(user) as object), ['x\ud800']: 'y' };
-        const response = await send(endpoint.method, endpoint.path(user), JSON.stringify(body), endpoint.signedIn ? user.cookie : null);
+        const body = { ...((await endpoint.valid(user)) as object), ['x\ud800']: 'y' };
+        const response = await send(
+          endpoint.method,
+          endpoint.path(user),
+          JSON.stringify(body),
+          endpoint.signedIn ? user.cookie : null,
+        );
         expect(response.status).toBe(400);
       }
     });
@@ -241,11 +363,25 @@ describe('fuzzing every endpoint', () => {
     const user = await newUser();
     const cursor = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
     const id = '00000000-0000-4000-8000-000000000000';
-    const dates = ['+275760-09-13T00:00:00.000Z', '-271821-04-20T00:00:00.000Z', '0000-01-01T00:00:00.000Z', '-000001-01-01T00:00:00.000Z', '+010000-01-01T00:00:00.000Z', '1969-12-31T23:59:59.999Z'];
+    const dates = [
+      '+275760-09-13T00:00:00.000Z',
+      '-271821-04-20T00:00:00.000Z',
+      '0000-01-01T00:00:00.000Z',
+      '-000001-01-01T00:00:00.000Z',
+      '+010000-01-01T00:00:00.000Z',
+      '1969-12-31T23:59:59.999Z',
+    ];
     const cursors = [
       ...dates.map((date) => cursor([date, id])),
-      cursor([1e308, id]), cursor([-1, id]), cursor([null, id]), cursor(['2026-01-01T00:00:00.000Z', '\ud800']), cursor(['\ud800', id]),
-      cursor(['2026-01-01T00:00:00.000Z', id, 'extra']), cursor({}), '%ED%A0%80', 'A'.repeat(10_000),
+      cursor([1e308, id]),
+      cursor([-1, id]),
+      cursor([null, id]),
+      cursor(['2026-01-01T00:00:00.000Z', '\ud800']),
+      cursor(['\ud800', id]),
+      cursor(['2026-01-01T00:00:00.000Z', id, 'extra']),
+      cursor({}),
+      '%ED%A0%80',
+      'A'.repeat(10_000),
     ];
     const limits = ['0', '-1', '101', '1e3', '1.5', 'NaN', 'Infinity', '9007199254740993', '0x10', ' 5', '%ED%A0%80'];
     for (const value of cursors) {
@@ -258,19 +394,45 @@ describe('fuzzing every endpoint', () => {
       expect(response.status, value).toBe(400);
     }
     // The edges that are in range still answer.
-    expect((await send('GET', `/auth/activity?cursor=${cursor(['1970-01-01T00:00:00.000Z', id])}&limit=100`, undefined, user.cookie)).status).toBe(200);
-    expect((await send('GET', `/auth/activity?cursor=${cursor(['9999-12-31T23:59:59.999Z', id])}&limit=1`, undefined, user.cookie)).status).toBe(200);
+    expect(
+      (
+        await send(
+          'GET',
+          `/auth/activity?cursor=${cursor(['1970-01-01T00:00:00.000Z', id])}&limit=100`,
+          undefined,
+          user.cookie,
+        )
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await send(
+          'GET',
+          `/auth/activity?cursor=${cursor(['9999-12-31T23:59:59.999Z', id])}&limit=1`,
+          undefined,
+          user.cookie,
+        )
+      ).status,
+    ).toBe(200);
   });
 
   it('fuzzed session cookies get 200 or 401, never a 5xx', async () => {
     const user = await newUser();
-    const printable = fc.array(fc.integer({ min: 0x21, max: 0x7e }), { maxLength: 120 }).map((codes) => String.fromCharCode(...codes).replace(/;/g, ''));
+    const printable = fc
+      .array(fc.integer({ min: 0x21, max: 0x7e }), { maxLength: 120 })
+      .map((codes) => String.fromCharCode(...codes).replace(/;/g, ''));
     await fc.assert(
       fc.asyncProperty(printable, fc.nat(), fc.boolean(), async (noise, position, keepName) => {
         const token = user.cookie.slice(user.cookie.indexOf('=') + 1);
         const at = position % (token.length + 1);
         const value = keepName ? `__Host-session=${token.slice(0, at)}${noise}${token.slice(at + 1)}` : noise;
-        for (const path of ['/auth/session', '/auth/sessions', '/auth/passkeys', '/auth/recovery-codes', '/auth/activity']) {
+        for (const path of [
+          '/auth/session',
+          '/auth/sessions',
+          '/auth/passkeys',
+          '/auth/recovery-codes',
+          '/auth/activity',
+        ]) {
           const response = await send('GET', path, undefined, value);
           await expectContractAnswer(response, [200]);
         }

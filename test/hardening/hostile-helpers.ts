@@ -1,6 +1,6 @@
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import { origin, type TestApp } from '../helpers/app.js';
-import { base64urlDecode, base64urlEncode, encodeCbor, type CborValue } from '../helpers/authenticator.js';
+import { base64urlDecode, base64urlEncode, type CborValue, encodeCbor } from '../helpers/authenticator.js';
 
 /** A request with full control over the raw body and headers (the Origin is ours unless replaced). */
 export function raw(
@@ -71,7 +71,10 @@ export function standardBase64(base64url: string): string {
   return Buffer.from(base64urlDecode(base64url)).toString('base64');
 }
 
-export function withResponse<T extends RegistrationResponseJSON | AuthenticationResponseJSON>(value: T, changes: Record<string, unknown>): T {
+export function withResponse<T extends RegistrationResponseJSON | AuthenticationResponseJSON>(
+  value: T,
+  changes: Record<string, unknown>,
+): T {
   return { ...value, response: { ...value.response, ...changes } } as T;
 }
 

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
@@ -183,7 +183,9 @@ describe('a log pipe nobody reads', () => {
     const stuck = net.connect(port, '127.0.0.1');
     stuck.on('error', () => {});
     await new Promise((resolve) => stuck.once('connect', resolve));
-    stuck.write(`POST /auth/login/options HTTP/1.1\r\nHost: localhost:${port}\r\nOrigin: ${server.origin}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{`);
+    stuck.write(
+      `POST /auth/login/options HTTP/1.1\r\nHost: localhost:${port}\r\nOrigin: ${server.origin}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{`,
+    );
     await new Promise((resolve) => setTimeout(resolve, 200));
 
     const exit = await terminate(server);
@@ -194,22 +196,26 @@ describe('a log pipe nobody reads', () => {
     expect(exit.ms).toBeLessThan(SHUTDOWN_TIMEOUT * 1000 + EXIT_MARGIN_MS);
   }, 240_000);
 
-  it.runIf(onPostgres)('exits within the shutdown window when PostgreSQL becomes unreachable before SIGTERM', async () => {
-    const { url, proxy } = await databaseUrl({ proxy: true });
-    const server = await startUnreadServer({ DATABASE_URL: url });
-    expect(Object.fromEntries(await load(server, 5000))).toEqual({ 200: 5000 });
+  it.runIf(onPostgres)(
+    'exits within the shutdown window when PostgreSQL becomes unreachable before SIGTERM',
+    async () => {
+      const { url, proxy } = await databaseUrl({ proxy: true });
+      const server = await startUnreadServer({ DATABASE_URL: url });
+      expect(Object.fromEntries(await load(server, 5000))).toEqual({ 200: 5000 });
 
-    // The connection path goes silent: pooled connections are cut, new ones are never answered.
-    await proxy!.cut('blackhole');
-    const hanging = get(server, '/healthz').catch(() => 0);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+      // The connection path goes silent: pooled connections are cut, new ones are never answered.
+      await proxy!.cut('blackhole');
+      const hanging = get(server, '/healthz').catch(() => 0);
+      await new Promise((resolve) => setTimeout(resolve, 200));
 
-    const exit = await terminate(server);
-    expect(exit.signal).toBeNull();
-    expect([0, 1]).toContain(exit.code);
-    expect(exit.ms).toBeLessThan(SHUTDOWN_TIMEOUT * 1000 + EXIT_MARGIN_MS);
-    await hanging;
-  }, 480_000);
+      const exit = await terminate(server);
+      expect(exit.signal).toBeNull();
+      expect([0, 1]).toContain(exit.code);
+      expect(exit.ms).toBeLessThan(SHUTDOWN_TIMEOUT * 1000 + EXIT_MARGIN_MS);
+      await hanging;
+    },
+    480_000,
+  );
 });
 
 describe('dropped log lines', () => {
@@ -228,7 +234,9 @@ describe('dropped log lines', () => {
       lines.push(...complete);
     });
     server.child.stdout!.resume();
-    await expect.poll(() => lines.find((line) => line.includes('log lines dropped')), { timeout: 10_000 }).toBeDefined();
+    await expect
+      .poll(() => lines.find((line) => line.includes('log lines dropped')), { timeout: 10_000 })
+      .toBeDefined();
     const report = JSON.parse(lines.find((line) => line.includes('log lines dropped'))!) as Record<string, unknown>;
     expect(report).toMatchObject({ level: 40, droppedLines: expect.any(Number), droppedTotal: expect.any(Number) });
     // About 1,500 lines of ≈ 170 bytes could not fit in 64 KiB of backlog plus the pipe.
@@ -237,7 +245,9 @@ describe('dropped log lines', () => {
     // Logging carries on normally afterwards.
     const before = lines.length;
     expect(await get(server, '/healthz')).toBe(200);
-    await expect.poll(() => lines.slice(before).some((line) => line.includes('"msg":"request"')), { timeout: 5000 }).toBe(true);
+    await expect
+      .poll(() => lines.slice(before).some((line) => line.includes('"msg":"request"')), { timeout: 5000 })
+      .toBe(true);
 
     const exit = await terminate(server);
     expect(exit).toMatchObject({ code: 0, signal: null });

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/app.js';
-import { checkedApp } from '../helpers/conformance.js';
 import { createLogger } from '../../server/logger.js';
 import { createTestApp, origin, sessionCookieOf, type TestApp } from '../helpers/app.js';
 import { base64urlDecode, createSoftwareAuthenticator } from '../helpers/authenticator.js';
+import { checkedApp } from '../helpers/conformance.js';
 
 let t: TestApp;
 const lines: string[] = [];
@@ -40,7 +40,9 @@ function call(method: string, path: string, body?: unknown, cookie?: string | nu
   const headers: Record<string, string> = { Origin: origin, 'User-Agent': 'log-test' };
   if (cookie) headers.Cookie = cookie;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  return Promise.resolve(app.request(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }));
+  return Promise.resolve(
+    app.request(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }),
+  );
 }
 
 function tokenOf(cookie: string) {
@@ -71,7 +73,9 @@ describe('logs', () => {
     // A failed registration and a failed sign-in, whose library errors get logged.
     const badOptions = await (await call('POST', '/auth/register/options', { username: 'log-watcher-2' })).json();
     secret('failed registration challenge', badOptions.challenge);
-    const badRegistration = createSoftwareAuthenticator({ origin }).createCredential(badOptions, { rpId: 'evil.example' });
+    const badRegistration = createSoftwareAuthenticator({ origin }).createCredential(badOptions, {
+      rpId: 'evil.example',
+    });
     expect((await call('POST', '/auth/register/verify', badRegistration)).status).toBe(400);
     const failOptions = await (await call('POST', '/auth/login/options', {})).json();
     secret('failed login challenge', failOptions.challenge);
@@ -106,7 +110,9 @@ describe('logs', () => {
     expect(created.status).toBe(201);
     const { codes } = (await created.json()) as { codes: string[] };
     codes.forEach((code, i) => secrets.set(`recovery code ${i}`, code));
-    expect((await call('POST', '/auth/recover', { username: 'log-watcher', code: 'WRONG-CODE-0000' })).status).toBeGreaterThanOrEqual(400);
+    expect(
+      (await call('POST', '/auth/recover', { username: 'log-watcher', code: 'WRONG-CODE-0000' })).status,
+    ).toBeGreaterThanOrEqual(400);
     const recovered = await call('POST', '/auth/recover', { username: 'log-watcher', code: codes[0] });
     expect(recovered.status).toBe(200);
     tokenOf(sessionCookieOf(recovered)!);
@@ -124,7 +130,9 @@ describe('logs', () => {
   });
 
   it('write one JSON line per request with request id, method, path, status and duration', () => {
-    const requests = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry.msg === 'request');
+    const requests = lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((entry) => entry.msg === 'request');
     expect(requests.length).toBe(14);
     for (const entry of requests) {
       expect(entry).toMatchObject({

@@ -3,7 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../browser/harness.js';
+import { type RunningServer, startServer } from '../browser/harness.js';
 
 // These start the real server (`node --import tsx server/main.ts`, as `npm start` does) on embedded
 // PGlite in a temporary data folder.
@@ -77,7 +77,9 @@ describe('data folder lock', () => {
       const first = await startServer({ ...embedded, DATA_DIR: dataDir });
       servers.push(first);
       const second = startServer({ ...embedded, DATA_DIR: dataDir });
-      await expect(second).rejects.toThrow(/server exited with 1:[\s\S]*Data folder .* is in use by another running server \(pid \d+\)/);
+      await expect(second).rejects.toThrow(
+        /server exited with 1:[\s\S]*Data folder .* is in use by another running server \(pid \d+\)/,
+      );
       const health = await fetch(`${first.origin}/healthz`);
       expect(health.status).toBe(200);
     } finally {

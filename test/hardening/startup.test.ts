@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/config.js';
-import { startServer, type RunningServer } from '../browser/harness.js';
+import { type RunningServer, startServer } from '../browser/harness.js';
 
 // The real server (`node --import tsx server/main.ts`) started wrongly, as a newcomer might: each
 // mistake ends in one line on stderr that names the cause, a non-zero exit, and no stack.
@@ -75,13 +75,35 @@ describe('the origin', () => {
   it('is http://localhost:PORT for a server started with only PORT, and a refused origin logs one warning naming both', async () => {
     const server = await startServer({ ORIGIN: '', DATABASE_URL: '' });
     servers.push(server);
-    const ok = await fetch(`${server.origin}/auth/login/options`, { method: 'POST', headers: { Origin: server.origin, 'Content-Type': 'application/json' }, body: '{}' });
+    const ok = await fetch(`${server.origin}/auth/login/options`, {
+      method: 'POST',
+      headers: { Origin: server.origin, 'Content-Type': 'application/json' },
+      body: '{}',
+    });
     expect(ok.status).toBe(200);
 
-    const refused = await fetch(`${server.origin}/auth/login/options`, { method: 'POST', headers: { Origin: 'http://localhost:3000', 'Content-Type': 'application/json' }, body: '{}' });
+    const refused = await fetch(`${server.origin}/auth/login/options`, {
+      method: 'POST',
+      headers: { Origin: 'http://localhost:3000', 'Content-Type': 'application/json' },
+      body: '{}',
+    });
     expect(refused.status).toBe(403);
-    await expect.poll(() => server.output.join('').split('\n').filter((line) => line.includes('request refused')), { timeout: 5000 }).toHaveLength(1);
-    const warning = JSON.parse(server.output.join('').split('\n').find((line) => line.includes('request refused')) as string);
+    await expect
+      .poll(
+        () =>
+          server.output
+            .join('')
+            .split('\n')
+            .filter((line) => line.includes('request refused')),
+        { timeout: 5000 },
+      )
+      .toHaveLength(1);
+    const warning = JSON.parse(
+      server.output
+        .join('')
+        .split('\n')
+        .find((line) => line.includes('request refused')) as string,
+    );
     expect(warning).toMatchObject({ level: 40, origin: 'http://localhost:3000', allowed: [server.origin] });
     expect(warning.msg).toContain(server.origin);
   }, 240_000);
@@ -90,7 +112,10 @@ describe('the origin', () => {
 describe('a server that cannot start', () => {
   it('names an unreachable database in one line, without its password, and exits 1', async () => {
     const port = await closedPort();
-    const { code, stderr } = await runToExit({ PORT: '0', DATABASE_URL: `postgres://app:hunter2-password@127.0.0.1:${port}/auth` });
+    const { code, stderr } = await runToExit({
+      PORT: '0',
+      DATABASE_URL: `postgres://app:hunter2-password@127.0.0.1:${port}/auth`,
+    });
     expect(code).toBe(1);
     const line = oneLine(stderr);
     expect(line).toContain(`Cannot reach the database at 127.0.0.1:${port}/auth`);

@@ -1,9 +1,9 @@
 import type { Hono } from 'hono';
-import type { AppEnv } from '../../server/http/env.js';
 import pino from 'pino';
 import { createApp } from '../../server/app.js';
-import { loadConfig, type Config } from '../../server/config.js';
+import { type Config, loadConfig } from '../../server/config.js';
 import type { Deps } from '../../server/deps.js';
+import type { AppEnv } from '../../server/http/env.js';
 import { createSoftwareAuthenticator, type SoftwareAuthenticator } from '../../server/testing/index.js';
 import { TestClock } from './clock.js';
 import { checkedApp } from './conformance.js';
@@ -18,13 +18,23 @@ export interface TestApp {
   clock: TestClock;
   config: Config;
   /** A request through `app.request()` as a same-origin browser would send it. */
-  request(method: string, path: string, options?: { body?: unknown; cookie?: string | null; headers?: Record<string, string> }): Promise<Response>;
+  request(
+    method: string,
+    path: string,
+    options?: { body?: unknown; cookie?: string | null; headers?: Record<string, string> },
+  ): Promise<Response>;
   post(path: string, body?: unknown, cookie?: string | null): Promise<Response>;
   get(path: string, cookie?: string | null): Promise<Response>;
   /** Registers a user with a fresh passkey on `authenticator`; returns the session cookie. */
-  signUp(username: string, authenticator?: SoftwareAuthenticator): Promise<{ cookie: string; user: { id: string; username: string }; authenticator: SoftwareAuthenticator }>;
+  signUp(
+    username: string,
+    authenticator?: SoftwareAuthenticator,
+  ): Promise<{ cookie: string; user: { id: string; username: string }; authenticator: SoftwareAuthenticator }>;
   /** Runs a usernameless sign-in with `authenticator`; returns the response. */
-  signIn(authenticator: SoftwareAuthenticator, overrides?: Parameters<SoftwareAuthenticator['getAssertion']>[1]): Promise<Response>;
+  signIn(
+    authenticator: SoftwareAuthenticator,
+    overrides?: Parameters<SoftwareAuthenticator['getAssertion']>[1],
+  ): Promise<Response>;
   close(): Promise<void>;
 }
 

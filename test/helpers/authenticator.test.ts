@@ -1,27 +1,23 @@
 import { createPublicKey, verify } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
 import {
+  type AuthenticationResponseJSON,
   generateAuthenticationOptions,
   generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
   type PublicKeyCredentialCreationOptionsJSON,
   type RegistrationResponseJSON,
+  verifyAuthenticationResponse,
+  verifyRegistrationResponse,
   type WebAuthnCredential,
 } from '@simplewebauthn/server';
-import {
-  decodeAttestationObject,
-  isoCBOR,
-  parseAuthenticatorData,
-} from '@simplewebauthn/server/helpers';
+import { decodeAttestationObject, isoCBOR, parseAuthenticatorData } from '@simplewebauthn/server/helpers';
+import { describe, expect, it } from 'vitest';
 import {
   AuthenticatorFlags,
   base64urlDecode,
   base64urlEncode,
+  type CborValue,
   createSoftwareAuthenticator,
   encodeCbor,
-  type CborValue,
   type SoftwareAuthenticator,
 } from './authenticator.js';
 
@@ -42,10 +38,7 @@ async function registrationOptions(userName = 'alice', userID?: Uint8Array<Array
   });
 }
 
-function verifyRegistration(
-  options: PublicKeyCredentialCreationOptionsJSON,
-  response: RegistrationResponseJSON,
-) {
+function verifyRegistration(options: PublicKeyCredentialCreationOptionsJSON, response: RegistrationResponseJSON) {
   return verifyRegistrationResponse({
     response,
     expectedChallenge: options.challenge,
@@ -111,7 +104,13 @@ describe('encodeCbor', () => {
     [[1, 2, 3], '83010203'],
     [[1, [2, 3], [4, 5]], '8301820203820405'],
     [new Map(), 'a0'],
-    [new Map([[1, 2], [3, 4]]), 'a201020304'],
+    [
+      new Map([
+        [1, 2],
+        [3, 4],
+      ]),
+      'a201020304',
+    ],
     [{ a: 1, b: [2, 3] }, 'a26161016162820203'],
     [['a', { b: 'c' }], '826161a161626163'],
   ];
@@ -199,7 +198,12 @@ describe('software authenticator: registration', () => {
     expect(response.response.publicKeyAlgorithm).toBe(-7);
 
     const clientData = JSON.parse(Buffer.from(base64urlDecode(response.response.clientDataJSON)).toString());
-    expect(clientData).toEqual({ type: 'webauthn.create', challenge: options.challenge, origin: ORIGIN, crossOrigin: false });
+    expect(clientData).toEqual({
+      type: 'webauthn.create',
+      challenge: options.challenge,
+      origin: ORIGIN,
+      crossOrigin: false,
+    });
 
     const attObj = decodeAttestationObject(base64urlDecode(response.response.attestationObject));
     expect(attObj.get('fmt')).toBe('none');
@@ -208,9 +212,7 @@ describe('software authenticator: registration', () => {
     expect(base64urlEncode(authData)).toBe(response.response.authenticatorData);
 
     const parsed = parseAuthenticatorData(authData);
-    expect(parsed.flags.flagsInt).toBe(
-      AuthenticatorFlags.UP | AuthenticatorFlags.UV | AuthenticatorFlags.AT,
-    );
+    expect(parsed.flags.flagsInt).toBe(AuthenticatorFlags.UP | AuthenticatorFlags.UV | AuthenticatorFlags.AT);
     expect(parsed.counter).toBe(0);
     expect(hex(parsed.aaguid!)).toBe('0102030405060708090a0b0c0d0e0f10');
     expect(base64urlEncode(parsed.credentialID!)).toBe(response.id);
@@ -224,7 +226,11 @@ describe('software authenticator: registration', () => {
     expect((cose.get(-3) as Uint8Array).byteLength).toBe(32);
 
     // `publicKey` is SPKI DER of the same key.
-    const spki = createPublicKey({ key: Buffer.from(base64urlDecode(response.response.publicKey!)), format: 'der', type: 'spki' });
+    const spki = createPublicKey({
+      key: Buffer.from(base64urlDecode(response.response.publicKey!)),
+      format: 'der',
+      type: 'spki',
+    });
     const jwk = spki.export({ format: 'jwk' });
     expect(base64urlDecode(jwk.x!)).toEqual(cose.get(-2));
     expect(base64urlDecode(jwk.y!)).toEqual(cose.get(-3));
@@ -268,7 +274,9 @@ describe('software authenticator: registration', () => {
 
     it('wrong challenge', async () => {
       const options = await registrationOptions();
-      const response = createSoftwareAuthenticator().createCredential(options, { challenge: base64urlEncode(Uint8Array.of(1, 2, 3)) });
+      const response = createSoftwareAuthenticator().createCredential(options, {
+        challenge: base64urlEncode(Uint8Array.of(1, 2, 3)),
+      });
       await expect(verifyRegistration(options, response)).rejects.toThrow(/challenge/);
     });
 
@@ -306,11 +314,20 @@ describe('software authenticator: registration', () => {
       userName: 'alice',
       excludeCredentials: [{ id: response.id }],
     });
-    expect(() => authenticator.createCredential(options)).toThrow(expect.objectContaining({ name: 'InvalidStateError' }));
+    expect(() => authenticator.createCredential(options)).toThrow(
+      expect.objectContaining({ name: 'InvalidStateError' }),
+    );
     expect(() => authenticator.createCredential(options, { ignoreExcludeCredentials: true })).not.toThrow();
 
-    const rsaOnly = await generateRegistrationOptions({ rpName: 'x', rpID: RP_ID, userName: 'a', supportedAlgorithmIDs: [-257] });
-    expect(() => authenticator.createCredential(rsaOnly)).toThrow(expect.objectContaining({ name: 'NotSupportedError' }));
+    const rsaOnly = await generateRegistrationOptions({
+      rpName: 'x',
+      rpID: RP_ID,
+      userName: 'a',
+      supportedAlgorithmIDs: [-257],
+    });
+    expect(() => authenticator.createCredential(rsaOnly)).toThrow(
+      expect.objectContaining({ name: 'NotSupportedError' }),
+    );
   });
 });
 
@@ -388,14 +405,20 @@ describe('software authenticator: authentication', () => {
 
     const chosen = authenticator.getAssertion(usernameless, { credentialId: first.credential.id });
     expect(chosen.id).toBe(first.credential.id);
-    const chosenByBytes = authenticator.getAssertion(usernameless, { credentialId: base64urlDecode(second.credential.id) });
+    const chosenByBytes = authenticator.getAssertion(usernameless, {
+      credentialId: base64urlDecode(second.credential.id),
+    });
     expect(chosenByBytes.id).toBe(second.credential.id);
 
     const allowUnknown = await generateAuthenticationOptions({ rpID: RP_ID, allowCredentials: [{ id: 'AAAA' }] });
-    expect(() => authenticator.getAssertion(allowUnknown)).toThrow(expect.objectContaining({ name: 'NotAllowedError' }));
+    expect(() => authenticator.getAssertion(allowUnknown)).toThrow(
+      expect.objectContaining({ name: 'NotAllowedError' }),
+    );
     const otherRp = await generateAuthenticationOptions({ rpID: 'example.com' });
     expect(() => authenticator.getAssertion(otherRp)).toThrow(expect.objectContaining({ name: 'NotAllowedError' }));
-    expect(() => createSoftwareAuthenticator().getAssertion(usernameless)).toThrow(expect.objectContaining({ name: 'NotAllowedError' }));
+    expect(() => createSoftwareAuthenticator().getAssertion(usernameless)).toThrow(
+      expect.objectContaining({ name: 'NotAllowedError' }),
+    );
   });
 
   it('userHandle override replaces or omits response.userHandle', async () => {
@@ -493,7 +516,10 @@ describe('software authenticator: authentication', () => {
 
     it('cross-origin iframe with an unexpected topOrigin', async () => {
       const { authenticator, credential, authOptions } = await setup();
-      const assertion = authenticator.getAssertion(authOptions, { crossOrigin: true, topOrigin: 'https://evil.example' });
+      const assertion = authenticator.getAssertion(authOptions, {
+        crossOrigin: true,
+        topOrigin: 'https://evil.example',
+      });
       await expect(verifyAssertion(authOptions.challenge, assertion, credential)).rejects.toThrow(/top origin/);
     });
 

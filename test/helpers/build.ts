@@ -21,7 +21,10 @@ export async function buildPackagesOnce(): Promise<void> {
       await mkdir(lock);
     } catch {
       // A lock left by a killed run is stale after a few minutes.
-      const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+      const age = await stat(lock).then(
+        (s) => Date.now() - s.mtimeMs,
+        () => 0,
+      );
       if (age > 300_000) await rm(lock, { recursive: true, force: true });
       await new Promise((resolve) => setTimeout(resolve, 250));
       continue;

@@ -66,7 +66,12 @@ function validator(checker: Checker, key: string, schema: unknown): ValidateFunc
  * Why a response does not conform to the document (by default the one a server with the default
  * configuration serves), or `null` when it does.
  */
-export async function nonConformance(method: string, url: string, response: Response, document: { paths: unknown } = buildOpenApiDocument()): Promise<string | null> {
+export async function nonConformance(
+  method: string,
+  url: string,
+  response: Response,
+  document: { paths: unknown } = buildOpenApiDocument(),
+): Promise<string | null> {
   const checker = checkerOf(document);
   const { paths } = checker;
   const path = new URL(url, 'http://localhost').pathname;
@@ -83,19 +88,24 @@ export async function nonConformance(method: string, url: string, response: Resp
   const operation = paths[template]?.[(method === 'HEAD' ? 'get' : method).toLowerCase()];
   if (!operation) return expectError(405, 'method_not_allowed');
   const documented = operation.responses[String(response.status)];
-  if (!documented) return `${where}: status not documented for ${method} ${template} (documented: ${Object.keys(operation.responses).join(', ')})`;
+  if (!documented)
+    return `${where}: status not documented for ${method} ${template} (documented: ${Object.keys(operation.responses).join(', ')})`;
   if (method === 'HEAD') return null;
   const content = documented.content;
   if (!content) return text === '' ? null : `${where}: documented without a body, got ${text.slice(0, 200)}`;
   const type = response.headers.get('content-type') ?? '';
   const [mediaType, media] = Object.entries(content).find(([name]) => type.startsWith(name)) ?? [];
-  if (!mediaType || !media) return `${where}: content type ${type || '(none)'} not documented (${Object.keys(content).join(', ')})`;
+  if (!mediaType || !media)
+    return `${where}: content type ${type || '(none)'} not documented (${Object.keys(content).join(', ')})`;
   if (mediaType !== 'application/json') return null;
   const body = parseJson(text);
   if (body === undefined) return `${where}: not JSON: ${text.slice(0, 200)}`;
   const validate = validator(checker, `${method} ${template} ${response.status}`, media.schema);
   if (validate(body)) return null;
-  const errors = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}${e.params && 'allowedValues' in e.params ? ` (${JSON.stringify(e.params.allowedValues)})` : ''}`);
+  const errors = (validate.errors ?? []).map(
+    (e) =>
+      `${e.instancePath || '/'} ${e.message}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}${e.params && 'allowedValues' in e.params ? ` (${JSON.stringify(e.params.allowedValues)})` : ''}`,
+  );
   return `${where}: body does not match the document: ${errors.slice(0, 5).join('; ')}; body ${text.slice(0, 300)}`;
 }
 

@@ -44,7 +44,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   // SERIALIZABLE, so serialization failures show up and must be retried (server/db/transaction.ts).
   const isolation = process.env.TEST_ISOLATION;
   if (isolation !== undefined && isolation !== '') {
-    if (!/^(serializable|repeatable read|read committed)$/.test(isolation)) throw new Error(`TEST_ISOLATION=${isolation}: unknown isolation level`);
+    if (!/^(serializable|repeatable read|read committed)$/.test(isolation))
+      throw new Error(`TEST_ISOLATION=${isolation}: unknown isolation level`);
     await admin.query(`ALTER DATABASE ${name} SET default_transaction_isolation = '${isolation}'`);
   }
   await admin.end();
@@ -65,4 +66,3 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     },
   };
 }
-

@@ -26,7 +26,12 @@ export async function expectError(response: Response | Promise<Response>, status
 }
 
 /** Step-up with the authenticator's passkey; returns the response. */
-export async function stepUp(t: TestApp, cookie: string, authenticator: SoftwareAuthenticator, overrides = {}): Promise<Response> {
+export async function stepUp(
+  t: TestApp,
+  cookie: string,
+  authenticator: SoftwareAuthenticator,
+  overrides = {},
+): Promise<Response> {
   const options = await t.post('/auth/reauth/options', {}, cookie);
   expect(options.status).toBe(200);
   return t.post('/auth/reauth/verify', authenticator.getAssertion(await options.json(), overrides), cookie);
@@ -40,7 +45,11 @@ export async function addPasskey(t: TestApp, cookie: string, authenticator: Soft
 }
 
 /** Signs in with the authenticator's newest passkey; returns the new cookie. */
-export async function signInCookie(t: TestApp, authenticator: SoftwareAuthenticator, credentialId?: string): Promise<string> {
+export async function signInCookie(
+  t: TestApp,
+  authenticator: SoftwareAuthenticator,
+  credentialId?: string,
+): Promise<string> {
   const response = await t.signIn(authenticator, credentialId ? { credentialId } : undefined);
   expect(response.status).toBe(200);
   const cookie = sessionCookieOf(response);
@@ -49,21 +58,45 @@ export async function signInCookie(t: TestApp, authenticator: SoftwareAuthentica
 }
 
 export async function auditTypes(t: TestApp, userId: string): Promise<string[]> {
-  const rows = await t.database.db.selectFrom('audit_event').select('type').where('user_id', '=', userId).orderBy('created_at').orderBy('id').execute();
+  const rows = await t.database.db
+    .selectFrom('audit_event')
+    .select('type')
+    .where('user_id', '=', userId)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
   return rows.map((r) => r.type);
 }
 
 export async function auditRows(t: TestApp, userId: string, type: string) {
-  return t.database.db.selectFrom('audit_event').selectAll().where('user_id', '=', userId).where('type', '=', type).execute();
+  return t.database.db
+    .selectFrom('audit_event')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .where('type', '=', type)
+    .execute();
 }
 
 /** Everything a test compares to prove a request changed nothing. */
 export async function snapshot(t: TestApp) {
   const db = t.database.db;
   return {
-    sessions: await db.selectFrom('session').select(['id', 'revoked_at', 'verified_at', 'kind']).orderBy('id').execute(),
-    passkeys: await db.selectFrom('passkey').select(['credential_id', 'name', 'counter', 'last_used_at']).orderBy('credential_id').execute(),
+    sessions: await db
+      .selectFrom('session')
+      .select(['id', 'revoked_at', 'verified_at', 'kind'])
+      .orderBy('id')
+      .execute(),
+    passkeys: await db
+      .selectFrom('passkey')
+      .select(['credential_id', 'name', 'counter', 'last_used_at'])
+      .orderBy('credential_id')
+      .execute(),
     codes: await db.selectFrom('recovery_code').select(['user_id', 'code_hash']).orderBy('code_hash').execute(),
-    audit: (await db.selectFrom('audit_event').select(({ fn }) => fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n,
+    audit: (
+      await db
+        .selectFrom('audit_event')
+        .select(({ fn }) => fn.countAll<string>().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
   };
 }

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, Socket } from 'node:net';
 import os from 'node:os';
@@ -29,7 +29,10 @@ async function freePort(): Promise<number> {
  * parameter is ignored (PgBouncer 1.18 refuses unknown ones): behind a pooler it is set on the role
  * or database instead.
  */
-export async function startPgBouncer(target: string, options: { binary?: string; user?: string; poolSize?: number } = {}): Promise<RunningPgBouncer> {
+export async function startPgBouncer(
+  target: string,
+  options: { binary?: string; user?: string; poolSize?: number } = {},
+): Promise<RunningPgBouncer> {
   const { binary = '/usr/sbin/pgbouncer', user = 'postgres', poolSize = 20 } = options;
   const upstream = new URL(target);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'pgbouncer-'));
@@ -38,7 +41,9 @@ export async function startPgBouncer(target: string, options: { binary?: string;
   const port = await freePort();
   const ini = path.join(dir, 'pgbouncer.ini');
   const log = path.join(dir, 'pgbouncer.log');
-  await writeFile(path.join(dir, 'userlist.txt'), `"${decodeURIComponent(upstream.username || 'postgres')}" ""\n`, { mode: 0o644 });
+  await writeFile(path.join(dir, 'userlist.txt'), `"${decodeURIComponent(upstream.username || 'postgres')}" ""\n`, {
+    mode: 0o644,
+  });
   await writeFile(
     ini,
     [

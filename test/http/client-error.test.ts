@@ -1,6 +1,6 @@
 import http from 'node:http';
-import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { answerClientErrorsInJson } from '../../server/http/client-error.js';
 
@@ -41,7 +41,10 @@ describe('malformed HTTP gets the contract’s JSON error body', () => {
     ['a header line without a colon', 'GET / HTTP/1.1\r\nHost: x\r\nBroken header\r\n\r\n'],
     ['a request line that is not HTTP', 'HELLO\r\n\r\n'],
     ['a header name with a space', 'GET / HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n'],
-    ['Content-Length and Transfer-Encoding together', 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
+    [
+      'Content-Length and Transfer-Encoding together',
+      'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    ],
     ['a bad chunk size', 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'],
   ])('%s: 400 invalid_request', async (_, request) => {
     const answer = parse(await raw(request));

@@ -34,7 +34,11 @@ describe('routing', () => {
 
   it('checks 404 and 405 before CSRF', async () => {
     await expectError(await raw('/auth/unknown', { method: 'POST' }), 404, 'not_found');
-    await expectError(await raw('/auth/session', { method: 'DELETE', headers: { Origin: 'https://evil.example' } }), 405, 'method_not_allowed');
+    await expectError(
+      await raw('/auth/session', { method: 'DELETE', headers: { Origin: 'https://evil.example' } }),
+      405,
+      'method_not_allowed',
+    );
   });
 
   it('answers /healthz with ok when the database answers', async () => {
@@ -49,8 +53,16 @@ describe('CSRF', () => {
   const json = { 'Content-Type': 'application/json' };
 
   it('refuses a state-changing request from another origin', async () => {
-    await expectError(await raw('/auth/login/options', { method: 'POST', body, headers: { ...json, Origin: 'https://evil.example' } }), 403, 'csrf');
-    await expectError(await raw('/auth/login/options', { method: 'POST', body, headers: { ...json, Origin: 'null' } }), 403, 'csrf');
+    await expectError(
+      await raw('/auth/login/options', { method: 'POST', body, headers: { ...json, Origin: 'https://evil.example' } }),
+      403,
+      'csrf',
+    );
+    await expectError(
+      await raw('/auth/login/options', { method: 'POST', body, headers: { ...json, Origin: 'null' } }),
+      403,
+      'csrf',
+    );
   });
 
   it('refuses a request with neither Origin nor Sec-Fetch-Site', async () => {
@@ -59,22 +71,55 @@ describe('CSRF', () => {
 
   it.each(['cross-site', 'same-site'])('refuses Sec-Fetch-Site: %s, even with an allowed Origin', async (site) => {
     await expectError(await raw('/auth/logout', { method: 'POST', headers: { 'Sec-Fetch-Site': site } }), 403, 'csrf');
-    await expectError(await raw('/auth/logout', { method: 'POST', headers: { 'Sec-Fetch-Site': site, Origin: 'http://localhost:3000' } }), 403, 'csrf');
+    await expectError(
+      await raw('/auth/logout', {
+        method: 'POST',
+        headers: { 'Sec-Fetch-Site': site, Origin: 'http://localhost:3000' },
+      }),
+      403,
+      'csrf',
+    );
   });
 
   it('admits Sec-Fetch-Site: same-origin without Origin, and an allowed Origin', async () => {
-    expect((await raw('/auth/login/options', { method: 'POST', body, headers: { ...json, 'Sec-Fetch-Site': 'same-origin' } })).status).toBe(200);
-    expect((await raw('/auth/login/options', { method: 'POST', body, headers: { ...json, Origin: 'http://localhost:3000' } })).status).toBe(200);
+    expect(
+      (
+        await raw('/auth/login/options', {
+          method: 'POST',
+          body,
+          headers: { ...json, 'Sec-Fetch-Site': 'same-origin' },
+        })
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await raw('/auth/login/options', {
+          method: 'POST',
+          body,
+          headers: { ...json, Origin: 'http://localhost:3000' },
+        })
+      ).status,
+    ).toBe(200);
   });
 
   it('checks CSRF before the body size', async () => {
-    await expectError(await raw('/auth/login/options', { method: 'POST', body: 'x'.repeat(70_000), headers: { ...json, Origin: 'https://evil.example' } }), 403, 'csrf');
+    await expectError(
+      await raw('/auth/login/options', {
+        method: 'POST',
+        body: 'x'.repeat(70_000),
+        headers: { ...json, Origin: 'https://evil.example' },
+      }),
+      403,
+      'csrf',
+    );
   });
 });
 
 describe('bodies', () => {
   it('refuses a body over 64 KiB with 413 before parsing, and closes the connection', async () => {
-    const response = await t.request('POST', '/auth/login/options', { body: JSON.stringify({ pad: 'x'.repeat(66_000) }) });
+    const response = await t.request('POST', '/auth/login/options', {
+      body: JSON.stringify({ pad: 'x'.repeat(66_000) }),
+    });
     await expectError(response, 413, 'payload_too_large');
     expect(response.headers.get('connection')).toBe('close');
   });
@@ -96,18 +141,36 @@ describe('bodies', () => {
   });
 
   it('checks the size before the media type', async () => {
-    await expectError(await t.request('POST', '/auth/login/options', { body: 'x'.repeat(70_000), headers: { 'Content-Type': 'text/plain' } }), 413, 'payload_too_large');
+    await expectError(
+      await t.request('POST', '/auth/login/options', {
+        body: 'x'.repeat(70_000),
+        headers: { 'Content-Type': 'text/plain' },
+      }),
+      413,
+      'payload_too_large',
+    );
   });
 
   it.each(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/jsonp'])(
     'refuses a body of type %s with 415',
     async (type) => {
-      await expectError(await t.request('POST', '/auth/login/options', { body: '{}', headers: { 'Content-Type': type } }), 415, 'unsupported_media_type');
+      await expectError(
+        await t.request('POST', '/auth/login/options', { body: '{}', headers: { 'Content-Type': type } }),
+        415,
+        'unsupported_media_type',
+      );
     },
   );
 
   it('accepts application/json with a charset', async () => {
-    expect((await t.request('POST', '/auth/login/options', { body: '{}', headers: { 'Content-Type': 'application/json; charset=utf-8' } })).status).toBe(200);
+    expect(
+      (
+        await t.request('POST', '/auth/login/options', {
+          body: '{}',
+          headers: { 'Content-Type': 'application/json; charset=utf-8' },
+        })
+      ).status,
+    ).toBe(200);
   });
 
   it.each([
@@ -122,7 +185,11 @@ describe('bodies', () => {
     ['a __proto__ key', '{"__proto__": {"admin": true}, "username": "proto"}'],
     ['invalid UTF-8', Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d])],
   ])('refuses %s with 400 invalid_request', async (_, body) => {
-    await expectError(await t.request('POST', '/auth/register/options', { body: body as string }), 400, 'invalid_request');
+    await expectError(
+      await t.request('POST', '/auth/register/options', { body: body as string }),
+      400,
+      'invalid_request',
+    );
   });
 
   it('refuses a 10 000-character username with 400', async () => {

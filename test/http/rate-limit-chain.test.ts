@@ -26,5 +26,7 @@ it('counts the limits of a request in one statement, in order, and nothing after
   expect((await hitCounters(t.deps.db, counters, now)).map((r) => r.hits)).toEqual([3]);
   expect((await hitCounters(t.deps.db, counters.slice(1), now)).map((r) => r.hits)).toEqual([3, 3]);
   // A new window starts at 1 once the old one has passed.
-  expect((await hitCounters(t.deps.db, counters, new Date(now.getTime() + 61_000))).map((r) => r.hits)).toEqual([1, 4, 1]);
+  expect((await hitCounters(t.deps.db, counters, new Date(now.getTime() + 61_000))).map((r) => r.hits)).toEqual([
+    1, 4, 1,
+  ]);
 });

@@ -1,12 +1,12 @@
 import type { Hono } from 'hono';
-import type { AppEnv } from '../../server/http/env.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/app.js';
-import { checkedApp } from '../helpers/conformance.js';
 import { loadConfig } from '../../server/config.js';
 import { openDatabase } from '../../server/db/database.js';
+import type { AppEnv } from '../../server/http/env.js';
 import { addressKey } from '../../server/net/address.js';
 import { createTestApp, origin, type TestApp } from '../helpers/app.js';
+import { checkedApp } from '../helpers/conformance.js';
 
 // One database for the file (PGlite start-up is the slow part); each test builds an app with its own
 // limits on it and uses addresses and usernames of its own.
@@ -30,11 +30,21 @@ function app(env: Record<string, string> = {}): LimitedApp {
 }
 
 /** A POST as it arrives over a socket from `address` (what @hono/node-server passes as env). */
-function from(t: Pick<TestApp, 'app'>, address: string, path: string, body: unknown = {}, headers: Record<string, string> = {}) {
+function from(
+  t: Pick<TestApp, 'app'>,
+  address: string,
+  path: string,
+  body: unknown = {},
+  headers: Record<string, string> = {},
+) {
   return Promise.resolve(
     t.app.request(
       path,
-      { method: 'POST', headers: { Origin: origin, 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body) },
+      {
+        method: 'POST',
+        headers: { Origin: origin, 'Content-Type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      },
       { incoming: { socket: { remoteAddress: address } } },
     ),
   );
@@ -92,10 +102,14 @@ describe('rate limits per client address', () => {
   it('ignores X-Forwarded-For from an untrusted peer: rotating it does not reset the limit', async () => {
     const t = app({ RATE_LIMIT_PER_ADDRESS: '2' });
     for (let i = 0; i < 2; i++) {
-      expect((await from(t, '203.0.113.9', '/auth/login/options', {}, { 'X-Forwarded-For': `10.0.0.${i}` })).status).toBe(200);
+      expect(
+        (await from(t, '203.0.113.9', '/auth/login/options', {}, { 'X-Forwarded-For': `10.0.0.${i}` })).status,
+      ).toBe(200);
     }
     for (let i = 2; i < 6; i++) {
-      await expectLimited(await from(t, '203.0.113.9', '/auth/login/options', {}, { 'X-Forwarded-For': `10.0.0.${i}` }));
+      await expectLimited(
+        await from(t, '203.0.113.9', '/auth/login/options', {}, { 'X-Forwarded-For': `10.0.0.${i}` }),
+      );
     }
   });
 
@@ -106,7 +120,9 @@ describe('rate limits per client address', () => {
       const forged = `6.6.6.${i}, 198.51.100.77`;
       expect((await from(t, proxy, '/auth/login/options', {}, { 'X-Forwarded-For': forged })).status).toBe(200);
     }
-    await expectLimited(await from(t, proxy, '/auth/login/options', {}, { 'X-Forwarded-For': '7.7.7.7, 198.51.100.77' }));
+    await expectLimited(
+      await from(t, proxy, '/auth/login/options', {}, { 'X-Forwarded-For': '7.7.7.7, 198.51.100.77' }),
+    );
     // Another client behind the same proxy has its own counter.
     expect((await from(t, proxy, '/auth/login/options', {}, { 'X-Forwarded-For': '198.51.100.78' })).status).toBe(200);
   });
@@ -146,7 +162,9 @@ describe('rate limits per username or credential', () => {
     const { authenticator } = await t.signUp('victim');
     const credentialId = authenticator.credentials[0]!.id;
     for (let i = 0; i < 2; i++) {
-      const assertion = authenticator.getAssertion(await (await t.post('/auth/login/options', {})).json(), { corruptSignature: true });
+      const assertion = authenticator.getAssertion(await (await t.post('/auth/login/options', {})).json(), {
+        corruptSignature: true,
+      });
       expect((await from(t, `198.51.100.${i}`, '/auth/login/verify', assertion)).status).toBe(401);
     }
     const assertion = authenticator.getAssertion(await (await t.post('/auth/login/options', {})).json());
@@ -161,13 +179,19 @@ describe('rate limits per username or credential', () => {
 describe('challenge cap per client', () => {
   it('caps the challenges one address can have issued within a challenge lifetime', async () => {
     const t = app({ RATE_LIMIT_PER_ADDRESS: '1000', RATE_LIMIT_CHALLENGES_PER_ADDRESS: '4', CHALLENGE_TTL: '300' });
-    const before = await t.database.db.selectFrom('webauthn_challenge').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const before = await t.database.db
+      .selectFrom('webauthn_challenge')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     for (let i = 0; i < 2; i++) {
       expect((await from(t, '203.0.113.30', '/auth/login/options')).status).toBe(200);
       expect((await from(t, '203.0.113.30', '/auth/register/options', { username: `grower${i}` })).status).toBe(200);
     }
     for (let i = 0; i < 10; i++) await expectLimited(await from(t, '203.0.113.30', '/auth/login/options'));
-    const after = await t.database.db.selectFrom('webauthn_challenge').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const after = await t.database.db
+      .selectFrom('webauthn_challenge')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     expect(Number(after.n) - Number(before.n)).toBe(4);
     t.clock.advance(300);
     expect((await from(t, '203.0.113.30', '/auth/login/options')).status).toBe(200);

@@ -1,20 +1,32 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pino from 'pino';
 import { randomBytes } from 'node:crypto';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enforceRateLimit } from '../../server/http/rate-limit.js';
 import { startSweeper, sweepExpired } from '../../server/maintenance/sweep.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
 beforeAll(async () => {
-  t = await createTestApp({ SESSION_RETENTION: '86400', SESSION_IDLE_TIMEOUT: '3600', SESSION_ABSOLUTE_LIFETIME: '2592000', CHALLENGE_TTL: '300' });
+  t = await createTestApp({
+    SESSION_RETENTION: '86400',
+    SESSION_IDLE_TIMEOUT: '3600',
+    SESSION_ABSOLUTE_LIFETIME: '2592000',
+    CHALLENGE_TTL: '300',
+  });
 });
 afterAll(async () => {
   await t?.close();
 });
 
 const count = async (table: 'webauthn_challenge' | 'session' | 'rate_limit') =>
-  Number((await t.database.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  Number(
+    (
+      await t.database.db
+        .selectFrom(table)
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 
 const sessionId = (cookie: string) => cookie.split('=')[1]!.split('.')[0]!;
 
@@ -79,7 +91,14 @@ describe('sweep of expired rows', () => {
     const now = t.clock.now();
     await t.database.db
       .insertInto('webauthn_challenge')
-      .values(Array.from({ length: 25 }, () => ({ id: randomBytes(32), purpose: 'authentication' as const, created_at: now, expires_at: now })))
+      .values(
+        Array.from({ length: 25 }, () => ({
+          id: randomBytes(32),
+          purpose: 'authentication' as const,
+          created_at: now,
+          expires_at: now,
+        })),
+      )
       .execute();
     const result = await sweepExpired(t.deps.db, t.config, t.clock.now(), { batchSize: 4 });
     expect(result.challenges).toBe(25);
@@ -90,9 +109,18 @@ describe('sweep of expired rows', () => {
     const now = t.clock.now();
     await t.database.db
       .insertInto('webauthn_challenge')
-      .values(Array.from({ length: 60 }, () => ({ id: randomBytes(32), purpose: 'authentication' as const, created_at: now, expires_at: now })))
+      .values(
+        Array.from({ length: 60 }, () => ({
+          id: randomBytes(32),
+          purpose: 'authentication' as const,
+          created_at: now,
+          expires_at: now,
+        })),
+      )
       .execute();
-    const results = await Promise.all(Array.from({ length: 4 }, () => sweepExpired(t.deps.db, t.config, t.clock.now(), { batchSize: 7 })));
+    const results = await Promise.all(
+      Array.from({ length: 4 }, () => sweepExpired(t.deps.db, t.config, t.clock.now(), { batchSize: 7 })),
+    );
     expect(results.reduce((sum, r) => sum + r.challenges, 0)).toBe(60);
     expect(await count('webauthn_challenge')).toBe(0);
   });

@@ -6,7 +6,11 @@ import { createTestApp, origin, sessionCookieOf, type TestApp } from '../helpers
 
 const token = 'metrics-token-0123456789abcdef0123456789';
 
-type Family = { name: string; type: string; metrics: Array<{ labels?: Record<string, string>; value?: string; buckets?: Record<string, string>; count?: string }> };
+type Family = {
+  name: string;
+  type: string;
+  metrics: Array<{ labels?: Record<string, string>; value?: string; buckets?: Record<string, string>; count?: string }>;
+};
 
 /** Scrapes /metrics and parses it as Prometheus text (the parser throws on malformed text). */
 async function scrape(t: TestApp): Promise<Family[] & { text: string }> {
@@ -61,7 +65,8 @@ describe('GET /metrics', () => {
     expect((await t.signIn(authenticator)).status).toBe(200);
     expect((await t.signIn(authenticator, { corruptSignature: true })).status).toBe(401);
     // RATE_LIMIT_PER_IDENTIFIER=5: the sixth request naming one username is refused.
-    for (let i = 0; i < 5; i++) expect((await t.post('/auth/register/options', { username: 'limited' })).status).toBe(200);
+    for (let i = 0; i < 5; i++)
+      expect((await t.post('/auth/register/options', { username: 'limited' })).status).toBe(200);
     expect((await t.post('/auth/register/options', { username: 'limited' })).status).toBe(429);
     const otherId = sessionCookieOf(first)!.split('=')[1]!.split('.')[0]!;
     expect((await t.request('DELETE', `/auth/sessions/${otherId}`, { cookie })).status).toBe(204);
@@ -78,12 +83,18 @@ describe('GET /metrics', () => {
     expect(value(after, 'auth_sessions_revoked_total', { cause: 'revoked_by_user' })).toBe(1);
     expect(value(after, 'auth_sessions_revoked_total')).toBe(1);
     // Route labels are templates; the path of the unmatched request is nowhere.
-    expect(value(after, 'auth_http_requests_total', { method: 'DELETE', route: '/auth/sessions/:id', status: '204' })).toBe(1);
-    expect(value(after, 'auth_http_requests_total', { method: 'POST', route: '/auth/register/options', status: '429' })).toBe(1);
+    expect(
+      value(after, 'auth_http_requests_total', { method: 'DELETE', route: '/auth/sessions/:id', status: '204' }),
+    ).toBe(1);
+    expect(
+      value(after, 'auth_http_requests_total', { method: 'POST', route: '/auth/register/options', status: '429' }),
+    ).toBe(1);
     expect(value(after, 'auth_http_requests_total', { route: 'unmatched', status: '404' })).toBe(1);
     // The parser flattens histogram labels away, so the histogram's count is read from the text.
     expect(after.find((f) => f.name === 'auth_http_request_duration_seconds')?.type).toBe('HISTOGRAM');
-    expect(after.text).toContain('auth_http_request_duration_seconds_count{method="POST",route="/auth/login/verify"} 3\n');
+    expect(after.text).toContain(
+      'auth_http_request_duration_seconds_count{method="POST",route="/auth/login/verify"} 3\n',
+    );
     const labels = after.flatMap((f) => f.metrics.flatMap((m) => Object.values(m.labels ?? {})));
     expect(labels.some((l) => l.includes(otherId) || l.includes('4711'))).toBe(false);
     // Collected at scrape: the outbox holds the security events (none delivered: no webhook).

@@ -36,8 +36,12 @@ it('serves the test kit and the token verifier to plain Node by package name, wi
   `;
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: root });
   const result = JSON.parse(stdout);
-  expect(result.testing).toEqual(expect.arrayContaining(['addVirtualAuthenticator', 'createSoftwareAuthenticator', 'toVirtualCredential']));
-  expect(result.verify).toEqual(expect.arrayContaining(['verifyAccessToken', 'createAccessTokenVerifier', 'introspect']));
+  expect(result.testing).toEqual(
+    expect.arrayContaining(['addVirtualAuthenticator', 'createSoftwareAuthenticator', 'toVirtualCredential']),
+  );
+  expect(result.verify).toEqual(
+    expect.arrayContaining(['verifyAccessToken', 'createAccessTokenVerifier', 'introspect']),
+  );
   expect(result.server).toEqual(expect.arrayContaining(['createAuth', 'loadConfig', 'AuthStartError']));
   expect(result).toMatchObject({ type: 'public-key', rpId: 'app.example' });
 }, 60_000);
@@ -69,12 +73,21 @@ it('gives TypeScript users the types of the embedding API, the client, the test 
     path.join(dir, 'tsconfig.json'),
     JSON.stringify({
       compilerOptions: {
-        target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true,
-        lib: ['ES2023', 'DOM', 'DOM.Iterable'], types: ['node'], typeRoots: [path.join(root, 'node_modules/@types')], skipLibCheck: false,
+        target: 'ES2022',
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        strict: true,
+        noEmit: true,
+        lib: ['ES2023', 'DOM', 'DOM.Iterable'],
+        types: ['node'],
+        typeRoots: [path.join(root, 'node_modules/@types')],
+        skipLibCheck: false,
       },
       files: ['consumer.ts'],
     }),
   );
-  const result = await run(path.join(root, 'node_modules/.bin/tsc'), ['-p', dir], { cwd: dir }).catch((err: { stdout: string; stderr: string }) => err);
+  const result = await run(path.join(root, 'node_modules/.bin/tsc'), ['-p', dir], { cwd: dir }).catch(
+    (err: { stdout: string; stderr: string }) => err,
+  );
   expect(`${result.stdout}${result.stderr}`).toBe('');
 }, 60_000);

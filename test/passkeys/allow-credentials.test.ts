@@ -36,7 +36,9 @@ describe('LOGIN_ALLOW_CREDENTIALS configuration', () => {
     expect(loadConfig({}).login).toEqual({ allowCredentials: false, fakeCredentialSecret: null });
     expect(() => loadConfig({ LOGIN_ALLOW_CREDENTIALS: 'on' })).toThrow(ConfigError);
     expect(() => loadConfig({ LOGIN_ALLOW_CREDENTIALS: 'on' })).toThrow(/LOGIN_ALLOW_CREDENTIALS_SECRET/);
-    expect(() => loadConfig({ LOGIN_ALLOW_CREDENTIALS: 'on', LOGIN_ALLOW_CREDENTIALS_SECRET: 'short' })).toThrow(/LOGIN_ALLOW_CREDENTIALS_SECRET/);
+    expect(() => loadConfig({ LOGIN_ALLOW_CREDENTIALS: 'on', LOGIN_ALLOW_CREDENTIALS_SECRET: 'short' })).toThrow(
+      /LOGIN_ALLOW_CREDENTIALS_SECRET/,
+    );
   });
 });
 
@@ -45,7 +47,11 @@ describe('login options with a username', () => {
     for (const name of ['alice', 'ALICE']) {
       const answer = await options(name);
       expect(answer.allowCredentials.map((c: { id: string }) => c.id)).toEqual(aliceKeys);
-      expect(answer.allowCredentials[0]).toEqual({ id: aliceKeys[0], type: 'public-key', transports: ['internal', 'hybrid'] });
+      expect(answer.allowCredentials[0]).toEqual({
+        id: aliceKeys[0],
+        type: 'public-key',
+        transports: ['internal', 'hybrid'],
+      });
     }
   });
 
@@ -67,7 +73,9 @@ describe('login options with a username', () => {
     }
     // Another name, another list; the same name under another secret (another deployment), another list.
     expect((await options('somebody-else')).allowCredentials).not.toEqual(first.allowCredentials);
-    expect(fakeCredentials('nobody-at-all', secret)).toEqual(first.allowCredentials.map(({ id, transports }: any) => ({ id, transports })));
+    expect(fakeCredentials('nobody-at-all', secret)).toEqual(
+      first.allowCredentials.map(({ id, transports }: any) => ({ id, transports })),
+    );
     expect(fakeCredentials('nobody-at-all', `${secret}x`)).not.toEqual(fakeCredentials('nobody-at-all', secret));
   });
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSoftwareAuthenticator, type SoftwareAuthenticator } from '../helpers/authenticator.js';
 import { createTestApp, origin, sessionCookieOf, type TestApp } from '../helpers/app.js';
+import { createSoftwareAuthenticator, type SoftwareAuthenticator } from '../helpers/authenticator.js';
 
 let t: TestApp;
 let alice: SoftwareAuthenticator;
@@ -56,20 +56,29 @@ describe('usernameless sign-in', () => {
     const options = await loginOptions();
     const assertion = alice.getAssertion(options);
     expect((await t.post('/auth/login/verify', assertion)).status).toBe(200);
-    expect(await error(await t.post('/auth/login/verify', assertion))).toEqual({ status: 400, code: 'invalid_challenge' });
+    expect(await error(await t.post('/auth/login/verify', assertion))).toEqual({
+      status: 400,
+      code: 'invalid_challenge',
+    });
   });
 
   it('refuses an expired challenge', async () => {
     const options = await loginOptions();
     t.clock.advance(301);
-    expect(await error(await t.post('/auth/login/verify', alice.getAssertion(options)))).toEqual({ status: 400, code: 'invalid_challenge' });
+    expect(await error(await t.post('/auth/login/verify', alice.getAssertion(options)))).toEqual({
+      status: 400,
+      code: 'invalid_challenge',
+    });
   });
 
   it('refuses a registration challenge used to sign in', async () => {
     const registration = await (await t.post('/auth/register/options', { username: 'someone-new' })).json();
     const options = await loginOptions();
     const assertion = alice.getAssertion({ ...options, challenge: registration.challenge });
-    expect(await error(await t.post('/auth/login/verify', assertion))).toEqual({ status: 400, code: 'invalid_challenge' });
+    expect(await error(await t.post('/auth/login/verify', assertion))).toEqual({
+      status: 400,
+      code: 'invalid_challenge',
+    });
   });
 
   it.each([
@@ -92,7 +101,10 @@ describe('usernameless sign-in', () => {
     expect(body.error.message).not.toContain(options.challenge);
     expect(sessionCookieOf(response)).toBeNull();
     // A failed attempt burns the challenge: the honest response cannot use it afterwards.
-    expect(await error(await t.post('/auth/login/verify', alice.getAssertion(options)))).toEqual({ status: 400, code: 'invalid_challenge' });
+    expect(await error(await t.post('/auth/login/verify', alice.getAssertion(options)))).toEqual({
+      status: 400,
+      code: 'invalid_challenge',
+    });
   });
 
   it('answers unknown_credential for a passkey this server does not know', async () => {
@@ -105,7 +117,10 @@ describe('usernameless sign-in', () => {
   it('refuses a user handle that names another user', async () => {
     const { authenticator: bob } = await t.signUp('bob');
     const bobHandle = bob.credentials[0]!.userHandle;
-    const response = await t.post('/auth/login/verify', alice.getAssertion(await loginOptions(), { userHandle: bobHandle }));
+    const response = await t.post(
+      '/auth/login/verify',
+      alice.getAssertion(await loginOptions(), { userHandle: bobHandle }),
+    );
     expect(await error(response)).toEqual({ status: 401, code: 'verification_failed' });
     const missing = await t.post('/auth/login/verify', alice.getAssertion(await loginOptions(), { userHandle: null }));
     expect(await error(missing)).toEqual({ status: 401, code: 'verification_failed' });
@@ -116,13 +131,31 @@ describe('usernameless sign-in', () => {
     expect((await t.signIn(carol)).status).toBe(200);
     expect((await t.signIn(carol)).status).toBe(200);
     const credential = carol.credentials[0]!;
-    const stored = await t.database.db.selectFrom('passkey').select(['counter', 'counter_regressed_at']).where('user_id', '=', (await t.database.db.selectFrom('app_user').select('id').where('username', '=', 'carol').executeTakeFirstOrThrow()).id).executeTakeFirstOrThrow();
+    const stored = await t.database.db
+      .selectFrom('passkey')
+      .select(['counter', 'counter_regressed_at'])
+      .where(
+        'user_id',
+        '=',
+        (
+          await t.database.db
+            .selectFrom('app_user')
+            .select('id')
+            .where('username', '=', 'carol')
+            .executeTakeFirstOrThrow()
+        ).id,
+      )
+      .executeTakeFirstOrThrow();
     expect(Number(stored.counter)).toBe(credential.signCount);
     expect(stored.counter_regressed_at).toBeNull();
 
     const response = await t.signIn(carol, { signCount: 1 });
     expect(await error(response)).toEqual({ status: 401, code: 'verification_failed' });
-    const after = await t.database.db.selectFrom('passkey').select(['counter', 'counter_regressed_at']).where('credential_id', '=', Buffer.from(credential.rawId)).executeTakeFirstOrThrow();
+    const after = await t.database.db
+      .selectFrom('passkey')
+      .select(['counter', 'counter_regressed_at'])
+      .where('credential_id', '=', Buffer.from(credential.rawId))
+      .executeTakeFirstOrThrow();
     expect(after.counter_regressed_at).not.toBeNull();
     expect(Number(after.counter)).toBe(credential.signCount);
   });
@@ -137,13 +170,25 @@ describe('usernameless sign-in', () => {
         t.post('/auth/login/verify', erin.getAssertion(second, { signCount })),
       ]);
       const outcomes = await Promise.all(responses.map(async (r) => (r.status === 200 ? 200 : error(r))));
-      expect(outcomes.filter((o) => o === 200), `trial ${trial}`).toHaveLength(1);
+      expect(
+        outcomes.filter((o) => o === 200),
+        `trial ${trial}`,
+      ).toHaveLength(1);
       expect(outcomes.find((o) => o !== 200)).toEqual({ status: 401, code: 'verification_failed' });
-      const row = await t.database.db.selectFrom('passkey').select(['counter', 'counter_regressed_at']).where('user_id', '=', user.id).executeTakeFirstOrThrow();
+      const row = await t.database.db
+        .selectFrom('passkey')
+        .select(['counter', 'counter_regressed_at'])
+        .where('user_id', '=', user.id)
+        .executeTakeFirstOrThrow();
       expect(Number(row.counter)).toBe(signCount);
       expect(row.counter_regressed_at).not.toBeNull();
     }
-    const events = await t.database.db.selectFrom('audit_event').select('type').where('user_id', '=', user.id).where('type', '=', 'counter_regression').execute();
+    const events = await t.database.db
+      .selectFrom('audit_event')
+      .select('type')
+      .where('user_id', '=', user.id)
+      .where('type', '=', 'counter_regression')
+      .execute();
     expect(events).toHaveLength(5);
   });
 
@@ -152,22 +197,32 @@ describe('usernameless sign-in', () => {
     const options = await (await t.post('/auth/register/options', { username: 'zero-counter' })).json();
     expect((await t.post('/auth/register/verify', zero.createCredential(options, { signCount: 0 }))).status).toBe(201);
     const [a, b, c] = [await loginOptions(), await loginOptions(), await loginOptions()];
-    const responses = await Promise.all([a, b, c].map((o) => t.post('/auth/login/verify', zero.getAssertion(o, { signCount: 0 }))));
+    const responses = await Promise.all(
+      [a, b, c].map((o) => t.post('/auth/login/verify', zero.getAssertion(o, { signCount: 0 }))),
+    );
     expect(responses.map((r) => r.status)).toEqual([200, 200, 200]);
-    const row = await t.database.db.selectFrom('passkey').select(['counter', 'counter_regressed_at']).where('credential_id', '=', Buffer.from(zero.credentials[0]!.rawId)).executeTakeFirstOrThrow();
+    const row = await t.database.db
+      .selectFrom('passkey')
+      .select(['counter', 'counter_regressed_at'])
+      .where('credential_id', '=', Buffer.from(zero.credentials[0]!.rawId))
+      .executeTakeFirstOrThrow();
     expect(Number(row.counter)).toBe(0);
     expect(row.counter_regressed_at).toBeNull();
   });
 
   it('turns 20 concurrent submissions of one assertion into exactly one session', async () => {
     const { authenticator: dave, user } = await t.signUp('dave');
-    const sessionsBefore = (await t.database.db.selectFrom('session').select('id').where('user_id', '=', user.id).execute()).length;
+    const sessionsBefore = (
+      await t.database.db.selectFrom('session').select('id').where('user_id', '=', user.id).execute()
+    ).length;
     const assertion = dave.getAssertion(await loginOptions());
     const responses = await Promise.all(Array.from({ length: 20 }, () => t.post('/auth/login/verify', assertion)));
     const statuses = responses.map((r) => r.status).sort();
     expect(statuses.filter((s) => s === 200)).toHaveLength(1);
     expect(statuses.filter((s) => s === 400)).toHaveLength(19);
-    const sessionsAfter = (await t.database.db.selectFrom('session').select('id').where('user_id', '=', user.id).execute()).length;
+    const sessionsAfter = (
+      await t.database.db.selectFrom('session').select('id').where('user_id', '=', user.id).execute()
+    ).length;
     expect(sessionsAfter - sessionsBefore).toBe(1);
   });
 });

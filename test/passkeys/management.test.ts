@@ -1,6 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { addPasskey, aaguids, auditRows, authenticatorWith, expectError, sessionIdOf, signInCookie, snapshot } from '../helpers/lifecycle.js';
+import {
+  aaguids,
+  addPasskey,
+  auditRows,
+  authenticatorWith,
+  expectError,
+  sessionIdOf,
+  signInCookie,
+  snapshot,
+} from '../helpers/lifecycle.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -31,7 +40,11 @@ describe('GET /auth/passkeys', () => {
         aaguid: aaguids.googlePasswordManager,
       },
     ]);
-    const row = await t.database.db.selectFrom('app_user').select('webauthn_user_id').where('id', '=', user.id).executeTakeFirstOrThrow();
+    const row = await t.database.db
+      .selectFrom('app_user')
+      .select('webauthn_user_id')
+      .where('id', '=', user.id)
+      .executeTakeFirstOrThrow();
     expect(body.signal).toEqual({
       rpId: 'localhost',
       userId: Buffer.from(row.webauthn_user_id).toString('base64url'),
@@ -47,7 +60,11 @@ describe('GET /auth/passkeys', () => {
     t.clock.advance(10);
     await signInCookie(t, authenticator);
     const { passkeys } = await (await t.get('/auth/passkeys', cookie)).json();
-    expect(passkeys[0]).toMatchObject({ name: 'Passkey', authenticatorName: null, aaguid: '00000000-0000-0000-0000-000000000000' });
+    expect(passkeys[0]).toMatchObject({
+      name: 'Passkey',
+      authenticatorName: null,
+      aaguid: '00000000-0000-0000-0000-000000000000',
+    });
     expect(passkeys[0].lastUsedAt).toBe(t.clock.now().toISOString());
   });
 
@@ -108,14 +125,22 @@ describe('adding a passkey', () => {
     const bob = await t.signUp('adder-g');
     const options = await (await t.post('/auth/passkeys/options', {}, bob.cookie)).json();
     const before = await snapshot(t);
-    await expectError(t.post('/auth/passkeys/verify', authenticatorWith().createCredential(options), alice.cookie), 400, 'invalid_challenge');
+    await expectError(
+      t.post('/auth/passkeys/verify', authenticatorWith().createCredential(options), alice.cookie),
+      400,
+      'invalid_challenge',
+    );
     expect(await snapshot(t)).toEqual(before);
   });
 
   it('refuses a sign-up challenge', async () => {
     const { cookie } = await t.signUp('adder-h');
     const options = await (await t.post('/auth/register/options', { username: 'adder-h2' })).json();
-    await expectError(t.post('/auth/passkeys/verify', authenticatorWith().createCredential(options), cookie), 400, 'invalid_challenge');
+    await expectError(
+      t.post('/auth/passkeys/verify', authenticatorWith().createCredential(options), cookie),
+      400,
+      'invalid_challenge',
+    );
   });
 });
 
@@ -149,11 +174,18 @@ describe('PATCH /auth/passkeys/:id', () => {
     const victim = await t.signUp('renamer-v');
     const before = await snapshot(t);
     await expectError(
-      t.request('PATCH', `/auth/passkeys/${victim.authenticator.credentials[0]!.id}`, { cookie: mallory.cookie, body: { name: 'pwned' } }),
+      t.request('PATCH', `/auth/passkeys/${victim.authenticator.credentials[0]!.id}`, {
+        cookie: mallory.cookie,
+        body: { name: 'pwned' },
+      }),
       404,
       'not_found',
     );
-    await expectError(t.request('PATCH', '/auth/passkeys/not*base64', { cookie: mallory.cookie, body: { name: 'x' } }), 404, 'not_found');
+    await expectError(
+      t.request('PATCH', '/auth/passkeys/not*base64', { cookie: mallory.cookie, body: { name: 'x' } }),
+      404,
+      'not_found',
+    );
     expect(await snapshot(t)).toEqual(before);
   });
 });
@@ -162,7 +194,11 @@ describe('DELETE /auth/passkeys/:id', () => {
   it('refuses to delete the only passkey: 409 last_passkey, nothing written', async () => {
     const { cookie, user, authenticator } = await t.signUp('deleter-a');
     const before = await snapshot(t);
-    await expectError(t.request('DELETE', `/auth/passkeys/${authenticator.credentials[0]!.id}`, { cookie }), 409, 'last_passkey');
+    await expectError(
+      t.request('DELETE', `/auth/passkeys/${authenticator.credentials[0]!.id}`, { cookie }),
+      409,
+      'last_passkey',
+    );
     expect(await snapshot(t)).toEqual(before);
     expect(await auditRows(t, user.id, 'passkey_deleted')).toEqual([]);
   });
@@ -211,7 +247,11 @@ describe('DELETE /auth/passkeys/:id', () => {
     expect((await addPasskey(t, cookie, phone)).status).toBe(201);
     t.clock.advance(301);
     const before = await snapshot(t);
-    await expectError(t.request('DELETE', `/auth/passkeys/${phone.credentials[0]!.id}`, { cookie }), 403, 'reauthentication_required');
+    await expectError(
+      t.request('DELETE', `/auth/passkeys/${phone.credentials[0]!.id}`, { cookie }),
+      403,
+      'reauthentication_required',
+    );
     expect(await snapshot(t)).toEqual(before);
   });
 
@@ -221,7 +261,11 @@ describe('DELETE /auth/passkeys/:id', () => {
     const victim = await t.signUp('deleter-v');
     expect((await addPasskey(t, victim.cookie, authenticatorWith())).status).toBe(201);
     const before = await snapshot(t);
-    await expectError(t.request('DELETE', `/auth/passkeys/${victim.authenticator.credentials[0]!.id}`, { cookie: mallory.cookie }), 404, 'not_found');
+    await expectError(
+      t.request('DELETE', `/auth/passkeys/${victim.authenticator.credentials[0]!.id}`, { cookie: mallory.cookie }),
+      404,
+      'not_found',
+    );
     expect(await snapshot(t)).toEqual(before);
   });
 
@@ -235,7 +279,11 @@ describe('DELETE /auth/passkeys/:id', () => {
       t.request('DELETE', `/auth/passkeys/${authenticator.credentials[0]!.id}`, { cookie: other }),
     ]);
     expect(results.map((r) => r.status).sort()).toEqual([204, 409]);
-    const left = await t.database.db.selectFrom('passkey').select('credential_id').where('user_id', '=', user.id).execute();
+    const left = await t.database.db
+      .selectFrom('passkey')
+      .select('credential_id')
+      .where('user_id', '=', user.id)
+      .execute();
     expect(left).toHaveLength(1);
   });
 });

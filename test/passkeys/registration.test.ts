@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSoftwareAuthenticator, base64urlDecode } from '../helpers/authenticator.js';
 import { createTestApp, origin, sessionCookieOf, type TestApp } from '../helpers/app.js';
+import { base64urlDecode, createSoftwareAuthenticator } from '../helpers/authenticator.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -18,7 +18,14 @@ async function registrationOptions(username: string, displayName?: string) {
 
 async function counts() {
   const count = async (table: 'app_user' | 'passkey' | 'session') =>
-    Number((await t.database.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+    Number(
+      (
+        await t.database.db
+          .selectFrom(table)
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
   return { users: await count('app_user'), passkeys: await count('passkey'), sessions: await count('session') };
 }
 
@@ -35,7 +42,9 @@ describe('registration', () => {
     const authenticator = createSoftwareAuthenticator({ origin });
     const response = await t.post('/auth/register/verify', authenticator.createCredential(options));
     expect(response.status).toBe(201);
-    expect(await response.json()).toEqual({ user: { id: expect.any(String), username: 'alice', displayName: 'Alice Liddell' } });
+    expect(await response.json()).toEqual({
+      user: { id: expect.any(String), username: 'alice', displayName: 'Alice Liddell' },
+    });
     const cookie = sessionCookieOf(response);
     expect(cookie).not.toBeNull();
 
@@ -104,7 +113,9 @@ describe('registration', () => {
     expect(response.status).toBe(409);
     expect((await response.json()).error.code).toBe('credential_exists');
     expect(await counts()).toEqual(before);
-    expect(await t.database.db.selectFrom('app_user').where('username', '=', 'second-owner').selectAll().executeTakeFirst()).toBeUndefined();
+    expect(
+      await t.database.db.selectFrom('app_user').where('username', '=', 'second-owner').selectAll().executeTakeFirst(),
+    ).toBeUndefined();
 
     expect((await t.get('/auth/session', cookie)).status).toBe(200);
     expect((await t.signIn(first)).status).toBe(200);
@@ -122,7 +133,10 @@ describe('registration', () => {
   it('refuses an expired challenge', async () => {
     const options = await registrationOptions('slowpoke');
     t.clock.advance(301);
-    const response = await t.post('/auth/register/verify', createSoftwareAuthenticator({ origin }).createCredential(options));
+    const response = await t.post(
+      '/auth/register/verify',
+      createSoftwareAuthenticator({ origin }).createCredential(options),
+    );
     expect(response.status).toBe(400);
     expect((await response.json()).error.code).toBe('invalid_challenge');
   });
@@ -130,7 +144,10 @@ describe('registration', () => {
   it('refuses a login challenge used to finish a registration', async () => {
     const loginOptions = await (await t.post('/auth/login/options', {})).json();
     const registration = await registrationOptions('wrong-ceremony');
-    const response = createSoftwareAuthenticator({ origin }).createCredential({ ...registration, challenge: loginOptions.challenge });
+    const response = createSoftwareAuthenticator({ origin }).createCredential({
+      ...registration,
+      challenge: loginOptions.challenge,
+    });
     const answer = await t.post('/auth/register/verify', response);
     expect(answer.status).toBe(400);
     expect((await answer.json()).error.code).toBe('invalid_challenge');
@@ -150,7 +167,10 @@ describe('registration', () => {
   ])('refuses a registration response with %s, writing nothing', async (_, overrides) => {
     const before = await counts();
     const options = await registrationOptions(`bad-${Math.random().toString(36).slice(2, 10)}`);
-    const response = await t.post('/auth/register/verify', createSoftwareAuthenticator({ origin }).createCredential(options, overrides));
+    const response = await t.post(
+      '/auth/register/verify',
+      createSoftwareAuthenticator({ origin }).createCredential(options, overrides),
+    );
     expect(response.status).toBe(400);
     const body = await response.json();
     expect(body.error.code).toBe('verification_failed');

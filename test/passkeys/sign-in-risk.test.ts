@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { recordAuditEvent } from '../../server/audit/repository.js';
-import { assessSignIn } from '../../server/passkeys/sign-in-risk.js';
 import { createApp } from '../../server/app.js';
-import { checkedApp } from '../helpers/conformance.js';
+import { recordAuditEvent } from '../../server/audit/repository.js';
 import { loadConfig } from '../../server/config.js';
+import { assessSignIn } from '../../server/passkeys/sign-in-risk.js';
 import { createTestApp, origin, sessionCookieOf, type TestApp } from '../helpers/app.js';
+import { checkedApp } from '../helpers/conformance.js';
 import {
   attacker,
+  type Client,
   chromeOnWindows,
   chromeOnWindowsElsewhere,
   eventsOf,
@@ -17,7 +18,6 @@ import {
   sessionIdOf,
   signInFrom,
   signUpFrom,
-  type Client,
 } from '../risk/helpers.js';
 
 let t: TestApp;
@@ -47,7 +47,10 @@ describe('sign-in signals', () => {
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ user: { id: user.id, username: 'in-known', displayName: 'in-known' } });
     const [event] = await eventsOf(t, user.id, 'login_succeeded');
-    expect(event).toMatchObject({ risk: null, details: { signals: [], action: 'record', newDevice: false, newNetwork: false, stepUpRequired: false } });
+    expect(event).toMatchObject({
+      risk: null,
+      details: { signals: [], action: 'record', newDevice: false, newNetwork: false, stepUpRequired: false },
+    });
   });
 
   it('records a sign-in from a new network with low risk and tells the client', async () => {
@@ -63,9 +66,16 @@ describe('sign-in signals', () => {
       stepUpRequired: false,
     });
     const [event] = await eventsOf(t, user.id, 'login_succeeded');
-    expect(event).toMatchObject({ risk: 'low', details: { signals: ['new_network'], network: '198.51.100.0/24', newNetwork: true } });
+    expect(event).toMatchObject({
+      risk: 'low',
+      details: { signals: ['new_network'], network: '198.51.100.0/24', newNetwork: true },
+    });
     // The webhook's session.created carries the risk.
-    const outbox = await t.database.db.selectFrom('event_outbox').select(['type', 'body']).where('id', '=', event!.id).executeTakeFirstOrThrow();
+    const outbox = await t.database.db
+      .selectFrom('event_outbox')
+      .select(['type', 'body'])
+      .where('id', '=', event!.id)
+      .executeTakeFirstOrThrow();
     expect(outbox.type).toBe('session.created');
     expect(JSON.parse(outbox.body).data).toMatchObject({ risk: 'low', details: { newNetwork: true } });
     // Once seen, the network is no longer new.
@@ -78,12 +88,21 @@ describe('sign-in signals', () => {
     const response = await signInFrom(t, attacker, authenticator);
     expect(response.status).toBe(200);
     const { notice } = await response.json();
-    expect(notice).toMatchObject({ newDevice: true, newNetwork: true, device: { browser: 'Firefox', os: 'Linux' }, risk: 'medium' });
+    expect(notice).toMatchObject({
+      newDevice: true,
+      newNetwork: true,
+      device: { browser: 'Firefox', os: 'Linux' },
+      risk: 'medium',
+    });
     const newSession = sessionIdOf(sessionCookieOf(response) as string);
 
     const { events } = await (await from(t, chromeOnWindows, 'GET', '/auth/activity', { cookie })).json();
-    const newDeviceSignIns = events.filter((e: any) => e.type === 'login_succeeded' && e.details.newDevice === true && e.sessionId !== sessionIdOf(cookie));
-    expect(newDeviceSignIns).toMatchObject([{ sessionId: newSession, risk: 'medium', details: { device: { browser: 'Firefox', os: 'Linux' } } }]);
+    const newDeviceSignIns = events.filter(
+      (e: any) => e.type === 'login_succeeded' && e.details.newDevice === true && e.sessionId !== sessionIdOf(cookie),
+    );
+    expect(newDeviceSignIns).toMatchObject([
+      { sessionId: newSession, risk: 'medium', details: { device: { browser: 'Firefox', os: 'Linux' } } },
+    ]);
     expect(await eventsOf(t, user.id, 'login_succeeded')).toHaveLength(1);
   });
 
@@ -94,8 +113,15 @@ describe('sign-in signals', () => {
     expect(response.status).toBe(200);
     expect((await response.json()).notice).toMatchObject({ newNetwork: true, stepUpRequired: true });
     const cookie = sessionCookieOf(response) as string;
-    await expectError(from(strict, chromeOnWindowsElsewhere, 'GET', '/auth/passkeys', { cookie }), 403, 'reauthentication_required');
-    expect((await (await from(strict, chromeOnWindowsElsewhere, 'GET', '/auth/session', { cookie })).json()).session.stepUpRequired).toBe(true);
+    await expectError(
+      from(strict, chromeOnWindowsElsewhere, 'GET', '/auth/passkeys', { cookie }),
+      403,
+      'reauthentication_required',
+    );
+    expect(
+      (await (await from(strict, chromeOnWindowsElsewhere, 'GET', '/auth/session', { cookie })).json()).session
+        .stepUpRequired,
+    ).toBe(true);
     expect((await reauthFrom(strict, chromeOnWindowsElsewhere, cookie, authenticator)).status).toBe(200);
     expect((await from(strict, chromeOnWindowsElsewhere, 'GET', '/auth/passkeys', { cookie })).status).toBe(200);
   });
@@ -107,7 +133,9 @@ describe('sign-in signals', () => {
     await expectError(response.clone(), 401, 'verification_failed');
     expect(sessionCookieOf(response)).toBeNull();
     expect(await sessionCount(user.id)).toBe(1);
-    expect(await eventsOf(t, user.id, 'login_refused')).toMatchObject([{ actor: 'system', risk: 'low', details: { signals: ['new_network'], action: 'refuse' } }]);
+    expect(await eventsOf(t, user.id, 'login_refused')).toMatchObject([
+      { actor: 'system', risk: 'low', details: { signals: ['new_network'], action: 'refuse' } },
+    ]);
     // Refusals are not failures: they do not feed the failure counters.
     expect(await eventsOf(t, user.id, 'login_failed')).toEqual([]);
     // From the known network it still works.
@@ -119,17 +147,28 @@ describe('sign-in signals', () => {
     const lenient = withPolicy(policy);
     const strict = withPolicy({ ...policy, RISK_POLICY_SIGNIN_FAILURES: 'refuse' });
     const { user, authenticator } = await signUpFrom(t, chromeOnWindows, 'in-failures');
-    for (let i = 0; i < 3; i++) await expectError(signInFrom(lenient, chromeOnWindows, authenticator, { corruptSignature: true }), 401, 'verification_failed');
+    for (let i = 0; i < 3; i++)
+      await expectError(
+        signInFrom(lenient, chromeOnWindows, authenticator, { corruptSignature: true }),
+        401,
+        'verification_failed',
+      );
     expect(await eventsOf(t, user.id, 'login_failed')).toHaveLength(3);
 
     const refused = await signInFrom(strict, chromeOnWindows, authenticator);
     await expectError(refused.clone(), 429, 'rate_limited');
     expect(refused.headers.get('retry-after')).toBe('900');
-    expect(await eventsOf(t, user.id, 'login_refused')).toMatchObject([{ risk: 'high', details: { signals: ['account_failures'], failures: { account: 3 } } }]);
+    expect(await eventsOf(t, user.id, 'login_refused')).toMatchObject([
+      { risk: 'high', details: { signals: ['account_failures'], failures: { account: 3 } } },
+    ]);
 
     const recorded = await signInFrom(lenient, chromeOnWindows, authenticator);
     expect(recorded.status).toBe(200);
-    expect((await recorded.json()).notice).toMatchObject({ risk: 'high', signals: ['account_failures'], stepUpRequired: false });
+    expect((await recorded.json()).notice).toMatchObject({
+      risk: 'high',
+      signals: ['account_failures'],
+      stepUpRequired: false,
+    });
     const signIns = await eventsOf(t, user.id, 'login_succeeded');
     expect(signIns.at(-1)).toMatchObject({ risk: 'high', details: { signals: ['account_failures'] } });
 
@@ -146,28 +185,68 @@ describe('sign-in signals', () => {
     const victim = await signUpFrom(t, home, 'in-net-victim');
     const prober = await signUpFrom(t, { ...chromeOnWindows, address: '100.65.0.1' }, 'in-net-prober');
     for (const address of ['100.64.5.20', '100.64.5.21', '::ffff:100.64.5.22']) {
-      await expectError(signInFrom(strict, { ...chromeOnWindows, address }, prober.authenticator, { corruptSignature: true }), 401, 'verification_failed');
+      await expectError(
+        signInFrom(strict, { ...chromeOnWindows, address }, prober.authenticator, { corruptSignature: true }),
+        401,
+        'verification_failed',
+      );
     }
     // Another network's failures do not count.
-    await expectError(signInFrom(strict, { ...chromeOnWindows, address: '100.64.6.1' }, prober.authenticator, { corruptSignature: true }), 401, 'verification_failed');
+    await expectError(
+      signInFrom(strict, { ...chromeOnWindows, address: '100.64.6.1' }, prober.authenticator, {
+        corruptSignature: true,
+      }),
+      401,
+      'verification_failed',
+    );
 
     const response = await signInFrom(strict, { ...home, address: '100.64.5.30' }, victim.authenticator);
     expect(response.status).toBe(200);
-    expect((await response.json()).notice).toMatchObject({ risk: 'medium', signals: ['network_failures'], stepUpRequired: true });
+    expect((await response.json()).notice).toMatchObject({
+      risk: 'medium',
+      signals: ['network_failures'],
+      stepUpRequired: true,
+    });
     const [event] = await eventsOf(t, victim.user.id, 'login_succeeded');
-    expect(event).toMatchObject({ risk: 'medium', details: { failures: { account: 0, network: 3 }, stepUpRequired: true } });
-    await expectError(from(strict, home, 'GET', '/auth/passkeys', { cookie: sessionCookieOf(response) as string }), 403, 'reauthentication_required');
+    expect(event).toMatchObject({
+      risk: 'medium',
+      details: { failures: { account: 0, network: 3 }, stepUpRequired: true },
+    });
+    await expectError(
+      from(strict, home, 'GET', '/auth/passkeys', { cookie: sessionCookieOf(response) as string }),
+      403,
+      'reauthentication_required',
+    );
   });
 
   it('counts an IPv6 network’s failures whatever the spelling of the addresses', async () => {
     const userId = randomUUID();
     const now = t.clock.now();
-    for (const ipAddress of ['2001:db8:5:1::1', '2001:0DB8:0005:2::2', '2001:db8:5::3', '2001:db8:6::1', '2001:db9:5::1']) {
-      await recordAuditEvent(t.deps.db, { type: 'login_failed', userId: null, reason: 'unknown_credential', ipAddress }, now);
+    for (const ipAddress of [
+      '2001:db8:5:1::1',
+      '2001:0DB8:0005:2::2',
+      '2001:db8:5::3',
+      '2001:db8:6::1',
+      '2001:db9:5::1',
+    ]) {
+      await recordAuditEvent(
+        t.deps.db,
+        { type: 'login_failed', userId: null, reason: 'unknown_credential', ipAddress },
+        now,
+      );
     }
     const config = loadConfig({ ORIGIN: origin, RISK_SIGNIN_NETWORK_FAILURES: '3' });
-    const assessment = await assessSignIn({ db: t.deps.db, config }, { userId, context: { userAgent: null, ipAddress: '2001:db8:5:ffff::9' } }, now);
-    expect(assessment).toMatchObject({ network: '2001:db8:5::/48', failures: { account: 0, network: 3 }, signals: ['network_failures'], risk: 'medium' });
+    const assessment = await assessSignIn(
+      { db: t.deps.db, config },
+      { userId, context: { userAgent: null, ipAddress: '2001:db8:5:ffff::9' } },
+      now,
+    );
+    expect(assessment).toMatchObject({
+      network: '2001:db8:5::/48',
+      failures: { account: 0, network: 3 },
+      signals: ['network_failures'],
+      risk: 'medium',
+    });
   });
 
   it('shows a passkey whose counter went backwards in the activity with high risk', async () => {

@@ -17,7 +17,10 @@ const fromApp = { Origin: origin };
 
 let t: TestApp;
 beforeAll(async () => {
-  t = await createTestApp({ ANDROID_APPS: `com.example.passkeys ${release} ${upload}, com.example.other ${fingerprintOf('x')}`, IOS_APPS: iosApp });
+  t = await createTestApp({
+    ANDROID_APPS: `com.example.passkeys ${release} ${upload}, com.example.other ${fingerprintOf('x')}`,
+    IOS_APPS: iosApp,
+  });
 });
 afterAll(async () => {
   await t?.close();
@@ -25,7 +28,10 @@ afterAll(async () => {
 
 describe('native app configuration', () => {
   it('reads ANDROID_APPS and IOS_APPS, and derives the apk-key-hash origins from the fingerprints', () => {
-    const config = loadConfig({ ANDROID_APPS: `com.example.app ${release.toLowerCase()}`, IOS_APPS: `${iosApp},ZZZZZ99999.org.example` });
+    const config = loadConfig({
+      ANDROID_APPS: `com.example.app ${release.toLowerCase()}`,
+      IOS_APPS: `${iosApp},ZZZZZ99999.org.example`,
+    });
     expect(config.apps.android).toEqual([{ packageName: 'com.example.app', fingerprints: [release] }]);
     expect(config.apps.ios).toEqual([iosApp, 'ZZZZZ99999.org.example']);
     const hash = Buffer.from(release.replaceAll(':', ''), 'hex').toString('base64url');
@@ -53,11 +59,19 @@ describe('association files', () => {
     expect(await response.json()).toEqual([
       {
         relation: ['delegate_permission/common.get_login_creds'],
-        target: { namespace: 'android_app', package_name: 'com.example.passkeys', sha256_cert_fingerprints: [release, upload] },
+        target: {
+          namespace: 'android_app',
+          package_name: 'com.example.passkeys',
+          sha256_cert_fingerprints: [release, upload],
+        },
       },
       {
         relation: ['delegate_permission/common.get_login_creds'],
-        target: { namespace: 'android_app', package_name: 'com.example.other', sha256_cert_fingerprints: [fingerprintOf('x')] },
+        target: {
+          namespace: 'android_app',
+          package_name: 'com.example.other',
+          sha256_cert_fingerprints: [fingerprintOf('x')],
+        },
       },
     ]);
   });
@@ -91,15 +105,25 @@ describe('ceremonies from native apps', () => {
 
   it('refuses an app signed with an unlisted certificate', async () => {
     const authenticator = createSoftwareAuthenticator({ origin: androidOrigin(other) });
-    expect(await errorOf(await signUpFrom(t, authenticator, 'repackaged', fromApp))).toEqual({ status: 400, code: 'verification_failed' });
+    expect(await errorOf(await signUpFrom(t, authenticator, 'repackaged', fromApp))).toEqual({
+      status: 400,
+      code: 'verification_failed',
+    });
     const known = createSoftwareAuthenticator({ origin: androidOrigin(release) });
     await signUpFrom(t, known, 'owner-of-key', fromApp);
     authenticator.credentials.push(...known.credentials);
-    expect(await errorOf(await signInFrom(t, authenticator, fromApp))).toEqual({ status: 401, code: 'verification_failed' });
+    expect(await errorOf(await signInFrom(t, authenticator, fromApp))).toEqual({
+      status: 401,
+      code: 'verification_failed',
+    });
   });
 
   it('keeps the contract’s CSRF rule: an app request with neither Origin nor Sec-Fetch-Site is refused', async () => {
-    const response = await t.app.request('/auth/login/options', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    const response = await t.app.request('/auth/login/options', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{}',
+    });
     expect(await errorOf(response)).toEqual({ status: 403, code: 'csrf' });
   });
 });
@@ -111,9 +135,15 @@ describe('without native apps configured', () => {
       expect((await plain.get('/.well-known/assetlinks.json')).status).toBe(404);
       expect((await plain.get('/.well-known/apple-app-site-association')).status).toBe(404);
       const ios = createSoftwareAuthenticator({ origin: `https://${plain.config.rpId}` });
-      expect(await errorOf(await signUpFrom(plain, ios, 'iphone-user', fromApp))).toEqual({ status: 400, code: 'verification_failed' });
+      expect(await errorOf(await signUpFrom(plain, ios, 'iphone-user', fromApp))).toEqual({
+        status: 400,
+        code: 'verification_failed',
+      });
       const android = createSoftwareAuthenticator({ origin: androidOrigin(release) });
-      expect(await errorOf(await signUpFrom(plain, android, 'droid', fromApp))).toEqual({ status: 400, code: 'verification_failed' });
+      expect(await errorOf(await signUpFrom(plain, android, 'droid', fromApp))).toEqual({
+        status: 400,
+        code: 'verification_failed',
+      });
     } finally {
       await plain.close();
     }

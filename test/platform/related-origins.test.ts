@@ -80,7 +80,9 @@ describe('ceremonies from a related origin', () => {
   });
 
   it('refuses a sign-up whose clientDataJSON names an unlisted origin (400)', async () => {
-    const response = await signUpFrom(t, createSoftwareAuthenticator({ origin: unlisted }), 'intruder', { Origin: origin });
+    const response = await signUpFrom(t, createSoftwareAuthenticator({ origin: unlisted }), 'intruder', {
+      Origin: origin,
+    });
     expect(await errorOf(response)).toEqual({ status: 400, code: 'verification_failed' });
   });
 
@@ -89,14 +91,22 @@ describe('ceremonies from a related origin', () => {
     const { cookie } = await t.signUp('victim', authenticator);
     const elsewhere = createSoftwareAuthenticator({ origin: unlisted });
     elsewhere.credentials.push(...authenticator.credentials);
-    expect(await errorOf(await signInFrom(t, elsewhere, { Origin: origin }))).toEqual({ status: 401, code: 'verification_failed' });
-    expect(await errorOf(await stepUpFrom(t, elsewhere, cookie, { Origin: origin }))).toEqual({ status: 401, code: 'verification_failed' });
+    expect(await errorOf(await signInFrom(t, elsewhere, { Origin: origin }))).toEqual({
+      status: 401,
+      code: 'verification_failed',
+    });
+    expect(await errorOf(await stepUpFrom(t, elsewhere, cookie, { Origin: origin }))).toEqual({
+      status: 401,
+      code: 'verification_failed',
+    });
   });
 
   it('does not accept related origins without RELATED_ORIGINS', async () => {
     const plain = await createTestApp();
     try {
-      const response = await signUpFrom(plain, createSoftwareAuthenticator({ origin: shop }), 'shopper', { Origin: origin });
+      const response = await signUpFrom(plain, createSoftwareAuthenticator({ origin: shop }), 'shopper', {
+        Origin: origin,
+      });
       expect(await errorOf(response)).toEqual({ status: 400, code: 'verification_failed' });
     } finally {
       await plain.close();

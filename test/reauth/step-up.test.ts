@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, sessionCookieOf, type TestApp } from '../helpers/app.js';
-import { addPasskey, auditRows, authenticatorWith, expectError, sessionIdOf, snapshot, stepUp } from '../helpers/lifecycle.js';
+import {
+  addPasskey,
+  auditRows,
+  authenticatorWith,
+  expectError,
+  sessionIdOf,
+  snapshot,
+  stepUp,
+} from '../helpers/lifecycle.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -11,7 +19,13 @@ afterAll(async () => {
 });
 
 const verifiedAt = async (cookie: string) =>
-  (await t.database.db.selectFrom('session').select('verified_at').where('id', '=', sessionIdOf(cookie)).executeTakeFirstOrThrow()).verified_at.getTime();
+  (
+    await t.database.db
+      .selectFrom('session')
+      .select('verified_at')
+      .where('id', '=', sessionIdOf(cookie))
+      .executeTakeFirstOrThrow()
+  ).verified_at.getTime();
 
 describe('step-up', () => {
   it('offers the user’s own passkeys with user verification required', async () => {
@@ -28,14 +42,20 @@ describe('step-up', () => {
   it('marks the current session verified: 200 {verifiedAt}, no new session, no cookie', async () => {
     const { cookie, user, authenticator } = await t.signUp('stepper-c');
     t.clock.advance(600);
-    const sessionsBefore = await t.database.db.selectFrom('session').select('id').where('user_id', '=', user.id).execute();
+    const sessionsBefore = await t.database.db
+      .selectFrom('session')
+      .select('id')
+      .where('user_id', '=', user.id)
+      .execute();
     const response = await stepUp(t, cookie, authenticator);
     expect(response.status).toBe(200);
     const body = await response.json();
     expect(body).toEqual({ verifiedAt: t.clock.now().toISOString() });
     expect(sessionCookieOf(response)).toBeNull();
     expect(await verifiedAt(cookie)).toBe(t.clock.now().getTime());
-    expect(await t.database.db.selectFrom('session').select('id').where('user_id', '=', user.id).execute()).toEqual(sessionsBefore);
+    expect(await t.database.db.selectFrom('session').select('id').where('user_id', '=', user.id).execute()).toEqual(
+      sessionsBefore,
+    );
     const [event] = await auditRows(t, user.id, 'reauthenticated');
     expect(event).toMatchObject({ session_id: sessionIdOf(cookie), passkey_id: authenticator.credentials[0]!.id });
     // The fresh verification opens step-up actions again.
@@ -80,9 +100,17 @@ describe('step-up', () => {
     const otherLogin = await t.signIn(authenticator);
     const otherCookie = sessionCookieOf(otherLogin)!;
     const options = await (await t.post('/auth/reauth/options', {}, otherCookie)).json();
-    await expectError(t.post('/auth/reauth/verify', authenticator.getAssertion(options), cookie), 400, 'invalid_challenge');
+    await expectError(
+      t.post('/auth/reauth/verify', authenticator.getAssertion(options), cookie),
+      400,
+      'invalid_challenge',
+    );
     const login = await (await t.post('/auth/login/options', {})).json();
-    await expectError(t.post('/auth/reauth/verify', authenticator.getAssertion(login), cookie), 400, 'invalid_challenge');
+    await expectError(
+      t.post('/auth/reauth/verify', authenticator.getAssertion(login), cookie),
+      400,
+      'invalid_challenge',
+    );
   });
 
   it('answers a step-up with one’s own passkey against another user’s challenge 400 invalid_challenge, as documented', async () => {
@@ -92,7 +120,9 @@ describe('step-up', () => {
     const aliceOptions = await (await t.post('/auth/reauth/options', {}, alice.cookie)).json();
     const before = await verifiedAt(mallory.cookie);
     // Mallory signs Alice's challenge with her own passkey, inside her own session.
-    const assertion = mallory.authenticator.getAssertion(aliceOptions, { credentialId: mallory.authenticator.credentials[0]!.id });
+    const assertion = mallory.authenticator.getAssertion(aliceOptions, {
+      credentialId: mallory.authenticator.credentials[0]!.id,
+    });
     await expectError(t.post('/auth/reauth/verify', assertion, mallory.cookie), 400, 'invalid_challenge');
     expect(await verifiedAt(mallory.cookie)).toBe(before);
     await expectError(t.post('/auth/sessions/revoke-others', {}, mallory.cookie), 403, 'reauthentication_required');
@@ -133,7 +163,13 @@ describe('step-up under USER_VERIFICATION=preferred', () => {
     const { cookie, authenticator } = await preferred.signUp('preferred-a');
     preferred.clock.advance(600);
     const sessionVerifiedAt = async () =>
-      (await preferred.database.db.selectFrom('session').select('verified_at').where('id', '=', sessionIdOf(cookie)).executeTakeFirstOrThrow()).verified_at.getTime();
+      (
+        await preferred.database.db
+          .selectFrom('session')
+          .select('verified_at')
+          .where('id', '=', sessionIdOf(cookie))
+          .executeTakeFirstOrThrow()
+      ).verified_at.getTime();
     const before = await sessionVerifiedAt();
     await expectError(stepUp(preferred, cookie, authenticator, { userVerified: false }), 401, 'verification_failed');
     expect(await sessionVerifiedAt()).toBe(before);

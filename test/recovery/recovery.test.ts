@@ -75,10 +75,18 @@ describe('POST /auth/recover', () => {
     const response = await recover('Lost-It', codes[3]!.toUpperCase().replace(/-/g, ' '));
     expect(response.status).toBe(200);
     const body = await response.json();
-    expect(body).toMatchObject({ user: { id: user.id, username: 'lost-it' }, session: { restricted: true }, remaining: 9 });
+    expect(body).toMatchObject({
+      user: { id: user.id, username: 'lost-it' },
+      session: { restricted: true },
+      remaining: 9,
+    });
     const recoveryCookie = sessionCookieOf(response)!;
     expect(recoveryCookie).toBeTruthy();
-    const row = await t.database.db.selectFrom('session').selectAll().where('id', '=', sessionIdOf(recoveryCookie)).executeTakeFirstOrThrow();
+    const row = await t.database.db
+      .selectFrom('session')
+      .selectAll()
+      .where('id', '=', sessionIdOf(recoveryCookie))
+      .executeTakeFirstOrThrow();
     expect(row.kind).toBe('recovery');
     expect(row.expires_at.getTime() - t.clock.now().getTime()).toBeLessThanOrEqual(15 * 60 * 1000);
 
@@ -167,7 +175,12 @@ describe('POST /auth/recover', () => {
   it('rate limits attempts per username', async () => {
     const { cookie } = await t.signUp('hammered');
     const codes = await createCodes(cookie);
-    for (let i = 0; i < 8; i++) await expectError(recover('hammered', `aaaa-bbbb-cccc-${String(i).padStart(4, '0')}`), 401, 'verification_failed');
+    for (let i = 0; i < 8; i++)
+      await expectError(
+        recover('hammered', `aaaa-bbbb-cccc-${String(i).padStart(4, '0')}`),
+        401,
+        'verification_failed',
+      );
     const limited = await recover('hammered', codes[0]!);
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
@@ -189,7 +202,12 @@ describe('POST /auth/recover', () => {
     const codes = await createCodes(cookie);
     const results = await Promise.all(Array.from({ length: 5 }, () => recover('racer-r', codes[0]!)));
     expect(results.map((r) => r.status).sort()).toEqual([200, 401, 401, 401, 401]);
-    const sessions = await t.database.db.selectFrom('session').select('id').where('user_id', '=', user.id).where('kind', '=', 'recovery').execute();
+    const sessions = await t.database.db
+      .selectFrom('session')
+      .select('id')
+      .where('user_id', '=', user.id)
+      .where('kind', '=', 'recovery')
+      .execute();
     expect(sessions).toHaveLength(1);
   });
 });

@@ -1,5 +1,5 @@
-import { createSoftwareAuthenticator, type SoftwareAuthenticator } from '../helpers/authenticator.js';
 import { origin, sessionCookieOf, type TestApp } from '../helpers/app.js';
+import { createSoftwareAuthenticator, type SoftwareAuthenticator } from '../helpers/authenticator.js';
 
 /** A browser on a network: the `User-Agent` it sends and the socket address it connects from. */
 export interface Client {
@@ -8,11 +8,15 @@ export interface Client {
 }
 
 export const chromeOnWindows: Client = {
-  userAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+  userAgent:
+    'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
   address: '203.0.113.10',
 };
 /** The same browser a version later, on the same network. */
-export const chromeOnWindowsUpdated: Client = { ...chromeOnWindows, userAgent: chromeOnWindows.userAgent.replace('131.0.0.0', '132.0.0.0') };
+export const chromeOnWindowsUpdated: Client = {
+  ...chromeOnWindows,
+  userAgent: chromeOnWindows.userAgent.replace('131.0.0.0', '132.0.0.0'),
+};
 /** The same browser on another network (a phone hotspot, say). */
 export const chromeOnWindowsElsewhere: Client = { ...chromeOnWindows, address: '198.51.100.77' };
 /** Another browser and OS on the network of {@link chromeOnWindows}. */
@@ -48,7 +52,9 @@ export async function from(
 export async function signUpFrom(t: TestApp, client: Client, username: string) {
   const authenticator = createSoftwareAuthenticator({ origin });
   const options = await (await from(t, client, 'POST', '/auth/register/options', { body: { username } })).json();
-  const verify = await from(t, client, 'POST', '/auth/register/verify', { body: authenticator.createCredential(options) });
+  const verify = await from(t, client, 'POST', '/auth/register/verify', {
+    body: authenticator.createCredential(options),
+  });
   if (verify.status !== 201) throw new Error(`register/verify answered ${verify.status}: ${await verify.text()}`);
   const { user } = (await verify.json()) as { user: { id: string; username: string } };
   return { cookie: sessionCookieOf(verify) as string, user, authenticator };
@@ -66,19 +72,37 @@ export async function signInFrom(
 }
 
 /** A passkey re-verification of the session behind `cookie`, from `client`; returns the verify response. */
-export async function reauthFrom(t: TestApp, client: Client, cookie: string, authenticator: SoftwareAuthenticator): Promise<Response> {
+export async function reauthFrom(
+  t: TestApp,
+  client: Client,
+  cookie: string,
+  authenticator: SoftwareAuthenticator,
+): Promise<Response> {
   const response = await from(t, client, 'POST', '/auth/reauth/options', { cookie, body: {} });
   if (response.status !== 200) return response;
-  return from(t, client, 'POST', '/auth/reauth/verify', { cookie, body: authenticator.getAssertion(await response.json()) });
+  return from(t, client, 'POST', '/auth/reauth/verify', {
+    cookie,
+    body: authenticator.getAssertion(await response.json()),
+  });
 }
 
 export async function auditCount(t: TestApp): Promise<number> {
-  const row = await t.database.db.selectFrom('audit_event').select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow();
+  const row = await t.database.db
+    .selectFrom('audit_event')
+    .select((eb) => eb.fn.countAll<string | number>().as('n'))
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
 export async function eventsOf(t: TestApp, userId: string, type: string) {
-  return t.database.db.selectFrom('audit_event').selectAll().where('user_id', '=', userId).where('type', '=', type).orderBy('created_at').orderBy('id').execute();
+  return t.database.db
+    .selectFrom('audit_event')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .where('type', '=', type)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
 }
 
 export function sessionIdOf(cookie: string): string {
@@ -88,5 +112,6 @@ export function sessionIdOf(cookie: string): string {
 export async function expectError(response: Response | Promise<Response>, status: number, code: string): Promise<void> {
   const r = await response;
   const body = await r.json();
-  if (r.status !== status || body?.error?.code !== code) throw new Error(`expected ${status} ${code}, got ${r.status} ${JSON.stringify(body)}`);
+  if (r.status !== status || body?.error?.code !== code)
+    throw new Error(`expected ${status} ${code}, got ${r.status} ${JSON.stringify(body)}`);
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { retryStats } from '../../server/db/transaction.js';
-import { origin, sessionCookieOf, createTestApp, type TestApp } from '../helpers/app.js';
+import { createTestApp, origin, sessionCookieOf, type TestApp } from '../helpers/app.js';
 import { createSoftwareAuthenticator } from '../helpers/authenticator.js';
 import { addPasskey } from '../helpers/lifecycle.js';
 
@@ -28,7 +28,9 @@ describe.skipIf(!process.env.DATABASE_URL)('concurrent writes for one user under
   });
 
   it('retries conflicting transactions: no request fails, every committed change has its audit row and outbox event', async () => {
-    const isolation = await t.database.db.selectNoFrom((eb) => eb.fn<string>('current_setting', [eb.val('transaction_isolation')]).as('level')).executeTakeFirstOrThrow();
+    const isolation = await t.database.db
+      .selectNoFrom((eb) => eb.fn<string>('current_setting', [eb.val('transaction_isolation')]).as('level'))
+      .executeTakeFirstOrThrow();
     expect(isolation.level).toBe('serializable');
 
     const { cookie: first, user, authenticator } = await t.signUp('serial');
@@ -62,7 +64,9 @@ describe.skipIf(!process.env.DATABASE_URL)('concurrent writes for one user under
         signIn().then(record('sign-in')),
         addPasskey(t, main, createSoftwareAuthenticator({ origin })).then(record('add-passkey')),
         t.post('/auth/sessions/revoke-others', {}, main).then(record('revoke-others')),
-        otherId ? t.request('DELETE', `/auth/sessions/${otherId}`, { cookie: main }).then(record('revoke-one')) : Promise.resolve(null),
+        otherId
+          ? t.request('DELETE', `/auth/sessions/${otherId}`, { cookie: main }).then(record('revoke-one'))
+          : Promise.resolve(null),
         t.post('/auth/token', undefined, main).then(record('rotate-secret')),
         ...(other ? [t.post('/auth/token', undefined, other).then(record('rotate-secret'))] : []),
       ]);
@@ -94,15 +98,40 @@ describe.skipIf(!process.env.DATABASE_URL)('concurrent writes for one user under
     // event per sign-in and per added passkey.
     const db = t.database.db;
     const count = async (table: 'audit_event' | 'event_outbox', type: string) =>
-      Number((await db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).where('user_id', '=', user.id).where('type', '=', type).executeTakeFirstOrThrow()).n);
+      Number(
+        (
+          await db
+            .selectFrom(table)
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .where('user_id', '=', user.id)
+            .where('type', '=', type)
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
     expect(await count('audit_event', 'login_succeeded')).toBe(signIns);
     expect(await count('event_outbox', 'session.created')).toBe(signIns);
     expect(await count('audit_event', 'passkey_added')).toBe(added);
     expect(await count('event_outbox', 'passkey.added')).toBe(added);
-    const sessions = Number((await db.selectFrom('session').select((eb) => eb.fn.countAll<number>().as('n')).where('user_id', '=', user.id).executeTakeFirstOrThrow()).n);
+    const sessions = Number(
+      (
+        await db
+          .selectFrom('session')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('user_id', '=', user.id)
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
     // The sign-up's session plus one per sign-in.
     expect(sessions).toBe(signIns + 1);
-    const passkeys = Number((await db.selectFrom('passkey').select((eb) => eb.fn.countAll<number>().as('n')).where('user_id', '=', user.id).executeTakeFirstOrThrow()).n);
+    const passkeys = Number(
+      (
+        await db
+          .selectFrom('passkey')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('user_id', '=', user.id)
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
     expect(passkeys).toBe(added + 1);
   }, 180_000);
 });

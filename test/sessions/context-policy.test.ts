@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/app.js';
-import { checkedApp } from '../helpers/conformance.js';
 import { loadConfig } from '../../server/config.js';
 import { createTestApp, origin, sessionCookieOf, type TestApp } from '../helpers/app.js';
+import { checkedApp } from '../helpers/conformance.js';
 import {
   attacker,
   auditCount,
+  type Client,
   chromeOnWindows,
   chromeOnWindowsElsewhere,
   chromeOnWindowsUpdated,
@@ -16,7 +17,6 @@ import {
   reauthFrom,
   sessionIdOf,
   signUpFrom,
-  type Client,
 } from '../risk/helpers.js';
 
 // One database for the file; tests use their own users, and build apps with their own policies on it.
@@ -34,7 +34,8 @@ function withPolicy(env: Record<string, string>): TestApp {
   return { ...t, config, app: checkedApp(createApp({ ...t.deps, config })) };
 }
 
-const sessionRow = (cookie: string) => t.database.db.selectFrom('session').selectAll().where('id', '=', sessionIdOf(cookie)).executeTakeFirstOrThrow();
+const sessionRow = (cookie: string) =>
+  t.database.db.selectFrom('session').selectAll().where('id', '=', sessionIdOf(cookie)).executeTakeFirstOrThrow();
 
 async function expectOk(client: Client, cookie: string, app: TestApp = t) {
   const response = await from(app, client, 'GET', '/auth/passkeys', { cookie });
@@ -96,7 +97,11 @@ describe('session context', () => {
       },
     });
     // The webhook hears of it.
-    const outbox = await t.database.db.selectFrom('event_outbox').select('type').where('id', '=', event!.id).executeTakeFirst();
+    const outbox = await t.database.db
+      .selectFrom('event_outbox')
+      .select('type')
+      .where('id', '=', event!.id)
+      .executeTakeFirst();
     expect(outbox?.type).toBe('session.suspect');
 
     // A re-verification with the user's passkey lifts the hold and makes this context the trusted one.
@@ -155,7 +160,11 @@ describe('session context', () => {
 
   it('requires a re-verification for another browser on the same network (medium risk)', async () => {
     const { cookie, user } = await signUpFrom(t, chromeOnWindows, 'ctx-browser');
-    await expectError(from(t, firefoxOnLinuxSameNetwork, 'GET', '/auth/passkeys', { cookie }), 403, 'reauthentication_required');
+    await expectError(
+      from(t, firefoxOnLinuxSameNetwork, 'GET', '/auth/passkeys', { cookie }),
+      403,
+      'reauthentication_required',
+    );
     const [event] = await eventsOf(t, user.id, 'session_suspect');
     expect(event).toMatchObject({ risk: 'medium', details: { signal: 'ua_change', action: 'step-up' } });
   });
@@ -183,7 +192,12 @@ describe('session context', () => {
     expect(events[0]).toMatchObject({
       risk: 'low',
       session_id: sessionIdOf(cookie),
-      details: { signal: 'network_change', action: 'record', previous: { networks: ['203.0.113.0/24'] }, current: { network: '198.51.100.0/24' } },
+      details: {
+        signal: 'network_change',
+        action: 'record',
+        previous: { networks: ['203.0.113.0/24'] },
+        current: { network: '198.51.100.0/24' },
+      },
     });
     t.clock.advance(1);
     await expectOk({ ...chromeOnWindows, address: '2001:db8:7:1::5' }, cookie);
@@ -192,7 +206,17 @@ describe('session context', () => {
     expect(events.map((e) => (e.details as any).current.network)).toEqual(['198.51.100.0/24', '2001:db8:7::/48']);
     expect((await sessionRow(cookie)).networks).toEqual(['203.0.113.0/24', '198.51.100.0/24', '2001:db8:7::/48']);
     // Not a security event for the webhook.
-    expect(await t.database.db.selectFrom('event_outbox').select('id').where('id', 'in', events.map((e) => e.id)).execute()).toEqual([]);
+    expect(
+      await t.database.db
+        .selectFrom('event_outbox')
+        .select('id')
+        .where(
+          'id',
+          'in',
+          events.map((e) => e.id),
+        )
+        .execute(),
+    ).toEqual([]);
   });
 
   it('remembers at most 32 networks per session, forgetting the oldest', async () => {
@@ -208,8 +232,14 @@ describe('session context', () => {
   it('can require a re-verification for a network change too', async () => {
     const strict = withPolicy({ RISK_POLICY_NETWORK_CHANGE: 'step-up' });
     const { cookie, user, authenticator } = await signUpFrom(strict, chromeOnWindows, 'ctx-network-strict');
-    await expectError(from(strict, chromeOnWindowsElsewhere, 'GET', '/auth/passkeys', { cookie }), 403, 'reauthentication_required');
-    expect(await eventsOf(t, user.id, 'session_network_changed')).toMatchObject([{ risk: 'low', details: { action: 'step-up' } }]);
+    await expectError(
+      from(strict, chromeOnWindowsElsewhere, 'GET', '/auth/passkeys', { cookie }),
+      403,
+      'reauthentication_required',
+    );
+    expect(await eventsOf(t, user.id, 'session_network_changed')).toMatchObject([
+      { risk: 'low', details: { action: 'step-up' } },
+    ]);
     expect((await reauthFrom(strict, chromeOnWindowsElsewhere, cookie, authenticator)).status).toBe(200);
     await expectOk(chromeOnWindowsElsewhere, cookie, strict);
     await expectOk(chromeOnWindows, cookie, strict);
@@ -221,12 +251,16 @@ describe('session context', () => {
     await expectOk(firefoxOnLinuxSameNetwork, cookie, lenient);
     await expectOk(firefoxOnLinuxSameNetwork, cookie, lenient);
     await expectOk(chromeOnWindows, cookie, lenient);
-    expect(await eventsOf(t, user.id, 'session_suspect')).toMatchObject([{ risk: 'medium', details: { signal: 'ua_change', action: 'record' } }]);
+    expect(await eventsOf(t, user.id, 'session_suspect')).toMatchObject([
+      { risk: 'medium', details: { signal: 'ua_change', action: 'record' } },
+    ]);
     expect((await sessionRow(cookie)).suspect_at).not.toBeNull();
     await expectOk(attacker, cookie, lenient);
     await expectOk(attacker, cookie, lenient);
     expect(await eventsOf(t, user.id, 'session_suspect')).toHaveLength(1);
-    expect(await eventsOf(t, user.id, 'session_network_changed')).toMatchObject([{ details: { current: { network: '192.0.2.0/24' } } }]);
+    expect(await eventsOf(t, user.id, 'session_network_changed')).toMatchObject([
+      { details: { current: { network: '192.0.2.0/24' } } },
+    ]);
   });
 
   it('adopts the first known network of a session created without a client address, quietly', async () => {
@@ -234,7 +268,11 @@ describe('session context', () => {
     expect((await sessionRow(cookie)).networks).toEqual([]);
     const events = await auditCount(t);
     // Created without a User-Agent either: the same (empty) header is the same context.
-    const response = await t.app.request('/auth/passkeys', { headers: { Cookie: cookie } }, { incoming: { socket: { remoteAddress: '203.0.113.5' } } });
+    const response = await t.app.request(
+      '/auth/passkeys',
+      { headers: { Cookie: cookie } },
+      { incoming: { socket: { remoteAddress: '203.0.113.5' } } },
+    );
     expect(response.status).toBe(200);
     expect((await sessionRow(cookie)).networks).toEqual(['203.0.113.0/24']);
     expect(await auditCount(t)).toBe(events);
@@ -242,7 +280,9 @@ describe('session context', () => {
 
   it('records a concurrent burst from a new context once', async () => {
     const { cookie, user } = await signUpFrom(t, chromeOnWindows, 'ctx-burst');
-    const responses = await Promise.all(Array.from({ length: 5 }, () => from(t, attacker, 'GET', '/auth/passkeys', { cookie })));
+    const responses = await Promise.all(
+      Array.from({ length: 5 }, () => from(t, attacker, 'GET', '/auth/passkeys', { cookie })),
+    );
     expect(responses.map((r) => r.status)).toEqual([403, 403, 403, 403, 403]);
     expect(await eventsOf(t, user.id, 'session_suspect')).toHaveLength(1);
   });
@@ -251,7 +291,9 @@ describe('session context', () => {
     const { cookie, authenticator } = await signUpFrom(t, chromeOnWindows, 'ctx-fresh');
     await from(t, attacker, 'GET', '/auth/passkeys', { cookie });
     const options = await (await from(t, chromeOnWindows, 'POST', '/auth/login/options', { body: {} })).json();
-    const login = await from(t, chromeOnWindows, 'POST', '/auth/login/verify', { body: authenticator.getAssertion(options) });
+    const login = await from(t, chromeOnWindows, 'POST', '/auth/login/verify', {
+      body: authenticator.getAssertion(options),
+    });
     expect(login.status).toBe(200);
     await expectOk(chromeOnWindows, sessionCookieOf(login) as string);
   });

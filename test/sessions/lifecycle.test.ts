@@ -31,9 +31,15 @@ describe('GET /auth/sessions', () => {
     expect(current.id).toBe(sessionIdOf(cookie));
     expect(sessions.filter((s: any) => s.current)).toHaveLength(1);
     const phone = sessions.find((s: any) => !s.current);
-    expect(phone).toMatchObject({ userAgent: 'Phone Browser/1.0', restricted: false, passkeyId: authenticator.credentials[0]!.id });
+    expect(phone).toMatchObject({
+      userAgent: 'Phone Browser/1.0',
+      restricted: false,
+      passkeyId: authenticator.credentials[0]!.id,
+    });
     for (const s of sessions) {
-      expect(Object.keys(s)).toEqual(expect.arrayContaining(['id', 'createdAt', 'lastSeenAt', 'expiresAt', 'userAgent', 'current']));
+      expect(Object.keys(s)).toEqual(
+        expect.arrayContaining(['id', 'createdAt', 'lastSeenAt', 'expiresAt', 'userAgent', 'current']),
+      );
       expect(s.createdAt).toMatch(/Z$/);
     }
     // No secret half of any token, and no other user's session.
@@ -80,7 +86,11 @@ describe('DELETE /auth/sessions/:id', () => {
     const mallory = await t.signUp('mallory-s');
     const victim = await t.signUp('victim-s');
     const before = await snapshot(t);
-    await expectError(t.request('DELETE', `/auth/sessions/${sessionIdOf(victim.cookie)}`, { cookie: mallory.cookie }), 404, 'not_found');
+    await expectError(
+      t.request('DELETE', `/auth/sessions/${sessionIdOf(victim.cookie)}`, { cookie: mallory.cookie }),
+      404,
+      'not_found',
+    );
     expect(await snapshot(t)).toEqual(before);
     expect((await t.get('/auth/session', victim.cookie)).status).toBe(200);
   });
@@ -101,11 +111,19 @@ describe('DELETE /auth/sessions/:id', () => {
     const mallory = await t.signUp('stale-one-mallory');
     t.clock.advance(301);
     const before = await snapshot(t);
-    await expectError(t.request('DELETE', `/auth/sessions/${sessionIdOf(other)}`, { cookie }), 403, 'reauthentication_required');
+    await expectError(
+      t.request('DELETE', `/auth/sessions/${sessionIdOf(other)}`, { cookie }),
+      403,
+      'reauthentication_required',
+    );
     expect(await snapshot(t)).toEqual(before);
     expect((await t.get('/auth/session', other)).status).toBe(200);
     // Another user's session stays 404, verified or not: the answer reveals nothing.
-    await expectError(t.request('DELETE', `/auth/sessions/${sessionIdOf(mallory.cookie)}`, { cookie }), 404, 'not_found');
+    await expectError(
+      t.request('DELETE', `/auth/sessions/${sessionIdOf(mallory.cookie)}`, { cookie }),
+      404,
+      'not_found',
+    );
     // Ending the current session never needs a step-up.
     expect((await t.request('DELETE', `/auth/sessions/${sessionIdOf(other)}`, { cookie: other })).status).toBe(204);
     expect((await t.get('/auth/session', other)).status).toBe(401);
@@ -115,7 +133,10 @@ describe('DELETE /auth/sessions/:id', () => {
     const { cookie, authenticator } = await t.signUp('csrf-s');
     const laptop = await signInCookie(t, authenticator);
     await expectError(
-      t.request('DELETE', `/auth/sessions/${sessionIdOf(laptop)}`, { cookie, headers: { Origin: 'https://evil.example' } }),
+      t.request('DELETE', `/auth/sessions/${sessionIdOf(laptop)}`, {
+        cookie,
+        headers: { Origin: 'https://evil.example' },
+      }),
       403,
       'csrf',
     );

@@ -36,7 +36,12 @@ describe('SESSION_LIMIT', () => {
     expect(more).toEqual([]);
     expect(evicted).toMatchObject({ session_id: sessionIdOf(second), actor: 'system', reason: 'session_limit' });
     expect(evicted!.details).toMatchObject({ limit: 2, newSession: sessionIdOf(third) });
-    const outbox = await t.database.db.selectFrom('event_outbox').selectAll().where('user_id', '=', user.id).where('type', '=', 'session.revoked').execute();
+    const outbox = await t.database.db
+      .selectFrom('event_outbox')
+      .selectAll()
+      .where('user_id', '=', user.id)
+      .where('type', '=', 'session.revoked')
+      .execute();
     expect(outbox).toHaveLength(1);
   });
 
@@ -51,11 +56,22 @@ describe('SESSION_LIMIT', () => {
     expect(await auditRows(t, user.id, 'session_evicted')).toEqual([]);
     // Sessions made before the limit was lowered: the next sign-in brings the count back to the limit.
     const context = { passkeyId: null, userAgent: null, ipAddress: null };
-    for (let i = 0; i < 3; i++) await createSession(t.database.db, t.config.session, { userId: user.id, context }, new Date(t.clock.now().getTime() - 1000 * (i + 1)));
+    for (let i = 0; i < 3; i++)
+      await createSession(
+        t.database.db,
+        t.config.session,
+        { userId: user.id, context },
+        new Date(t.clock.now().getTime() - 1000 * (i + 1)),
+      );
     t.clock.advance(60);
     const newest = await signInCookie(t, authenticator);
     expect(await auditRows(t, user.id, 'session_evicted')).toHaveLength(4);
-    const live = await t.database.db.selectFrom('session').select('id').where('user_id', '=', user.id).where('revoked_at', 'is', null).execute();
+    const live = await t.database.db
+      .selectFrom('session')
+      .select('id')
+      .where('user_id', '=', user.id)
+      .where('revoked_at', 'is', null)
+      .execute();
     expect(live.map((row) => row.id).sort()).toEqual([sessionIdOf(second), sessionIdOf(newest)].sort());
   });
 });

@@ -29,14 +29,19 @@ describe('sessions', () => {
       user: { id: user.id, username: 'sally', displayName: 'sally' },
       session: { id: expect.any(String), createdAt: expect.any(String), expiresAt: expect.any(String) },
     });
-    expect(new Date(body.session.expiresAt).getTime() - new Date(body.session.createdAt).getTime()).toBe(7 * day * 1000);
+    expect(new Date(body.session.expiresAt).getTime() - new Date(body.session.createdAt).getTime()).toBe(
+      7 * day * 1000,
+    );
     expect(body.session.createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   });
 
   it('sets the cookie HttpOnly, Secure, SameSite=Lax, Path=/, without Domain, with a Max-Age within the session', async () => {
     const options = await (await t.post('/auth/register/options', { username: 'cookie-monster' })).json();
     const { createSoftwareAuthenticator } = await import('../helpers/authenticator.js');
-    const response = await t.post('/auth/register/verify', createSoftwareAuthenticator({ origin: 'http://localhost:3000' }).createCredential(options));
+    const response = await t.post(
+      '/auth/register/verify',
+      createSoftwareAuthenticator({ origin: 'http://localhost:3000' }).createCredential(options),
+    );
     const header = setCookieHeader(response);
     const attributes = header.split(';').map((a) => a.trim().toLowerCase());
     expect(attributes).toContain('httponly');
@@ -96,7 +101,10 @@ describe('sessions', () => {
   it('writes last_seen_at at most once per touch interval', async () => {
     const { cookie } = await t.signUp('quiet');
     const id = cookie.split('=')[1]!.split('.')[0]!;
-    const lastSeen = async () => (await t.database.db.selectFrom('session').select('last_seen_at').where('id', '=', id).executeTakeFirstOrThrow()).last_seen_at.getTime();
+    const lastSeen = async () =>
+      (
+        await t.database.db.selectFrom('session').select('last_seen_at').where('id', '=', id).executeTakeFirstOrThrow()
+      ).last_seen_at.getTime();
     const created = await lastSeen();
     t.clock.advance(30);
     const quiet = await t.get('/auth/session', cookie);
@@ -115,7 +123,11 @@ describe('sessions', () => {
     expect(setCookieHeader(response)).toMatch(/^__Host-session=;.*Max-Age=0/);
     expect((await t.get('/auth/session', cookie)).status).toBe(401);
     const id = cookie.split('=')[1]!.split('.')[0]!;
-    const row = await t.database.db.selectFrom('session').select('revoked_at').where('id', '=', id).executeTakeFirstOrThrow();
+    const row = await t.database.db
+      .selectFrom('session')
+      .select('revoked_at')
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
     expect(row.revoked_at).not.toBeNull();
   });
 
@@ -140,7 +152,9 @@ describe('sessions', () => {
     const { cookie } = await t.signUp('header-user');
     const token = cookie.split('=')[1]!;
     expect((await t.request('GET', `/auth/session?session=${token}`)).status).toBe(401);
-    expect((await t.request('GET', '/auth/session', { headers: { Authorization: `Bearer ${token}` } })).status).toBe(401);
+    expect((await t.request('GET', '/auth/session', { headers: { Authorization: `Bearer ${token}` } })).status).toBe(
+      401,
+    );
   });
 
   it('refuses duplicated session cookies', async () => {

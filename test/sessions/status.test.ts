@@ -20,7 +20,10 @@ describe('GET /auth/session/status', () => {
 
   it('answers like GET /auth/session, with signedIn true, when signed in', async () => {
     const { cookie } = await t.signUp('stella');
-    const [status, session] = await Promise.all([t.get('/auth/session/status', cookie), t.get('/auth/session', cookie)]);
+    const [status, session] = await Promise.all([
+      t.get('/auth/session/status', cookie),
+      t.get('/auth/session', cookie),
+    ]);
     expect(status.status).toBe(200);
     expect(await status.json()).toEqual({ signedIn: true, restricted: false, ...(await session.json()) });
   });
@@ -32,7 +35,9 @@ describe('GET /auth/session/status', () => {
       const response = await t.get('/auth/session/status', dead);
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({ signedIn: false });
-      expect(response.headers.getSetCookie().some((h) => /^__Host-session=;/.test(h) && /Max-Age=0/i.test(h))).toBe(true);
+      expect(response.headers.getSetCookie().some((h) => /^__Host-session=;/.test(h) && /Max-Age=0/i.test(h))).toBe(
+        true,
+      );
     }
   });
 

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { formatToken, hashSecret, newSessionId, newSessionSecret, parseToken, secretHashMatches } from '../../server/sessions/token.js';
+import {
+  formatToken,
+  hashSecret,
+  newSessionId,
+  newSessionSecret,
+  parseToken,
+  secretHashMatches,
+} from '../../server/sessions/token.js';
 
 describe('session token', () => {
   it('formats and parses `id.secret`, and refuses anything of another shape', () => {

@@ -157,7 +157,11 @@ describe('authFetch()', () => {
     const b = browser(cookie);
     const tokens = createTokenClient({ fetch: b.fetch, channelName: 'test-retry' });
     refused.add(decodePart(await tokens.getAccessToken(), 1).jti as string);
-    const response = await tokens.authFetch('https://api.example.com/api/echo', { method: 'POST', body: '{"order":1}', headers: { 'Content-Type': 'application/json' } });
+    const response = await tokens.authFetch('https://api.example.com/api/echo', {
+      method: 'POST',
+      body: '{"order":1}',
+      headers: { 'Content-Type': 'application/json' },
+    });
     expect(response.status).toBe(200);
     expect(resourceCalls).toHaveLength(2);
     expect(resourceCalls.map((c) => c.body)).toEqual(['{"order":1}', '{"order":1}']);

@@ -41,8 +41,14 @@ describe('the embedded server’s key-encryption key', () => {
       const kek = await resolveKeyEncryptionKey(config.tokens.keyEncryptionKey, database.lock!.path);
       expect(kek).not.toBeNull();
       // The same key at every start.
-      expect(Buffer.from((await resolveKeyEncryptionKey(null, database.lock!.path))!).equals(Buffer.from(kek!))).toBe(true);
-      const keys = createKeyStore({ db: database.db, config: { ...config, tokens: { ...config.tokens, keyEncryptionKey: kek } }, clock: new TestClock() });
+      expect(Buffer.from((await resolveKeyEncryptionKey(null, database.lock!.path))!).equals(Buffer.from(kek!))).toBe(
+        true,
+      );
+      const keys = createKeyStore({
+        db: database.db,
+        config: { ...config, tokens: { ...config.tokens, keyEncryptionKey: kek } },
+        clock: new TestClock(),
+      });
       const { privateKey } = await keys.signingKey();
       der = privateKey.export({ format: 'der', type: 'pkcs8' });
       d = Buffer.from(privateKey.export({ format: 'jwk' }).d!, 'base64url');
@@ -74,9 +80,17 @@ describe('the embedded server’s key-encryption key', () => {
       expect(await sealUnsealedSigningKeys(database.db, kek)).toBe(0);
       const row = await database.db.selectFrom('signing_key').selectAll().executeTakeFirstOrThrow();
       expect(row.private_key_encryption).toBe('aes-256-gcm');
-      const after = await createKeyStore({ db: database.db, config: { ...config, tokens: { ...config.tokens, keyEncryptionKey: kek } }, clock }).signingKey();
+      const after = await createKeyStore({
+        db: database.db,
+        config: { ...config, tokens: { ...config.tokens, keyEncryptionKey: kek } },
+        clock,
+      }).signingKey();
       expect(after.kid).toBe(before.kid);
-      expect(after.privateKey.export({ format: 'der', type: 'pkcs8' }).equals(before.privateKey.export({ format: 'der', type: 'pkcs8' }))).toBe(true);
+      expect(
+        after.privateKey
+          .export({ format: 'der', type: 'pkcs8' })
+          .equals(before.privateKey.export({ format: 'der', type: 'pkcs8' })),
+      ).toBe(true);
     } finally {
       await database.close();
     }

@@ -1,8 +1,8 @@
-import { createHmac, createPrivateKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createHmac, createPrivateKey, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
+import { type ServerType, serve } from '@hono/node-server';
 import type { Hono } from 'hono';
-import { SignJWT, type JWTHeaderParameters, type JWTPayload } from 'jose';
+import { type JWTHeaderParameters, type JWTPayload, SignJWT } from 'jose';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../server/db/schema.js';
 import { sessionCookieOf, type TestApp } from '../helpers/app.js';
@@ -20,7 +20,14 @@ export async function serveOnLocalPort(app: Pick<Hono, 'fetch'>): Promise<{ url:
 }
 
 /** `POST /auth/token` with a session cookie; the parsed body, the response and the successor cookie of a rotation, if any. */
-export async function mintToken(t: TestApp, cookie: string): Promise<{ response: Response; body: { access_token: string; token_type: string; expires_in: number }; rotatedCookie: string | null }> {
+export async function mintToken(
+  t: TestApp,
+  cookie: string,
+): Promise<{
+  response: Response;
+  body: { access_token: string; token_type: string; expires_in: number };
+  rotatedCookie: string | null;
+}> {
   const response = await t.post('/auth/token', undefined, cookie);
   const body = response.status === 200 ? await response.json() : await response.json().catch(() => null);
   // An idle-timeout refresh sends the same token again; only a different one is a rotation.
@@ -44,7 +51,11 @@ export async function signWith(key: KeyObject, header: JWTHeaderParameters, payl
 }
 
 /** An ES256 JWS assembled by hand, for headers SignJWT refuses to produce (an unknown `crit`). */
-export function signRawEs256(key: KeyObject, header: Record<string, unknown>, payload: Record<string, unknown>): string {
+export function signRawEs256(
+  key: KeyObject,
+  header: Record<string, unknown>,
+  payload: Record<string, unknown>,
+): string {
   const input = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
   return `${input}.${sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
 }
@@ -56,7 +67,11 @@ export function attackerKey(): { privateKey: KeyObject; publicJwk: Record<string
 }
 
 /** A JWS assembled by hand: `alg: none`, or HMAC with a chosen secret (the public key confusion). */
-export function handmadeToken(header: Record<string, unknown>, payload: Record<string, unknown>, hmacSecret?: string | Uint8Array): string {
+export function handmadeToken(
+  header: Record<string, unknown>,
+  payload: Record<string, unknown>,
+  hmacSecret?: string | Uint8Array,
+): string {
   const input = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
   if (hmacSecret === undefined) return `${input}.`;
   return `${input}.${createHmac('sha256', hmacSecret).update(input).digest('base64url')}`;

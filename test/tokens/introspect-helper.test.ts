@@ -10,7 +10,8 @@ let t: TestApp;
 let fetchApp: typeof fetch;
 beforeAll(async () => {
   t = await createTestApp({ INTROSPECTION_SECRET: secret });
-  fetchApp = (async (input: string | URL | Request, init?: RequestInit) => t.app.request(String(input), init)) as typeof fetch;
+  fetchApp = (async (input: string | URL | Request, init?: RequestInit) =>
+    t.app.request(String(input), init)) as typeof fetch;
 });
 afterAll(async () => {
   await t?.close();
@@ -29,16 +30,24 @@ describe('introspect()', () => {
   });
 
   it('throws unauthorized for a refused secret and unavailable when the server cannot answer', async () => {
-    const wrong = await introspect('x.y.z', { endpoint, secret: 'w'.repeat(40), fetch: fetchApp }).catch((e: unknown) => e);
+    const wrong = await introspect('x.y.z', { endpoint, secret: 'w'.repeat(40), fetch: fetchApp }).catch(
+      (e: unknown) => e,
+    );
     expect(wrong).toBeInstanceOf(IntrospectionError);
     expect(wrong).toMatchObject({ code: 'unauthorized' });
-    const down = await introspect('x.y.z', { endpoint: 'http://127.0.0.1:9/auth/introspect', secret }).catch((e: unknown) => e);
+    const down = await introspect('x.y.z', { endpoint: 'http://127.0.0.1:9/auth/introspect', secret }).catch(
+      (e: unknown) => e,
+    );
     expect(down).toMatchObject({ name: 'IntrospectionError', code: 'unavailable' });
     const failing = (async () => new Response('oops', { status: 502 })) as unknown as typeof fetch;
-    await expect(introspect('x.y.z', { endpoint, secret, fetch: failing })).rejects.toMatchObject({ code: 'unavailable' });
+    await expect(introspect('x.y.z', { endpoint, secret, fetch: failing })).rejects.toMatchObject({
+      code: 'unavailable',
+    });
   });
 
   it('refuses a plain-http endpoint that is not loopback', async () => {
-    await expect(introspect('x.y.z', { endpoint: 'http://auth.example.com/auth/introspect', secret })).rejects.toThrow(TypeError);
+    await expect(introspect('x.y.z', { endpoint: 'http://auth.example.com/auth/introspect', secret })).rejects.toThrow(
+      TypeError,
+    );
   });
 });

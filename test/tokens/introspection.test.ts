@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/app.js';
-import { checkedApp } from '../helpers/conformance.js';
 import { loadConfig } from '../../server/config.js';
 import { createTestApp, origin, type TestApp } from '../helpers/app.js';
+import { checkedApp } from '../helpers/conformance.js';
 import { decodePart, mintToken, sessionIdOf } from './helpers.js';
 
 const secret = 'introspection-secret-0123456789-abcdefghij';
@@ -50,7 +50,10 @@ describe('POST /auth/introspect', () => {
     const { cookie } = await t.signUp('basicauth');
     const { body } = await mintToken(t, cookie);
     const basic = Buffer.from(`resource-api:${encodeURIComponent(secret)}`).toString('base64');
-    const response = await introspect(JSON.stringify({ token: body.access_token }), { Authorization: `Basic ${basic}`, 'Content-Type': 'application/json' });
+    const response = await introspect(JSON.stringify({ token: body.access_token }), {
+      Authorization: `Basic ${basic}`,
+      'Content-Type': 'application/json',
+    });
     expect((await response.json()).active).toBe(true);
   });
 
@@ -76,10 +79,20 @@ describe('POST /auth/introspect', () => {
   it('refuses callers without the service secret with 401', async () => {
     const { cookie } = await t.signUp('noauth');
     const { body } = await mintToken(t, cookie);
-    for (const authorization of [undefined, `Bearer ${secret}x`, 'Bearer wrong', `Basic ${Buffer.from(`x:wrong`).toString('base64')}`, secret]) {
+    for (const authorization of [
+      undefined,
+      `Bearer ${secret}x`,
+      'Bearer wrong',
+      `Basic ${Buffer.from(`x:wrong`).toString('base64')}`,
+      secret,
+    ]) {
       const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded' };
       if (authorization) headers.Authorization = authorization;
-      const response = await t.app.request('/auth/introspect', { method: 'POST', headers, body: form(body.access_token) });
+      const response = await t.app.request('/auth/introspect', {
+        method: 'POST',
+        headers,
+        body: form(body.access_token),
+      });
       expect(response.status).toBe(401);
       expect((await response.json()).error.code).toBe('unauthenticated');
     }

@@ -70,7 +70,9 @@ describe('POST /auth/token', () => {
     expect(response.status).toBe(400);
     // The body is checked before the session (the contract's order).
     expect((await t.request('POST', '/auth/token', { body: '[1]' })).status).toBe(400);
-    expect((await t.request('POST', '/auth/token', { cookie, body: 'x', headers: { 'Content-Type': 'text/plain' } })).status).toBe(415);
+    expect(
+      (await t.request('POST', '/auth/token', { cookie, body: 'x', headers: { 'Content-Type': 'text/plain' } })).status,
+    ).toBe(415);
   });
 
   it('refuses a revoked session at once', async () => {
@@ -95,7 +97,11 @@ describe('POST /auth/token', () => {
   });
 
   it('takes the audience, lifetime and algorithm from the configuration', async () => {
-    const other = await createTestApp({ TOKEN_AUDIENCE: 'https://api.example.com', TOKEN_LIFETIME: '60', TOKEN_ALGORITHM: 'EdDSA' });
+    const other = await createTestApp({
+      TOKEN_AUDIENCE: 'https://api.example.com',
+      TOKEN_LIFETIME: '60',
+      TOKEN_ALGORITHM: 'EdDSA',
+    });
     try {
       const { cookie } = await other.signUp('configured');
       const { body } = await mintToken(other, cookie);
@@ -105,7 +111,9 @@ describe('POST /auth/token', () => {
       expect(claims.aud).toBe('https://api.example.com');
       expect((claims.exp as number) - (claims.iat as number)).toBe(60);
       const jwks = await (await other.get('/.well-known/jwks.json')).json();
-      expect(jwks.keys).toEqual([{ kty: 'OKP', crv: 'Ed25519', x: expect.any(String), kid: expect.any(String), alg: 'EdDSA', use: 'sig' }]);
+      expect(jwks.keys).toEqual([
+        { kty: 'OKP', crv: 'Ed25519', x: expect.any(String), kid: expect.any(String), alg: 'EdDSA', use: 'sig' },
+      ]);
     } finally {
       await other.close();
     }
@@ -120,7 +128,15 @@ describe('GET /.well-known/jwks.json', () => {
     const { keys } = await response.json();
     expect(keys.length).toBeGreaterThan(0);
     for (const key of keys) {
-      expect(key).toEqual({ kty: 'EC', crv: 'P-256', x: expect.any(String), y: expect.any(String), kid: expect.any(String), alg: 'ES256', use: 'sig' });
+      expect(key).toEqual({
+        kty: 'EC',
+        crv: 'P-256',
+        x: expect.any(String),
+        y: expect.any(String),
+        kid: expect.any(String),
+        alg: 'ES256',
+        use: 'sig',
+      });
       expect(key).not.toHaveProperty('d');
     }
     expect(new Set(keys.map((k: { kid: string }) => k.kid)).size).toBe(keys.length);

@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { Hono } from 'hono';
-import type { AppEnv } from '../../server/http/env.js';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/app.js';
-import { checkedApp } from '../helpers/conformance.js';
 import { ConfigError, loadConfig } from '../../server/config.js';
+import type { AppEnv } from '../../server/http/env.js';
 import { rotateSigningKeys } from '../../server/tokens/rotation.js';
 import { verifyAccessToken } from '../../server/verify.js';
 import { createTestApp, origin, type TestApp } from '../helpers/app.js';
+import { checkedApp } from '../helpers/conformance.js';
 import { decodePart } from './helpers.js';
 
 const kek = randomBytes(32).toString('base64');
@@ -26,7 +26,8 @@ afterAll(async () => {
   await t?.close();
 });
 
-const jwksOf = async (app: Hono<AppEnv>) => (await (await app.request('/.well-known/jwks.json')).json()) as { keys: { kid: string }[] };
+const jwksOf = async (app: Hono<AppEnv>) =>
+  (await (await app.request('/.well-known/jwks.json')).json()) as { keys: { kid: string }[] };
 const kids = async (app: Hono<AppEnv>) => (await jwksOf(app)).keys.map((k) => k.kid).sort();
 const mintOn = async (app: Hono<AppEnv>) => {
   const response = await app.request('/auth/token', { method: 'POST', headers: { Origin: origin, Cookie: cookie } });
@@ -57,7 +58,10 @@ describe('signing keys', () => {
     for (const env of [{ TOKEN_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') }, {}]) {
       const config = loadConfig({ ORIGIN: origin, ...env });
       const misconfigured = checkedApp(createApp({ ...t.deps, config, logger: pino({ level: 'silent' }) }));
-      const response = await misconfigured.request('/auth/token', { method: 'POST', headers: { Origin: origin, Cookie: cookie } });
+      const response = await misconfigured.request('/auth/token', {
+        method: 'POST',
+        headers: { Origin: origin, Cookie: cookie },
+      });
       expect(response.status).toBe(500);
       expect(await response.json()).toEqual({ error: { code: 'internal', message: expect.any(String) } });
     }
@@ -97,7 +101,14 @@ describe('signing keys', () => {
     t.clock.advance(299);
     const published = await jwksOf(second);
     expect(published.keys.map((k) => k.kid)).toContain(oldKid);
-    await expect(verifyAccessToken(lastOld, { jwks: published as never, issuer: origin, audience: origin, currentDate: t.clock.now() })).resolves.toMatchObject({ iss: origin });
+    await expect(
+      verifyAccessToken(lastOld, {
+        jwks: published as never,
+        issuer: origin,
+        audience: origin,
+        currentDate: t.clock.now(),
+      }),
+    ).resolves.toMatchObject({ iss: origin });
 
     // After retirement (and one refresh interval), the old key is gone from every instance.
     t.clock.advance((rotation.retiring[0]!.retiresAt.getTime() - t.clock.now().getTime()) / 1000 + 60);
@@ -105,11 +116,22 @@ describe('signing keys', () => {
     const withinLifetime = new Date((decodePart(lastOld, 1).iat as number) * 1000 + 10_000);
     expect(await kids(t.app)).toEqual([rotation.kid]);
     expect(await kids(second)).toEqual([rotation.kid]);
-    await expect(verifyAccessToken(lastOld, { jwks: (await jwksOf(t.app)) as never, issuer: origin, audience: origin, currentDate: withinLifetime })).rejects.toMatchObject({ code: 'invalid_token' });
+    await expect(
+      verifyAccessToken(lastOld, {
+        jwks: (await jwksOf(t.app)) as never,
+        issuer: origin,
+        audience: origin,
+        currentDate: withinLifetime,
+      }),
+    ).rejects.toMatchObject({ code: 'invalid_token' });
   });
 
   it('records the rotation in the audit trail', async () => {
-    const events = await t.database.db.selectFrom('audit_event').selectAll().where('type', '=', 'signing_key_rotated').execute();
+    const events = await t.database.db
+      .selectFrom('audit_event')
+      .selectAll()
+      .where('type', '=', 'signing_key_rotated')
+      .execute();
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ actor: 'admin' });
   });
@@ -126,7 +148,14 @@ describe('token configuration', () => {
 
   it('defaults to the contract values', () => {
     const config = loadConfig({ ORIGIN: 'https://auth.example.com', RP_ID: 'auth.example.com' });
-    expect(config.tokens).toMatchObject({ audience: 'https://auth.example.com', lifetime: 300, algorithm: 'ES256', jwksMaxAge: 300, keyEncryptionKey: null, introspectionSecret: null });
+    expect(config.tokens).toMatchObject({
+      audience: 'https://auth.example.com',
+      lifetime: 300,
+      algorithm: 'ES256',
+      jwksMaxAge: 300,
+      keyEncryptionKey: null,
+      introspectionSecret: null,
+    });
     expect(config.session).toMatchObject({ secretRotationAge: 900, secretRotationGrace: 30 });
   });
 });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sessionCookieOf, createTestApp, type TestApp } from '../helpers/app.js';
+import { createTestApp, sessionCookieOf, type TestApp } from '../helpers/app.js';
 import { mintToken, secretOf, sessionIdOf } from './helpers.js';
 
 let t: TestApp;
@@ -14,11 +14,20 @@ afterAll(async () => {
 const sha256 = (text: string) => createHash('sha256').update(text).digest();
 
 async function sessionRow(cookie: string) {
-  return t.database.db.selectFrom('session').selectAll().where('id', '=', sessionIdOf(cookie)).executeTakeFirstOrThrow();
+  return t.database.db
+    .selectFrom('session')
+    .selectAll()
+    .where('id', '=', sessionIdOf(cookie))
+    .executeTakeFirstOrThrow();
 }
 
 async function reuseEvents(cookie: string) {
-  return t.database.db.selectFrom('audit_event').selectAll().where('type', '=', 'token_reuse_detected').where('session_id', '=', sessionIdOf(cookie)).execute();
+  return t.database.db
+    .selectFrom('audit_event')
+    .selectAll()
+    .where('type', '=', 'token_reuse_detected')
+    .where('session_id', '=', sessionIdOf(cookie))
+    .execute();
 }
 
 describe('session secret rotation when minting tokens', () => {
