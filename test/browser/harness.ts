@@ -62,7 +62,11 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
   });
   const output: string[] = [];
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output.join('')}`)), 60_000);
+    const timer = setTimeout(() => {
+      // Not left running (and holding its data folder) once the caller gives up on it.
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start:\n${output.join('')}`));
+    }, 60_000);
     const onData = (chunk: Buffer) => {
       output.push(chunk.toString());
       if (chunk.toString().includes('listening on')) {

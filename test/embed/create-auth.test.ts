@@ -7,8 +7,19 @@ import { sql } from 'kysely';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lockDataDir } from '../../server/db/data-dir-lock.js';
-import { type Auth, AuthStartError, type AuthVariables, ConfigError, createAuth } from '../../server/index.js';
+import { openDatabase } from '../../server/db/database.js';
+import { migrateToLatest } from '../../server/db/migrate.js';
+import {
+  type Auth,
+  AuthStartError,
+  type AuthVariables,
+  ConfigError,
+  createAuth,
+  loadConfig,
+} from '../../server/index.js';
 import { createSoftwareAuthenticator } from '../../server/testing/index.js';
+import { KEY_ENCRYPTION_KEY_FILE } from '../../server/tokens/key-encryption.js';
+import { ensureSigningKey } from '../../server/tokens/keys.js';
 import { sessionCookieOf } from '../helpers/app.js';
 import { TestClock } from '../helpers/clock.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -154,6 +165,33 @@ describe('createAuth on its own embedded database', () => {
     const lock = await lockDataDir(dataDir);
     await lock.release();
   }, 60_000);
+
+  it('gives the embedded database a key-encryption key of its own and seals keys stored in the clear at start', async () => {
+    const folder = await mkdtemp(path.join(os.tmpdir(), 'auth-embed-kek-'));
+    // A signing key written in the clear, as before the server had a key-encryption key.
+    const before = await openDatabase({ databaseUrl: null, dataDir: folder });
+    await migrateToLatest(before.db);
+    await ensureSigningKey(before.db, loadConfig({ ORIGIN: origin }).tokens, new Date());
+    await before.close();
+
+    const embedded = await createAuth({ env: { ORIGIN: origin, DATA_DIR: folder }, logger: silent });
+    try {
+      expect(embedded.config.tokens.keyEncryptionKey).toHaveLength(32);
+      expect(existsSync(path.join(folder, KEY_ENCRYPTION_KEY_FILE))).toBe(true);
+      await embedded.start();
+      const rows = await embedded.db.selectFrom('signing_key').select(['kid', 'private_key_encryption']).execute();
+      expect(rows).toHaveLength(1);
+      expect(rows[0]!.private_key_encryption).toBe('aes-256-gcm');
+      // The sealed key still signs: the JWKS answers with its kid.
+      const jwks = (await (await embedded.routes.request('/.well-known/jwks.json')).json()) as {
+        keys: { kid: string }[];
+      };
+      expect(jwks.keys.map((key) => key.kid)).toContain(rows[0]!.kid);
+    } finally {
+      await embedded.stop();
+      await rm(folder, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('fails to start with an AuthStartError naming an unreachable database', async () => {
     const unreachable = await createAuth({

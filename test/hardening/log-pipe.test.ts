@@ -4,6 +4,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -41,6 +42,8 @@ interface Server {
   origin: string;
   agent: http.Agent;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+  /** What the pipes held, read from the moment the process exits. */
+  output: Promise<string>;
 }
 
 /** A database of the test's own on PostgreSQL (optionally behind a proxy), '' for embedded PGlite. */
@@ -82,8 +85,14 @@ async function startUnreadServer(env: Record<string, string>): Promise<Server> {
   // No 'data' listener: nobody reads these pipes until the test says so.
   child.stdout!.pause();
   child.stderr!.pause();
+  let output!: Promise<string>;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal, at: performance.now() })),
+    child.once('exit', (code, signal) => {
+      // Read in the 'exit' event itself: a tick later, Node resumes a child's unread pipes with no
+      // listener (child_process flushStdio) and what they held is gone, 'end' included.
+      output = readAll(child);
+      resolve({ code, signal, at: performance.now() });
+    }),
   );
   cleanups.push(async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -93,7 +102,15 @@ async function startUnreadServer(env: Record<string, string>): Promise<Server> {
   });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
   cleanups.push(async () => agent.destroy());
-  const server = { child, origin, agent, exited };
+  const server = {
+    child,
+    origin,
+    agent,
+    exited,
+    get output() {
+      return output;
+    },
+  };
   // Ready when /healthz answers (stdout is not read, so not by the "listening" line).
   const started = Date.now();
   for (;;) {
@@ -138,17 +155,25 @@ async function terminate(server: Server): Promise<{ code: number | null; signal:
   return { code: exit.code, signal: exit.signal, ms: exit.at - sent };
 }
 
-/** What the pipes held when the test finally reads them (after the process is gone). */
-async function drainOutput(server: Server): Promise<string> {
+/** What the pipes held, read once the process is gone. */
+async function readAll(child: ChildProcess): Promise<string> {
   const chunks: string[] = [];
-  const read = (stream: NodeJS.ReadableStream) =>
+  const read = (stream: Readable) =>
     new Promise<void>((resolve) => {
       stream.on('data', (chunk: Buffer) => chunks.push(chunk.toString()));
+      // A pipe that never carried a byte (stderr, often) may have ended already, 'end' emitted.
+      if (stream.readableEnded) return resolve();
       stream.once('end', () => resolve());
       stream.resume();
     });
-  await Promise.all([read(server.child.stdout!), read(server.child.stderr!)]);
+  await Promise.all([read(child.stdout!), read(child.stderr!)]);
   return chunks.join('');
+}
+
+/** What the pipes held when the test finally reads them (after the process is gone). */
+async function drainOutput(server: Server): Promise<string> {
+  await server.exited;
+  return server.output;
 }
 
 describe('a log pipe nobody reads', () => {
