@@ -4,10 +4,11 @@ import {
   type PublicKeyCredentialRequestOptionsJSON,
   verifyAuthenticationResponse,
 } from '@simplewebauthn/server';
+import type { Kysely } from 'kysely';
 import { recordAuditEvent } from '../audit/repository.js';
 import type { SignInNotice } from '../contract/wire.js';
 import { bytesEqual, fromBase64url, toBase64url } from '../crypto.js';
-import type { ChallengeRow } from '../db/schema.js';
+import type { ChallengeRow, Database } from '../db/schema.js';
 import { inTransaction } from '../db/transaction.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
@@ -19,12 +20,7 @@ import { normalizeUsername } from '../users/username.js';
 import { type AllowedCredential, credentialsForUsername } from './allow-credentials.js';
 import { consumeChallengeWithPasskey, storeChallenge } from './challenges.js';
 import { recordAssertionFailure } from './failures.js';
-import {
-  advancePasskeyCounter,
-  type PasskeyWithOwner,
-  recordCounterRegression,
-  recordPasskeyUse,
-} from './repository.js';
+import { type PasskeyWithOwner, recordCounterRegression, recordPasskeyUse } from './repository.js';
 import { assessSignIn } from './sign-in-risk.js';
 import { type AuthenticationInput, parseAuthenticationResponse } from './validation.js';
 
@@ -112,7 +108,6 @@ export async function verifyAssertion(
     throw new AuthError('verification_failed', 'The user handle does not match the passkey.');
   }
 
-  const storedCounter = Number(passkey.counter);
   let verification;
   try {
     verification = await verifyAuthenticationResponse({
@@ -136,31 +131,69 @@ export async function verifyAssertion(
   if (!verification.verified) throw new AuthError('verification_failed');
 
   const { newCounter, credentialBackedUp } = verification.authenticationInfo;
-  // Compare-and-set in the database, not on the value read above: of two assertions with one counter
-  // value sent at once, only one advances it; the other is a regression (a cloned authenticator).
-  if (!(await advancePasskeyCounter(db, passkey.credential_id, newCounter))) {
-    await inTransaction(db, async (trx) => {
-      await recordCounterRegression(trx, passkey.credential_id, now);
-      await recordAuditEvent(
-        trx,
-        {
-          type: 'counter_regression',
-          userId: owner.id,
-          actor: 'system',
-          passkeyId: toBase64url(passkey.credential_id),
-          risk: 'high',
-          details: { storedCounter, newCounter, purpose },
-        },
-        now,
-      );
-    });
-    logger.warn(
-      { userId: owner.id, storedCounter, newCounter },
-      'signature counter regression: possible cloned authenticator',
-    );
-    throw new AuthError('verification_failed', 'The passkey signature counter went backwards.');
-  }
+  // The counter is compared and set in the database by the caller's write (recordPasskeyUse), in the
+  // same transaction as the session or the verification it records: see recordCounterUse.
   return { passkey, owner, counter: newCounter, backedUp: credentialBackedUp, challenge: pending };
+}
+
+/** Thrown inside a write when the passkey's counter did not move forward; see {@link recordCounterUse}. */
+class CounterRegression extends Error {}
+
+/**
+ * Records the passkey's use in `trx` with a compare-and-set of its signature counter (not on the
+ * value read before: of two assertions with one counter value sent at once, only one advances it).
+ * When it does not move forward, throws so that the caller's transaction rolls back; run the
+ * transaction through {@link refusingCounterRegressions}, which then records the regression.
+ */
+export async function recordCounterUse(
+  trx: Kysely<Database>,
+  verified: { passkey: PasskeyWithOwner['passkey']; counter: number; backedUp: boolean },
+  now: Date,
+): Promise<void> {
+  const { passkey, counter, backedUp } = verified;
+  if (!(await recordPasskeyUse(trx, passkey.credential_id, { counter, backedUp, now }))) throw new CounterRegression();
+}
+
+/**
+ * Runs a write that calls {@link recordCounterUse}; when the counter went backwards (or another
+ * request with the same counter won), records the regression on the passkey and in the audit trail
+ * in a transaction of its own, and refuses with `verification_failed`.
+ */
+export async function refusingCounterRegressions<T>(
+  deps: Pick<Deps, 'db' | 'logger'>,
+  verified: PasskeyWithOwner & { counter: number },
+  purpose: 'authentication' | 'reauthentication',
+  now: Date,
+  write: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (!(error instanceof CounterRegression)) throw error;
+  }
+  const { db, logger } = deps;
+  const { passkey, owner, counter: newCounter } = verified;
+  const storedCounter = Number(passkey.counter);
+  await inTransaction(db, async (trx) => {
+    await recordCounterRegression(trx, passkey.credential_id, now);
+    await recordAuditEvent(
+      trx,
+      {
+        type: 'counter_regression',
+        userId: owner.id,
+        actor: 'system',
+        passkeyId: toBase64url(passkey.credential_id),
+        risk: 'high',
+        details: { storedCounter, newCounter, purpose },
+      },
+      now,
+    );
+  });
+  logger.warn(
+    { userId: owner.id, storedCounter, newCounter },
+    'signature counter regression: possible cloned authenticator',
+  );
+  throw new AuthError('verification_failed', 'The passkey signature counter went backwards.');
 }
 
 /**
@@ -214,42 +247,51 @@ export async function finishAuthentication(
   }
   const stepUpRequired = assessment.action === 'step-up';
 
-  return inTransaction(db, async (trx) => {
-    await recordPasskeyUse(trx, passkey.credential_id, { counter, backedUp, now });
-    const { token, session } = await createSession(
-      trx,
-      config.session,
-      { userId: owner.id, context: { ...context, passkeyId: passkey.credential_id }, stepUpRequired },
-      now,
-    );
-    await recordAuditEvent(
-      trx,
-      {
-        type: 'login_succeeded',
-        userId: owner.id,
-        sessionId: session.id,
-        passkeyId,
-        ...context,
-        risk: assessment.risk,
-        details: { ...details, stepUpRequired },
-      },
-      now,
-    );
-    await enforceSessionLimit(trx, config.session, { session, context }, now);
-    logger.info({ userId: owner.id }, 'user signed in');
-    const noteworthy = assessment.newDevice || assessment.newNetwork || assessment.risk !== null || stepUpRequired;
-    const notice: SignInNotice | null = noteworthy
-      ? {
-          newDevice: assessment.newDevice,
-          newNetwork: assessment.newNetwork,
-          device: assessment.device,
+  const signIn = () =>
+    inTransaction(db, async (trx) => {
+      await recordCounterUse(trx, { passkey, counter, backedUp }, now);
+      const { token, session } = await createSession(
+        trx,
+        config.session,
+        { userId: owner.id, context: { ...context, passkeyId: passkey.credential_id }, stepUpRequired },
+        now,
+      );
+      await recordAuditEvent(
+        trx,
+        {
+          type: 'login_succeeded',
+          userId: owner.id,
+          sessionId: session.id,
+          passkeyId,
+          ...context,
           risk: assessment.risk,
-          signals: assessment.signals,
-          stepUpRequired,
-        }
-      : null;
-    return { user: toUser(owner), token, session, notice };
-  });
+          details: { ...details, stepUpRequired },
+        },
+        now,
+      );
+      await enforceSessionLimit(trx, config.session, { session, context }, now);
+      logger.info({ userId: owner.id }, 'user signed in');
+      const noteworthy = assessment.newDevice || assessment.newNetwork || assessment.risk !== null || stepUpRequired;
+      const notice: SignInNotice | null = noteworthy
+        ? {
+            newDevice: assessment.newDevice,
+            newNetwork: assessment.newNetwork,
+            device: assessment.device,
+            risk: assessment.risk,
+            signals: assessment.signals,
+            stepUpRequired,
+          }
+        : null;
+      return { user: toUser(owner), token, session, notice };
+    });
+  try {
+    return await refusingCounterRegressions(deps, verified, 'authentication', now, signIn);
+  } catch (error) {
+    // A counter regression is a failed sign-in too, as every other refused assertion.
+    if (error instanceof AuthError && error.code === 'verification_failed')
+      await recordAssertionFailure(deps, 'login_failed', body, error, { context });
+    throw error;
+  }
 }
 
 /** The audit details of a sign-in's risk signals (README "Risk signals"). */

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { AppUserRow, Database, PasskeyRow } from '../db/schema.js';
 
 export type NewPasskeyRow = Omit<PasskeyRow, 'last_used_at' | 'counter_regressed_at' | 'name' | 'counter'> & {
@@ -31,37 +31,22 @@ export async function findPasskeyOwnerId(db: Kysely<Database>, credentialId: Uin
 }
 
 /** Records a successful use: the new counter (never lowered), backup state and time. */
+/**
+ * Records a sign-in or step-up with a passkey, as a compare-and-set of its signature counter in one
+ * statement: the counter must move forward (0 stays 0 for authenticators that do not count). Of two
+ * assertions with one counter value sent at once, only one advances it; `false` for the other (a
+ * regression: a cloned authenticator), and nothing is written then.
+ */
 export async function recordPasskeyUse(
   db: Kysely<Database>,
   credentialId: Uint8Array,
   use: { counter: number; backedUp: boolean; now: Date },
-): Promise<void> {
-  await db
-    .updateTable('passkey')
-    .set({
-      counter: sql<number>`greatest(counter, ${use.counter})`,
-      backed_up: use.backedUp,
-      last_used_at: use.now,
-    })
-    .where('credential_id', '=', credentialId)
-    .execute();
-}
-
-/**
- * Moves the signature counter forward as a compare-and-set in one statement: true when `counter`
- * was below `newCounter` (or, for an authenticator that does not count, both are 0). False means the
- * counter did not advance: it went backwards, or a concurrent use with the same value won the race.
- */
-export async function advancePasskeyCounter(
-  db: Kysely<Database>,
-  credentialId: Uint8Array,
-  newCounter: number,
 ): Promise<boolean> {
   const row = await db
     .updateTable('passkey')
-    .set({ counter: newCounter })
+    .set({ counter: use.counter, backed_up: use.backedUp, last_used_at: use.now })
     .where('credential_id', '=', credentialId)
-    .where('counter', newCounter === 0 ? '=' : '<', newCounter)
+    .where('counter', use.counter === 0 ? '=' : '<', use.counter)
     .returning('credential_id')
     .executeTakeFirst();
   return row !== undefined;

@@ -7,11 +7,10 @@ import { toBase64url } from '../crypto.js';
 import { inTransaction } from '../db/transaction.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
-import { verifyAssertion } from '../passkeys/authentication.js';
+import { recordCounterUse, refusingCounterRegressions, verifyAssertion } from '../passkeys/authentication.js';
 import { storeChallenge } from '../passkeys/challenges.js';
 import { recordAssertionFailure } from '../passkeys/failures.js';
 import { listPasskeyRowsOfUser } from '../passkeys/manage-repository.js';
-import { recordPasskeyUse } from '../passkeys/repository.js';
 import type { AuthenticationInput } from '../passkeys/validation.js';
 import { trustRequestContext } from '../sessions/context-policy.js';
 import { markSessionVerified } from '../sessions/repository.js';
@@ -74,23 +73,36 @@ export async function finishReauthentication(
     });
     throw error;
   }
-  const { passkey, counter, backedUp } = verified;
-  return inTransaction(db, async (trx) => {
-    await recordPasskeyUse(trx, passkey.credential_id, { counter, backedUp, now });
-    if (!(await markSessionVerified(trx, session.id, now))) throw new AuthError('unauthenticated');
-    // The user proved presence from this browser and network: they become the session's trusted context (README "Risk signals").
-    await trustRequestContext(trx, session.id, context);
-    await recordAuditEvent(
-      trx,
-      {
-        type: 'reauthenticated',
+  const { passkey } = verified;
+  const record = () =>
+    inTransaction(db, async (trx) => {
+      await recordCounterUse(trx, verified, now);
+      if (!(await markSessionVerified(trx, session.id, now))) throw new AuthError('unauthenticated');
+      // The user proved presence from this browser and network: they become the session's trusted context (README "Risk signals").
+      await trustRequestContext(trx, session.id, context);
+      await recordAuditEvent(
+        trx,
+        {
+          type: 'reauthenticated',
+          userId: session.userId,
+          sessionId: session.id,
+          passkeyId: toBase64url(passkey.credential_id),
+          ...context,
+        },
+        now,
+      );
+      return { verifiedAt: now };
+    });
+  try {
+    return await refusingCounterRegressions(deps, verified, 'reauthentication', now, record);
+  } catch (error) {
+    if (error instanceof AuthError && error.code === 'verification_failed') {
+      await recordAssertionFailure(deps, 'reauthentication_failed', body, error, {
         userId: session.userId,
         sessionId: session.id,
-        passkeyId: toBase64url(passkey.credential_id),
-        ...context,
-      },
-      now,
-    );
-    return { verifiedAt: now };
-  });
+        context,
+      });
+    }
+    throw error;
+  }
 }

@@ -54,7 +54,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   const config = loadConfig({ ORIGIN: origin, ...env });
   const deps: Deps = { db: database.db, config, clock, logger: pino({ level: 'silent' }) };
   // Every response the suite receives is checked against the OpenAPI document (conformance.ts).
-  const app = checkedApp(createApp(deps));
+  const app = checkedApp(createApp(deps), { metrics: config.metrics.token !== null, dbsc: config.dbsc.enabled });
 
   const request: TestApp['request'] = (method, path, options = {}) => {
     const headers: Record<string, string> = { Origin: origin, ...options.headers };

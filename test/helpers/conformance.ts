@@ -1,6 +1,6 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import type { Hono } from 'hono';
-import { buildOpenApiDocument } from '../../server/contract/openapi.js';
+import { buildOpenApiDocument, type OpenApiOptions } from '../../server/contract/openapi.js';
 
 /*
  * The conformance hook: every response a test receives from the app is checked against the
@@ -119,22 +119,16 @@ function parseJson(text: string): any {
 
 /**
  * Wraps an app's `fetch` (which `app.request()` calls too) so that every response is checked
- * against the OpenAPI document that app serves at `/openapi.json` (it follows the configuration:
- * `/metrics` with `METRICS_TOKEN`, say); a non-conforming response rejects with the reason.
+ * against the OpenAPI document of that app's configuration (`/metrics` with `METRICS_TOKEN`, the
+ * DBSC endpoints with `DBSC=on`: pass the same options the app builds its document with); a
+ * non-conforming response rejects with the reason.
  */
-export function checkedApp<T extends Hono<any, any, any>>(app: T): T {
+export function checkedApp<T extends Hono<any, any, any>>(app: T, options: OpenApiOptions = {}): T {
   const fetch = app.fetch as (request: Request, ...rest: unknown[]) => Response | Promise<Response>;
-  let served: Promise<{ paths: unknown }> | null = null;
-  const documentOf = (...rest: unknown[]) => {
-    // An app that does not serve the document (a host's own app, say) is checked against the default one.
-    served ??= Promise.resolve(fetch(new Request('http://localhost/openapi.json'), ...rest)).then((r) =>
-      r.ok ? (r.json() as Promise<{ paths: unknown }>) : buildOpenApiDocument(),
-    );
-    return served;
-  };
+  const document = buildOpenApiDocument(options);
   app.fetch = (async (request: Request, ...rest: unknown[]) => {
     const response = await fetch(request, ...rest);
-    const problem = await nonConformance(request.method, request.url, response, await documentOf(...rest));
+    const problem = await nonConformance(request.method, request.url, response, document);
     if (problem !== null) throw new Error(`Response does not conform to openapi.json: ${problem}`);
     return response;
   }) as T['fetch'];
