@@ -1,7 +1,8 @@
-import { cp, mkdir, rm } from 'node:fs/promises';
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type BuildOptions, build } from 'esbuild';
+import { buildOpenApiDocument } from '../server/contract/openapi.js';
 import { buildClient, emitDeclarations } from './build-client.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -91,6 +92,9 @@ export async function buildPackage({ types = true }: BuildPackageOptions = {}): 
       cp(path.join(root, 'client/dist/types'), path.join(clientDist, 'types'), { recursive: true }),
     ]);
   }
+  // The HTTP API as OpenAPI 3.1 (the document `GET /openapi.json` serves), shipped as `passkey-auth-server/openapi.json`.
+  await mkdir(dist, { recursive: true });
+  await writeFile(path.join(dist, 'openapi.json'), `${JSON.stringify(buildOpenApiDocument(), null, 2)}\n`);
   return [dist, path.join(root, 'client/dist'), clientDist, verifyDist];
 }
 

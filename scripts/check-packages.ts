@@ -154,6 +154,9 @@ assert(claims.sub === ((await (await fetch(origin + '/auth/session', { headers: 
 assert((await verifyAccessToken(token, expected)).jti === claims.jti, 'verifyAccessToken');
 assert((await serverVerify.verifyAccessToken(token, expected)).sid === claims.sid, 'passkey-auth-server/verify re-exports it');
 assert(accessTokenAlgorithms.includes('ES256'), 'accessTokenAlgorithms');
+const { createRequire } = await import('node:module');
+const openApi = createRequire(import.meta.url)('passkey-auth-server/openapi.json') as { openapi: string; paths: Record<string, unknown> };
+assert(openApi.openapi === '3.1.0' && '/auth/login/verify' in openApi.paths, 'passkey-auth-server/openapi.json ships the OpenAPI document');
 const refused = await verifyAccessToken(token + 'x', expected).catch((error: unknown) => error);
 assert(refused instanceof AccessTokenError && refused.code === 'invalid_token', 'a tampered token is refused');
 const active: IntrospectionResult = await introspect(token, { endpoint: origin + '/auth/introspect', secret });
