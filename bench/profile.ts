@@ -21,7 +21,8 @@ function ownerOf(url: string, functionName: string): string {
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return pkg[1] as string;
   if (url.startsWith('node:')) return url.split('/').slice(0, 2).join('/');
-  const project = /\/(server|bench|test)\/(.+)$/.exec(url);
+  // Compiled sources run from bench/.build/ (bench/server-process.ts); name them by their source folder.
+  const project = /\/(server|bench|test)\/(.+)$/.exec(url.replace('/bench/.build/', '/'));
   if (project) return `${project[1]}/${project[2]}`;
   return url;
 }

@@ -1,9 +1,45 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import net from 'node:net';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
+/** Where {@link compileSources} writes the JavaScript the measured processes run (git-ignored). */
+const compiledRoot = path.join(root, 'bench/.build');
+
+let compiling: Promise<void> | undefined;
+
+/**
+ * Compiles `server/` and `bench/` to JavaScript once per bench run, file by file (esbuild, no
+ * bundling, so a CPU profile still names each source file), into `bench/.build/`. The measured
+ * processes then run plain `node` with no tsx loader, as `npm start` runs the compiled package.
+ */
+export function compileSources(): Promise<void> {
+  compiling ??= (async () => {
+    await rm(compiledRoot, { recursive: true, force: true });
+    const entryPoints: string[] = [];
+    for (const folder of ['server', 'bench']) {
+      const files = await readdir(path.join(root, folder), { recursive: true });
+      for (const file of files)
+        if (file.endsWith('.ts') && !file.endsWith('.d.ts') && !file.startsWith('.build'))
+          entryPoints.push(path.join(root, folder, file));
+    }
+    await build({
+      entryPoints,
+      outbase: root,
+      outdir: compiledRoot,
+      bundle: false,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      logLevel: 'warning',
+    });
+  })();
+  return compiling;
+}
 
 export interface ServerProcess {
   /** `http://localhost:PORT` (the WebAuthn origin; rpId `localhost`). */
@@ -30,16 +66,16 @@ export async function freePort(): Promise<number> {
 export interface StartOptions {
   /** Node flags before the script (`--cpu-prof`, ...). */
   nodeFlags?: string[];
-  /** The script to run, relative to the repository (default the real server, `server/main.ts`). */
+  /** The script to run, relative to the repository (default the real server, `server/main.ts`); it runs compiled. */
   script?: string;
   /** Pin the process to one CPU core (`taskset -c N`), as the comparison runs do. */
   cpu?: number;
 }
 
 /**
- * Starts the real server from source (`node --import tsx server/main.ts`; `npm start` runs it
- * compiled), or one of the comparison servers (bench/compare/), on a free loopback port and waits
- * until `/healthz` answers 200.
+ * Starts the real server (`server/main.ts`) or one of the comparison servers (bench/compare/),
+ * compiled to JavaScript by {@link compileSources} and run by plain `node`, on a free loopback port,
+ * and waits until `/healthz` answers 200.
  */
 export async function startServerProcess(
   env: Record<string, string>,
@@ -48,7 +84,9 @@ export async function startServerProcess(
   const port = await freePort();
   const origin = `http://localhost:${port}`;
   const url = `http://127.0.0.1:${port}`;
-  const node = [...(options.nodeFlags ?? []), '--import', 'tsx', options.script ?? 'server/main.ts'];
+  await compileSources();
+  const script = (options.script ?? 'server/main.ts').replace(/\.ts$/, '.js');
+  const node = [...(options.nodeFlags ?? []), path.join(compiledRoot, script)];
   const [command, args] =
     options.cpu === undefined
       ? [process.execPath, node]

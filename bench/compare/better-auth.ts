@@ -70,4 +70,4 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => server.close(() => void pool.end().then(() => process.exit(0))));
 }
 
-if (process.argv[1]?.endsWith('better-auth.ts')) await main();
+if (/better-auth\.[jt]s$/.test(process.argv[1] ?? '')) await main();
