@@ -2,6 +2,7 @@ import path from 'node:path';
 import { Kysely, sql } from 'kysely';
 import pg from 'pg';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.js';
+import { runFixedQueriesOnPool } from './fixed-query.js';
 import { RetryingPostgresDialect } from './retrying-dialect.js';
 import type { Database } from './schema.js';
 import { attachRetryStats, type RetryStats } from './transaction.js';
@@ -95,6 +96,7 @@ export function createPostgresKysely(pool: pg.Pool): Kysely<Database> {
   const stats: RetryStats = { transactionRetries: 0, statementRetries: 0, exhausted: 0 };
   const db = new Kysely<Database>({ dialect: new RetryingPostgresDialect({ pool }, stats) });
   attachRetryStats(db, stats);
+  runFixedQueriesOnPool(db, pool, stats);
   return db;
 }
 

@@ -1,5 +1,6 @@
-import { CompiledQuery, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { sha256 } from '../crypto.js';
+import { fixedQuery } from '../db/fixed-query.js';
 import type { AppUserRow, ChallengePurpose, ChallengeRow, Database, NewChallenge, PasskeyRow } from '../db/schema.js';
 import { AuthError } from '../errors.js';
 import type { PasskeyWithOwner } from './repository.js';
@@ -79,9 +80,11 @@ export async function consumeChallengeWithPasskey(
   input: { challenge: string; purpose: ChallengePurpose; credentialId: Uint8Array },
   now: Date,
 ): Promise<{ challenge: ChallengeRow; found: PasskeyWithOwner | null }> {
-  const { rows } = await db.executeQuery<ConsumedWithPasskeyRow>(
-    CompiledQuery.raw(consumeWithPasskeySql, [sha256(input.challenge), now.toISOString(), input.credentialId]),
-  );
+  const rows = await fixedQuery<ConsumedWithPasskeyRow>(db, consumeWithPasskeySql, [
+    sha256(input.challenge),
+    now.toISOString(),
+    input.credentialId,
+  ]);
   const row = rows[0];
   if (!row || row.c_purpose !== input.purpose) throw new AuthError('invalid_challenge');
   const challenge: ChallengeRow = {

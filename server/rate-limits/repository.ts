@@ -1,4 +1,5 @@
-import { CompiledQuery, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import { fixedQuery } from '../db/fixed-query.js';
 import type { Database } from '../db/schema.js';
 
 /** One counter to count a request against, and the count past which it refuses. */
@@ -63,9 +64,7 @@ export async function hitCounters(
     // A limit is a parameter only where a next counter depends on it.
     if (i < counters.length - 1) parameters.push(counter.limit);
   }
-  const { rows } = await db.executeQuery<{ step: number; hits: number; expires_ms: number }>(
-    CompiledQuery.raw(text, parameters),
-  );
+  const rows = await fixedQuery<{ step: number; hits: number; expires_ms: number }>(db, text, parameters);
   const results: Array<{ hits: number; expiresAt: Date }> = [];
   for (const row of rows)
     results[Number(row.step)] = { hits: Number(row.hits), expiresAt: new Date(Number(row.expires_ms)) };

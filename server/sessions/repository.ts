@@ -1,4 +1,5 @@
-import { CompiledQuery, type Kysely, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
+import { fixedQuery } from '../db/fixed-query.js';
 import type { Database, SessionKind, SessionRow } from '../db/schema.js';
 import type { LiveAt } from './lifetime.js';
 
@@ -113,9 +114,11 @@ export async function findActiveSession(
   at: LiveAt,
 ): Promise<ActiveSessionRow | null> {
   // Times as ISO text: what the driver would send, without its slower local-time formatting.
-  const { rows } = await db.executeQuery<ActiveSessionSqlRow>(
-    CompiledQuery.raw(activeSessionSql, [id, at.now.toISOString(), at.idleCutoff.toISOString()]),
-  );
+  const rows = await fixedQuery<ActiveSessionSqlRow>(db, activeSessionSql, [
+    id,
+    at.now.toISOString(),
+    at.idleCutoff.toISOString(),
+  ]);
   const row = rows[0];
   if (row === undefined) return null;
   return {
@@ -145,7 +148,7 @@ update session set last_seen_at = $2 where id = $1 and revoked_at is null and la
 
 /** Moves `last_seen_at` forward (at most once per `touchInterval`, see validateSessionToken): fixed SQL, prepared. */
 export async function touchSession(db: Kysely<Database>, id: string, now: Date): Promise<void> {
-  await db.executeQuery(CompiledQuery.raw(touchSessionSql, [id, now.toISOString()]));
+  await fixedQuery(db, touchSessionSql, [id, now.toISOString()]);
 }
 
 /** Marks a session revoked; returns whether a live session was revoked. */
