@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
+import { fixedQuery } from '../db/fixed-query.js';
 import type { AuditEventRow, Database } from '../db/schema.js';
 import { afterCommit, inTransaction } from '../db/transaction.js';
 import { enqueueSecurityEvent } from '../events/outbox.js';
@@ -36,6 +37,11 @@ export type NewAuditEvent = {
   details?: Record<string, unknown>;
 };
 
+// On every sign-in: fixed SQL, a named prepared statement on PostgreSQL (server/db/fixed-query.ts).
+const insertAuditEventSql = `/* prepared:insert_audit_event_v1 */
+insert into audit_event (id, user_id, type, actor, reason, session_id, passkey_id, ip_address, user_agent, risk, details, created_at)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning *`;
+
 /**
  * Appends one event to the audit trail. Pass the transaction of the change it records, so that the
  * event exists if and only if the change does. Never put a secret, token or challenge in it.
@@ -46,24 +52,21 @@ export async function recordAuditEvent(db: Kysely<Database>, event: NewAuditEven
   // The audit row and its outbox row commit together; a caller outside a transaction gets one here.
   if (!db.isTransaction && isSecurityEventType(event.type))
     return inTransaction(db, (trx) => recordAuditEvent(trx, event, now));
-  const row = await db
-    .insertInto('audit_event')
-    .values({
-      id: randomUUID(),
-      user_id: event.userId ?? null,
-      type: event.type,
-      actor: event.actor ?? 'user',
-      reason: event.reason ?? null,
-      session_id: event.sessionId ?? null,
-      passkey_id: event.passkeyId ?? null,
-      ip_address: event.ipAddress ?? null,
-      user_agent: event.userAgent ?? null,
-      risk: event.risk ?? null,
-      details: JSON.stringify(event.details ?? {}),
-      created_at: now,
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow();
+  const [row] = await fixedQuery<AuditEventRow>(db, insertAuditEventSql, [
+    randomUUID(),
+    event.userId ?? null,
+    event.type,
+    event.actor ?? 'user',
+    event.reason ?? null,
+    event.sessionId ?? null,
+    event.passkeyId ?? null,
+    event.ipAddress ?? null,
+    event.userAgent ?? null,
+    event.risk ?? null,
+    JSON.stringify(event.details ?? {}),
+    now.toISOString(),
+  ]);
+  if (row === undefined) throw new Error('insert into audit_event returned no row');
   await enqueueSecurityEvent(db, row);
   afterCommit(db, (root) => {
     for (const observer of auditObservers.get(root) ?? []) observer(row);
@@ -88,21 +91,27 @@ export async function listAuditEventsOfUser(
   return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(options.limit).execute();
 }
 
+const countLoginFailuresOfUserSql = `/* prepared:count_login_failures_of_user_v1 */
+select count(*) as count from audit_event where type = 'login_failed' and user_id = $1 and created_at > $2`;
+
 /** Failed sign-ins attributed to a user since `since` (by the partial index on `login_failed`). */
 export async function countRecentLoginFailuresOfUser(
   db: Kysely<Database>,
   userId: string,
   since: Date,
 ): Promise<number> {
-  const row = await db
-    .selectFrom('audit_event')
-    .select((eb) => eb.fn.countAll<string | number>().as('count'))
-    .where('type', '=', 'login_failed')
-    .where('user_id', '=', userId)
-    .where('created_at', '>', since)
-    .executeTakeFirstOrThrow();
-  return Number(row.count);
+  const [row] = await fixedQuery<{ count: string | number }>(db, countLoginFailuresOfUserSql, [
+    userId,
+    since.toISOString(),
+  ]);
+  return Number(row?.count ?? 0);
 }
+
+const countLoginFailuresByAddressSql = `/* prepared:count_login_failures_by_address_v1 */
+select ip_address, count(*) as count from audit_event
+where type = 'login_failed' and created_at > $1 and ip_address is not null
+  and (cardinality($2::text[]) = 0 or lower(ip_address) like any($2::text[]))
+group by ip_address order by count desc limit $3`;
 
 /**
  * Failed sign-ins since `since`, counted per client address, for the addresses matching one of the
@@ -114,14 +123,10 @@ export async function countRecentLoginFailuresByAddress(
   patterns: string[],
   limit: number,
 ): Promise<Array<{ address: string; count: number }>> {
-  let query = db
-    .selectFrom('audit_event')
-    .select(['ip_address', (eb) => eb.fn.countAll<string | number>().as('count')])
-    .where('type', '=', 'login_failed')
-    .where('created_at', '>', since)
-    .where('ip_address', 'is not', null);
-  if (patterns.length > 0)
-    query = query.where((eb) => eb.or(patterns.map((p) => eb(sql<string>`lower(ip_address)`, 'like', p))));
-  const rows = await query.groupBy('ip_address').orderBy('count', 'desc').limit(limit).execute();
-  return rows.map((row) => ({ address: row.ip_address as string, count: Number(row.count) }));
+  const rows = await fixedQuery<{ ip_address: string; count: string | number }>(db, countLoginFailuresByAddressSql, [
+    since.toISOString(),
+    patterns,
+    limit,
+  ]);
+  return rows.map((row) => ({ address: row.ip_address, count: Number(row.count) }));
 }

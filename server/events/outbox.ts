@@ -1,6 +1,11 @@
 import { type Kysely, sql } from 'kysely';
+import { fixedQuery } from '../db/fixed-query.js';
 import type { AuditEventRow, Database, EventOutboxRow } from '../db/schema.js';
 import { toSecurityEvent } from './types.js';
+
+// On every sign-in: fixed SQL, a named prepared statement on PostgreSQL (server/db/fixed-query.ts).
+const enqueueSql = `/* prepared:enqueue_security_event_v1 */
+insert into event_outbox (id, type, user_id, body, occurred_at, next_attempt_at) values ($1, $2, $3, $4, $5, $5)`;
 
 /**
  * Puts the security event an audit event stands for (if any, see `securityEvents`) into the
@@ -10,17 +15,14 @@ import { toSecurityEvent } from './types.js';
 export async function enqueueSecurityEvent(db: Kysely<Database>, event: AuditEventRow): Promise<boolean> {
   const securityEvent = toSecurityEvent(event);
   if (!securityEvent) return false;
-  await db
-    .insertInto('event_outbox')
-    .values({
-      id: securityEvent.id,
-      type: securityEvent.type,
-      user_id: securityEvent.userId,
-      body: JSON.stringify(securityEvent),
-      occurred_at: event.created_at,
-      next_attempt_at: event.created_at,
-    })
-    .execute();
+  const at = event.created_at.toISOString();
+  await fixedQuery(db, enqueueSql, [
+    securityEvent.id,
+    securityEvent.type,
+    securityEvent.userId,
+    JSON.stringify(securityEvent),
+    at,
+  ]);
   return true;
 }
 

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { fixedQuery } from '../db/fixed-query.js';
 import type { AppUserRow, Database, PasskeyRow } from '../db/schema.js';
 
 export type NewPasskeyRow = Omit<PasskeyRow, 'last_used_at' | 'counter_regressed_at' | 'name' | 'counter'> & {
@@ -30,7 +31,13 @@ export async function findPasskeyOwnerId(db: Kysely<Database>, credentialId: Uin
   );
 }
 
-/** Records a successful use: the new counter (never lowered), backup state and time. */
+// On every sign-in: fixed SQL, a named prepared statement on PostgreSQL (server/db/fixed-query.ts).
+// A counter of 0 stays 0 (an authenticator that does not count); any other must move forward.
+const recordPasskeyUseSql = `/* prepared:record_passkey_use_v1 */
+update passkey set counter = $2, backed_up = $3, last_used_at = $4
+where credential_id = $1 and (case when $2::bigint = 0 then counter = 0 else counter < $2::bigint end)
+returning credential_id`;
+
 /**
  * Records a sign-in or step-up with a passkey, as a compare-and-set of its signature counter in one
  * statement: the counter must move forward (0 stays 0 for authenticators that do not count). Of two
@@ -42,14 +49,13 @@ export async function recordPasskeyUse(
   credentialId: Uint8Array,
   use: { counter: number; backedUp: boolean; now: Date },
 ): Promise<boolean> {
-  const row = await db
-    .updateTable('passkey')
-    .set({ counter: use.counter, backed_up: use.backedUp, last_used_at: use.now })
-    .where('credential_id', '=', credentialId)
-    .where('counter', use.counter === 0 ? '=' : '<', use.counter)
-    .returning('credential_id')
-    .executeTakeFirst();
-  return row !== undefined;
+  const rows = await fixedQuery(db, recordPasskeyUseSql, [
+    credentialId,
+    use.counter,
+    use.backedUp,
+    use.now.toISOString(),
+  ]);
+  return rows.length > 0;
 }
 
 export async function recordCounterRegression(

@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { fixedQuery } from '../db/fixed-query.js';
 import type { Database } from '../db/schema.js';
 import type { SignInHistory } from '../risk/sign-in.js';
 import type { DeviceContext } from '../risk/user-agent.js';
@@ -96,6 +97,13 @@ export async function trustSessionContext(
   await query.execute();
 }
 
+// On every sign-in: fixed SQL, a named prepared statement on PostgreSQL (server/db/fixed-query.ts).
+const signInHistorySql = `/* prepared:sign_in_history_v1 */
+select bool_or(cardinality(networks) > 0) as has_networks, bool_or($2::text = any(networks)) as seen_network,
+  bool_or(context_browser is not null) as has_devices,
+  bool_or(context_browser = $3::text and context_os = $4::text) as seen_device
+from session where user_id = $1`;
+
 /** One query over the user's sessions (by `session_user_id_idx`). */
 export async function findSignInHistory(
   db: Kysely<Database>,
@@ -103,16 +111,12 @@ export async function findSignInHistory(
   network: string | null,
   device: DeviceContext,
 ): Promise<SignInHistory> {
-  const row = await db
-    .selectFrom('session')
-    .select([
-      sql<boolean | null>`bool_or(cardinality(networks) > 0)`.as('has_networks'),
-      sql<boolean | null>`bool_or(${network}::text = any(networks))`.as('seen_network'),
-      sql<boolean | null>`bool_or(context_browser is not null)`.as('has_devices'),
-      sql<boolean | null>`bool_or(context_browser = ${device.browser} and context_os = ${device.os})`.as('seen_device'),
-    ])
-    .where('user_id', '=', userId)
-    .executeTakeFirst();
+  const [row] = await fixedQuery<{
+    has_networks: boolean | null;
+    seen_network: boolean | null;
+    has_devices: boolean | null;
+    seen_device: boolean | null;
+  }>(db, signInHistorySql, [userId, network, device.browser, device.os]);
   return {
     hasNetworks: row?.has_networks === true,
     seenNetwork: row?.seen_network === true,

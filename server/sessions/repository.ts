@@ -36,8 +36,33 @@ export type NewSessionRow = Omit<
   kind?: SessionKind;
 } & Partial<Pick<SessionRow, SessionRiskColumns>>;
 
+// On every sign-in: fixed SQL, a named prepared statement on PostgreSQL (server/db/fixed-query.ts).
+const insertSessionSql = `/* prepared:insert_session_v1 */
+insert into session (id, secret_hash, user_id, passkey_id, created_at, last_seen_at, expires_at, verified_at,
+  user_agent, ip_address, kind, context_user_agent, context_browser, context_os, networks, suspect_at, step_up_required_at)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`;
+
+/** Inserts a session; the columns a new session may leave out get the table's defaults. */
 export async function insertSession(db: Kysely<Database>, row: NewSessionRow): Promise<void> {
-  await db.insertInto('session').values(row).execute();
+  await fixedQuery(db, insertSessionSql, [
+    row.id,
+    row.secret_hash,
+    row.user_id,
+    row.passkey_id,
+    row.created_at.toISOString(),
+    row.last_seen_at.toISOString(),
+    row.expires_at.toISOString(),
+    row.verified_at.toISOString(),
+    row.user_agent,
+    row.ip_address,
+    row.kind ?? 'full',
+    row.context_user_agent ?? '',
+    row.context_browser ?? null,
+    row.context_os ?? null,
+    row.networks ?? [],
+    row.suspect_at?.toISOString() ?? null,
+    row.step_up_required_at?.toISOString() ?? null,
+  ]);
 }
 
 export interface ActiveSessionRow {
