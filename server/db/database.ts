@@ -42,10 +42,13 @@ const preparedMarker = /^\/\* prepared:([a-z0-9_]+) \*\//;
 class PreparingClient extends pg.Client {
   // biome-ignore lint/suspicious/noExplicitAny: overrides every overload of pg's query and passes them through unchanged.
   override query(...args: any[]): any {
-    const [text, values] = args;
-    if (typeof text === 'string' && Array.isArray(values) && args.length === 2) {
+    const [text, values, callback] = args;
+    // (text, values) from Kysely's driver; (text, values, callback) from pg.Pool#query (fixed-query.ts).
+    const plain = args.length === 2 || (args.length === 3 && typeof callback === 'function');
+    if (plain && typeof text === 'string' && Array.isArray(values)) {
       const name = preparedMarker.exec(text)?.[1];
-      if (name !== undefined) return super.query({ name, text, values });
+      if (name !== undefined)
+        return args.length === 3 ? super.query({ name, text, values }, callback) : super.query({ name, text, values });
     }
     // biome-ignore lint/suspicious/noExplicitAny: as above, the overloads pass through.
     return (super.query as (...a: any[]) => any)(...args);
