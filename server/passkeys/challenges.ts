@@ -5,6 +5,11 @@ import type { AppUserRow, ChallengePurpose, ChallengeRow, Database, NewChallenge
 import { AuthError } from '../errors.js';
 import type { PasskeyWithOwner } from './repository.js';
 
+// On every ceremony: fixed SQL, a named prepared statement on PostgreSQL (server/db/fixed-query.ts).
+const storeChallengeSql = `/* prepared:store_challenge_v1 */
+insert into webauthn_challenge (id, purpose, user_id, webauthn_user_id, username, display_name, session_id, created_at, expires_at)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
+
 /**
  * Stores a challenge server side, keyed by the SHA-256 of its base64url text (what the browser
  * echoes in clientDataJSON), so any instance can finish a ceremony another began.
@@ -16,15 +21,17 @@ export async function storeChallenge(
   now: Date,
   ttlSeconds: number,
 ): Promise<void> {
-  await db
-    .insertInto('webauthn_challenge')
-    .values({
-      ...values,
-      id: sha256(challenge),
-      created_at: now,
-      expires_at: new Date(now.getTime() + ttlSeconds * 1000),
-    })
-    .execute();
+  await fixedQuery(db, storeChallengeSql, [
+    sha256(challenge),
+    values.purpose,
+    values.user_id ?? null,
+    values.webauthn_user_id ?? null,
+    values.username ?? null,
+    values.display_name ?? null,
+    values.session_id ?? null,
+    now.toISOString(),
+    new Date(now.getTime() + ttlSeconds * 1000).toISOString(),
+  ]);
 }
 
 /**
