@@ -287,7 +287,7 @@ export async function disableUserCommand(
   ref: string,
 ): Promise<{ user: UserRef; changed: boolean; revokedSessions: number }> {
   const user = await resolveUser(deps, ref);
-  const result = await disableUser(deps.db, user.id, 'admin', deps.clock.now());
+  const result = await disableUser(deps, { userId: user.id, actor: 'admin' });
   if (!result) throw gone(ref);
   deps.logger.info(
     { userId: user.id, revokedSessions: result.revokedSessions, changed: result.changed },
@@ -298,7 +298,7 @@ export async function disableUserCommand(
 
 export async function enableUserCommand(deps: AdminDeps, ref: string): Promise<{ user: UserRef; changed: boolean }> {
   const user = await resolveUser(deps, ref);
-  const result = await enableUser(deps.db, user.id, 'admin', deps.clock.now());
+  const result = await enableUser(deps, { userId: user.id, actor: 'admin' });
   if (!result) throw gone(ref);
   deps.logger.info({ userId: user.id, changed: result.changed }, 'admin: user enabled');
   return { user: refOf(user), changed: result.changed };
@@ -309,7 +309,7 @@ export async function revokeSessionsCommand(
   ref: string,
 ): Promise<{ user: UserRef; revokedSessions: number }> {
   const user = await resolveUser(deps, ref);
-  const result = await revokeAllSessions(deps.db, user.id, 'admin', deps.clock.now());
+  const result = await revokeAllSessions(deps, { userId: user.id, actor: 'admin' });
   if (!result) throw gone(ref);
   deps.logger.info({ userId: user.id, revokedSessions: result.revokedSessions }, 'admin: sessions revoked');
   return { user: refOf(user), revokedSessions: result.revokedSessions };
@@ -323,7 +323,7 @@ export async function deleteUserCommand(
   // Checked here too, not only by the CLI, because the admin channel accepts any client.
   if (!confirmed) throw new AdminError('usage', 'delete removes the user for good; confirm with --yes.');
   const user = await resolveUser(deps, ref);
-  if (!(await deleteUser(deps.db, user.id, 'admin', deps.clock.now()))) throw gone(ref);
+  if (!(await deleteUser(deps, { userId: user.id, actor: 'admin' }))) throw gone(ref);
   deps.logger.info({ userId: user.id }, 'admin: user deleted');
   return { user: refOf(user), deleted: true };
 }
