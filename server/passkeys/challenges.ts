@@ -6,15 +6,15 @@ import type { PasskeyWithOwner } from './repository.js';
 
 /**
  * Stores a challenge server side, keyed by the SHA-256 of its base64url text (what the browser
- * echoes in clientDataJSON), so any instance can finish a ceremony another began.
+ * echoes in clientDataJSON), so any instance can finish a ceremony another began. It expires
+ * `ttlSeconds` after `now`.
  */
 export async function storeChallenge(
   db: Kysely<Database>,
-  challenge: string,
-  values: Omit<NewChallenge, 'id' | 'created_at' | 'expires_at'>,
+  input: { challenge: string; values: Omit<NewChallenge, 'id' | 'created_at' | 'expires_at'>; ttlSeconds: number },
   now: Date,
-  ttlSeconds: number,
 ): Promise<void> {
+  const { challenge, values, ttlSeconds } = input;
   await db
     .insertInto('webauthn_challenge')
     .values({

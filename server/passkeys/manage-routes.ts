@@ -55,7 +55,14 @@ export function passkeyManagementRoutes(deps: Deps) {
   );
 
   app.patch('/:id', body, session, validBody(schemas.renamePasskeyRequest), async (c) =>
-    c.json({ passkey: await renamePasskey(deps, c.var.session, c.req.param('id'), c.var.input, c.var.requestContext) }),
+    c.json({
+      passkey: await renamePasskey(
+        deps,
+        c.var.session,
+        { ...c.var.input, id: c.req.param('id') },
+        c.var.requestContext,
+      ),
+    }),
   );
 
   app.delete('/:id', body, session, validBody(schemas.emptyRequest), async (c) => {

@@ -114,15 +114,17 @@ export async function startPasskeyRegistration(
   });
   await storeChallenge(
     db,
-    options.challenge,
     {
-      purpose: 'passkey_registration',
-      user_id: session.userId,
-      session_id: session.id,
-      webauthn_user_id: user.webauthn_user_id,
+      challenge: options.challenge,
+      values: {
+        purpose: 'passkey_registration',
+        user_id: session.userId,
+        session_id: session.id,
+        webauthn_user_id: user.webauthn_user_id,
+      },
+      ttlSeconds: config.challengeTtl,
     },
     now,
-    config.challengeTtl,
   );
   return options;
 }
@@ -197,19 +199,18 @@ export async function finishPasskeyRegistration(
 }
 
 /**
- * Renames one of the signed-in user's passkeys: 1 to 64 characters after trimming, no control
- * characters; `null` clears the name (the authenticator's name shows again). Another user's
- * passkey is `not_found`.
+ * Renames one of the signed-in user's passkeys (`id`, its credential ID in base64url): 1 to 64
+ * characters after trimming, no control characters; `null` clears the name (the authenticator's
+ * name shows again). Another user's passkey is `not_found`.
  */
 export async function renamePasskey(
   deps: Deps,
   session: Session,
-  id: string,
-  input: RenamePasskeyRequest,
+  input: RenamePasskeyRequest & { id: string },
   context: RequestContext,
 ): Promise<PasskeyView> {
   const { db, clock } = deps;
-  const { name } = input;
+  const { id, name } = input;
   const credentialId = parseCredentialId(id);
   const now = clock.now();
   return inTransaction(db, async (trx) => {

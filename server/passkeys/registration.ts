@@ -54,10 +54,12 @@ export async function startRegistration(
   });
   await storeChallenge(
     db,
-    options.challenge,
-    { purpose: 'registration', webauthn_user_id: webauthnUserId, username, display_name: displayName },
+    {
+      challenge: options.challenge,
+      values: { purpose: 'registration', webauthn_user_id: webauthnUserId, username, display_name: displayName },
+      ttlSeconds: config.challengeTtl,
+    },
     clock.now(),
-    config.challengeTtl,
   );
   return options;
 }
