@@ -49,7 +49,13 @@ export function passkeyManagementRoutes(deps: Deps) {
         c.var.input,
         c.var.requestContext,
       );
-      if (replacement) setSessionCookie(c, cookie, replacement.token, replacement.session.expiresAt, clock.now());
+      if (replacement)
+        setSessionCookie(
+          c,
+          cookie,
+          { token: replacement.token, expiresAt: replacement.session.expiresAt },
+          clock.now(),
+        );
       return c.json({ passkey }, 201);
     },
   );

@@ -177,9 +177,7 @@ export async function finishPasskeyRegistration(
     );
     await recordRevocations(
       trx,
-      session.userId,
-      [session.id],
-      { actor: 'system', cause: 'recovery_completed', context },
+      { userId: session.userId, sessionIds: [session.id], actor: 'system', cause: 'recovery_completed', context },
       now,
     );
     await recordAuditEvent(
@@ -268,9 +266,15 @@ export async function deletePasskey(
     );
     await recordRevocations(
       trx,
-      session.userId,
-      revoked,
-      { actor: 'user', cause: 'passkey_deleted', passkeyId: id, fromSession: session.id, context },
+      {
+        userId: session.userId,
+        sessionIds: revoked,
+        actor: 'user',
+        cause: 'passkey_deleted',
+        passkeyId: id,
+        fromSession: session.id,
+        context,
+      },
       now,
     );
     return { currentSessionRevoked: revoked.includes(session.id) };

@@ -77,9 +77,14 @@ export async function revokeOtherSessions(
     const revoked = await revokeSessionsOfUserExcept(trx, current.userId, current.id, liveAt(config.session, now));
     await recordRevocations(
       trx,
-      current.userId,
-      revoked,
-      { actor: 'user', cause: 'revoke_others', fromSession: current.id, context },
+      {
+        userId: current.userId,
+        sessionIds: revoked,
+        actor: 'user',
+        cause: 'revoke_others',
+        fromSession: current.id,
+        context,
+      },
       now,
     );
     return { revoked: revoked.length };
@@ -100,14 +105,21 @@ export async function logout(
   });
 }
 
-/** One `session_revoked` event per revoked session; pass the transaction of the revocation. */
+/** One `session_revoked` event per revoked session of `userId`; pass the transaction of the revocation. */
 export async function recordRevocations(
   trx: Kysely<Database>,
-  userId: string,
-  sessionIds: string[],
-  how: { actor: Actor; cause: string; fromSession?: string; passkeyId?: string; context?: RequestContext },
+  how: {
+    userId: string;
+    sessionIds: string[];
+    actor: Actor;
+    cause: string;
+    fromSession?: string;
+    passkeyId?: string;
+    context?: RequestContext;
+  },
   now: Date,
 ): Promise<void> {
+  const { userId, sessionIds } = how;
   for (const sessionId of sessionIds) {
     await recordAuditEvent(
       trx,
