@@ -33,7 +33,7 @@ import { type AuthenticationInput, parseAuthenticationResponse } from './validat
  * (server/passkeys/allow-credentials.ts).
  */
 export async function startAuthentication(
-  deps: Deps,
+  deps: Pick<Deps, 'db' | 'config' | 'clock'>,
   input: { username?: unknown } = {},
 ): Promise<PublicKeyCredentialRequestOptionsJSON> {
   const { db, config, clock } = deps;
@@ -214,7 +214,7 @@ export type { SignInNotice };
  * transaction.
  */
 export async function finishAuthentication(
-  deps: Deps,
+  deps: Pick<Deps, 'db' | 'config' | 'clock' | 'logger'>,
   body: AuthenticationInput,
   context: Omit<SessionContext, 'passkeyId'>,
 ): Promise<{ user: User; token: string; session: Session; notice: SignInNotice | null }> {

@@ -58,7 +58,7 @@ export function toPasskeyView(row: PasskeyRow): PasskeyView {
 
 /** The signed-in user's passkeys, oldest first, with what the Signal API needs. */
 export async function listPasskeys(
-  deps: Deps,
+  deps: Pick<Deps, 'db' | 'config'>,
   session: Session,
 ): Promise<{ passkeys: PasskeyView[]; signal: SignalDetails }> {
   const { db, config } = deps;
@@ -83,7 +83,7 @@ export async function listPasskeys(
  * passkeys, so an authenticator that already holds one says so instead of making a second.
  */
 export async function startPasskeyRegistration(
-  deps: Deps,
+  deps: Pick<Deps, 'db' | 'config' | 'clock'>,
   session: Session,
 ): Promise<PublicKeyCredentialCreationOptionsJSON> {
   const { db, config, clock } = deps;
@@ -135,7 +135,7 @@ export async function startPasskeyRegistration(
  * it: `session` and `token` are set only then, and the route sets the new cookie.
  */
 export async function finishPasskeyRegistration(
-  deps: Deps,
+  deps: Pick<Deps, 'db' | 'config' | 'clock' | 'logger'>,
   session: Session,
   body: RegistrationInput,
   context: RequestContext,
@@ -202,7 +202,7 @@ export async function finishPasskeyRegistration(
  * name shows again). Another user's passkey is `not_found`.
  */
 export async function renamePasskey(
-  deps: Deps,
+  deps: Pick<Deps, 'db' | 'clock'>,
   session: Session,
   input: RenamePasskeyRequest & { id: string },
   context: RequestContext,
@@ -236,7 +236,7 @@ export async function renamePasskey(
  * `not_found`; both change nothing.
  */
 export async function deletePasskey(
-  deps: Deps,
+  deps: Pick<Deps, 'db' | 'config' | 'clock'>,
   session: Session,
   id: string,
   context: RequestContext,

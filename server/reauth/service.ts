@@ -21,7 +21,7 @@ import type { Session } from '../sessions/service.js';
  * required, and a challenge bound to this user and this session.
  */
 export async function startReauthentication(
-  deps: Deps,
+  deps: Pick<Deps, 'db' | 'config' | 'clock'>,
   session: Session,
 ): Promise<PublicKeyCredentialRequestOptionsJSON> {
   const { db, config, clock } = deps;
@@ -54,7 +54,7 @@ export async function startReauthentication(
  * passkey of another user is `verification_failed` and changes nothing (but the failure is recorded).
  */
 export async function finishReauthentication(
-  deps: Deps,
+  deps: Pick<Deps, 'db' | 'config' | 'clock' | 'logger'>,
   session: Session,
   body: AuthenticationInput,
   context: RequestContext,

@@ -21,7 +21,10 @@ import { requireRecentVerification } from './step-up.js';
 export type SessionView = SessionSummary;
 
 /** The signed-in user's live sessions, newest first, marking the one making the request. */
-export async function listSessions(deps: Deps, current: Session): Promise<SessionView[]> {
+export async function listSessions(
+  deps: Pick<Deps, 'db' | 'config' | 'clock'>,
+  current: Session,
+): Promise<SessionView[]> {
   const { db, config, clock } = deps;
   const now = clock.now();
   const rows = await listLiveSessionsOfUser(db, current.userId, liveAt(config.session, now));
@@ -35,7 +38,7 @@ export async function listSessions(deps: Deps, current: Session): Promise<Sessio
  * the session making the request (whose cookie the route then clears).
  */
 export async function revokeOwnSession(
-  deps: Deps,
+  deps: Pick<Deps, 'db' | 'config' | 'clock'>,
   current: Session,
   sessionId: string,
   context: RequestContext,
@@ -66,7 +69,7 @@ export async function revokeOwnSession(
 
 /** *Step-up.* Revokes every live session of the signed-in user except the current one. */
 export async function revokeOtherSessions(
-  deps: Deps,
+  deps: Pick<Deps, 'db' | 'config' | 'clock'>,
   current: Session,
   context: RequestContext,
 ): Promise<{ revoked: number }> {
