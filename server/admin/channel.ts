@@ -17,7 +17,8 @@ import type net from 'node:net';
 import path from 'node:path';
 import { bytesEqual, randomBase64url, sha256 } from '../crypto.js';
 import type { ConnectionHandler, DataDirLock } from '../db/data-dir-lock.js';
-import { type AdminDeps, AdminError, type AdminErrorCode, runAdminCommand } from './commands.js';
+import type { Deps } from '../deps.js';
+import { AdminError, type AdminErrorCode, runAdminCommand } from './commands.js';
 
 /** The token file's name inside the data folder. */
 export const ADMIN_TOKEN_FILE = 'admin.token';
@@ -63,7 +64,10 @@ export interface AdminChannelOptions {
 }
 
 /** A connection handler for `lock.onConnection()` that serves admin commands to authenticated clients. */
-export function createAdminChannel(deps: AdminDeps, options: AdminChannelOptions): ConnectionHandler {
+export function createAdminChannel(
+  deps: Pick<Deps, 'db' | 'config' | 'clock' | 'logger'>,
+  options: AdminChannelOptions,
+): ConnectionHandler {
   const { maxLineBytes = 64 * 1024, idleTimeoutMs = 120_000 } = options;
   // Compare hashes, so that neither the content nor the length of the token leaks through timing.
   const expected = sha256(options.token);
@@ -142,7 +146,10 @@ export function createAdminChannel(deps: AdminDeps, options: AdminChannelOptions
  * Serves the admin channel on the data-folder lock's socket: writes a fresh token to
  * `<DATA_DIR>/admin.token` and installs the handler. Call once the database is migrated.
  */
-export async function startAdminChannel(lock: DataDirLock, deps: AdminDeps): Promise<void> {
+export async function startAdminChannel(
+  lock: DataDirLock,
+  deps: Pick<Deps, 'db' | 'config' | 'clock' | 'logger'>,
+): Promise<void> {
   const token = await writeAdminToken(lock.path);
   lock.onConnection(createAdminChannel(deps, { token }));
 }

@@ -16,8 +16,6 @@ import { deleteUser, disableUser, enableUser, revokeAllSessions } from '../users
 import { normalizeUsername } from '../users/username.js';
 import { listRecentEventsOfUser, listUsersWithCounts, type UserSummaryRow } from './repository.js';
 
-export type AdminDeps = Pick<Deps, 'db' | 'config' | 'clock' | 'logger'>;
-
 /** `usage` is a bad command line (exit 2); every other code is a runtime failure (exit 1). */
 export type AdminErrorCode = 'usage' | 'not_found' | 'unauthorized' | 'unavailable' | 'internal';
 
@@ -90,7 +88,7 @@ export interface CommandSpec {
   takesUser: boolean;
   /** Destructive: refused without `yes`. */
   needsYes: boolean;
-  run(deps: AdminDeps, args: AdminArgs): Promise<unknown>;
+  run(deps: Pick<Deps, 'db' | 'config' | 'clock' | 'logger'>, args: AdminArgs): Promise<unknown>;
 }
 
 const RECENT_EVENTS = 20;
@@ -137,7 +135,7 @@ export const adminCommands = {
     summary: 'Delete a user with their passkeys and sessions. Needs --yes; there is no prompt and no undo.',
     takesUser: true,
     needsYes: true,
-    run: (deps, args) => deleteUserCommand(deps, requireUser(args), args.yes === true),
+    run: (deps, args) => deleteUserCommand(deps, { ref: requireUser(args), confirmed: args.yes === true }),
   },
   'keys:rotate': {
     synopsis: 'keys:rotate',
@@ -159,7 +157,11 @@ export function isAdminCommand(name: unknown): name is AdminCommandName {
  * Runs one command with arguments from an untrusted source (the admin channel's JSON): checks the
  * command name and the argument shape first, then runs it. Throws {@link AdminError}.
  */
-export async function runAdminCommand(deps: AdminDeps, command: unknown, args: unknown): Promise<unknown> {
+export async function runAdminCommand(
+  deps: Pick<Deps, 'db' | 'config' | 'clock' | 'logger'>,
+  command: unknown,
+  args: unknown,
+): Promise<unknown> {
   if (!isAdminCommand(command)) throw new AdminError('usage', `Unknown command ${JSON.stringify(command)}.`);
   const spec: CommandSpec = adminCommands[command];
   return spec.run(deps, parseAdminArgs(spec, command, args));
@@ -192,7 +194,7 @@ function requireUser(args: AdminArgs): string {
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Finds a user by id (when the text is a UUID) or else by username, normalised as at sign-up. */
-export async function resolveUser(deps: AdminDeps, ref: string): Promise<AppUserRow> {
+export async function resolveUser(deps: Pick<Deps, 'db'>, ref: string): Promise<AppUserRow> {
   if (uuidPattern.test(ref)) {
     const byId = await findUserById(deps.db, ref.toLowerCase());
     if (byId) return byId;
@@ -224,13 +226,15 @@ function toSummary(row: UserSummaryRow): UserSummary {
   };
 }
 
-export async function listUsers(deps: AdminDeps): Promise<{ users: UserSummary[] }> {
+/** `users`: every user with their passkey and live session counts. */
+export async function listUsers(deps: Pick<Deps, 'db' | 'config' | 'clock'>): Promise<{ users: UserSummary[] }> {
   const now = deps.clock.now();
   const rows = await listUsersWithCounts(deps.db, liveAt(deps.config.session, now));
   return { users: rows.map(toSummary) };
 }
 
-export async function showUser(deps: AdminDeps, ref: string): Promise<UserDetail> {
+/** `user`: one user (`ref`, a username or an id) with their passkeys, live sessions and recent events. */
+export async function showUser(deps: Pick<Deps, 'db' | 'config' | 'clock'>, ref: string): Promise<UserDetail> {
   const { db } = deps;
   const now = deps.clock.now();
   const user = await resolveUser(deps, ref);
@@ -282,12 +286,13 @@ function gone(ref: string): AdminError {
   return new AdminError('not_found', `No user with username or id ${JSON.stringify(ref)}.`);
 }
 
+/** `disable`: see {@link disableUser}. */
 export async function disableUserCommand(
-  deps: AdminDeps,
+  deps: Pick<Deps, 'db' | 'clock' | 'logger'>,
   ref: string,
 ): Promise<{ user: UserRef; changed: boolean; revokedSessions: number }> {
   const user = await resolveUser(deps, ref);
-  const result = await disableUser(deps.db, user.id, 'admin', deps.clock.now());
+  const result = await disableUser(deps, { userId: user.id, actor: 'admin' });
   if (!result) throw gone(ref);
   deps.logger.info(
     { userId: user.id, revokedSessions: result.revokedSessions, changed: result.changed },
@@ -296,34 +301,40 @@ export async function disableUserCommand(
   return { user: refOf(user), ...result };
 }
 
-export async function enableUserCommand(deps: AdminDeps, ref: string): Promise<{ user: UserRef; changed: boolean }> {
+/** `enable`: see {@link enableUser}. */
+export async function enableUserCommand(
+  deps: Pick<Deps, 'db' | 'clock' | 'logger'>,
+  ref: string,
+): Promise<{ user: UserRef; changed: boolean }> {
   const user = await resolveUser(deps, ref);
-  const result = await enableUser(deps.db, user.id, 'admin', deps.clock.now());
+  const result = await enableUser(deps, { userId: user.id, actor: 'admin' });
   if (!result) throw gone(ref);
   deps.logger.info({ userId: user.id, changed: result.changed }, 'admin: user enabled');
   return { user: refOf(user), changed: result.changed };
 }
 
+/** `revoke-sessions`: see {@link revokeAllSessions}. */
 export async function revokeSessionsCommand(
-  deps: AdminDeps,
+  deps: Pick<Deps, 'db' | 'clock' | 'logger'>,
   ref: string,
 ): Promise<{ user: UserRef; revokedSessions: number }> {
   const user = await resolveUser(deps, ref);
-  const result = await revokeAllSessions(deps.db, user.id, 'admin', deps.clock.now());
+  const result = await revokeAllSessions(deps, { userId: user.id, actor: 'admin' });
   if (!result) throw gone(ref);
   deps.logger.info({ userId: user.id, revokedSessions: result.revokedSessions }, 'admin: sessions revoked');
   return { user: refOf(user), revokedSessions: result.revokedSessions };
 }
 
+/** `delete`: see {@link deleteUser}; refused unless `confirmed` (`--yes`). */
 export async function deleteUserCommand(
-  deps: AdminDeps,
-  ref: string,
-  confirmed: boolean,
+  deps: Pick<Deps, 'db' | 'clock' | 'logger'>,
+  input: { ref: string; confirmed: boolean },
 ): Promise<{ user: UserRef; deleted: true }> {
+  const { ref, confirmed } = input;
   // Checked here too, not only by the CLI, because the admin channel accepts any client.
   if (!confirmed) throw new AdminError('usage', 'delete removes the user for good; confirm with --yes.');
   const user = await resolveUser(deps, ref);
-  if (!(await deleteUser(deps.db, user.id, 'admin', deps.clock.now()))) throw gone(ref);
+  if (!(await deleteUser(deps, { userId: user.id, actor: 'admin' }))) throw gone(ref);
   deps.logger.info({ userId: user.id }, 'admin: user deleted');
   return { user: refOf(user), deleted: true };
 }
@@ -336,7 +347,9 @@ export interface KeyRotationResult {
 }
 
 /** `keys:rotate`: see rotateSigningKeys in server/tokens/rotation.ts for the schedule. */
-export async function rotateKeysCommand(deps: AdminDeps): Promise<KeyRotationResult> {
+export async function rotateKeysCommand(
+  deps: Pick<Deps, 'db' | 'config' | 'clock' | 'logger'>,
+): Promise<KeyRotationResult> {
   const rotation = await rotateSigningKeys(deps);
   deps.logger.info({ kid: rotation.kid, created: rotation.created }, 'admin: signing keys rotated');
   return {

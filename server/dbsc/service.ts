@@ -1,9 +1,7 @@
 import { decodeProtectedHeader, importJWK, type JWTPayload, jwtVerify } from 'jose';
-import type { Kysely } from 'kysely';
 import { recordAuditEvent } from '../audit/repository.js';
 import type { Config } from '../config.js';
 import { randomBase64url, sha256 } from '../crypto.js';
-import type { Database } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import {
@@ -20,9 +18,7 @@ export interface BoundCookie {
   expiresAt: Date;
 }
 
-type DbscDeps = { db: Kysely<Database>; config: Pick<Config, 'dbsc' | 'challengeTtl'> };
-
-function newBoundCookie(config: DbscDeps['config'], now: Date): BoundCookie {
+function newBoundCookie(config: Pick<Config, 'dbsc'>, now: Date): BoundCookie {
   return { value: randomBase64url(32), expiresAt: new Date(now.getTime() + config.dbsc.cookieLifetime * 1000) };
 }
 
@@ -30,7 +26,11 @@ function newBoundCookie(config: DbscDeps['config'], now: Date): BoundCookie {
  * After a sign-in: a registration challenge and authorization value bound to the new session, and
  * the `Secure-Session-Registration` header that offers them. A browser without DBSC ignores it.
  */
-export async function offerRegistration(deps: DbscDeps, sessionId: string, now: Date): Promise<string> {
+export async function offerRegistration(
+  deps: Pick<Deps, 'db' | 'config'>,
+  sessionId: string,
+  now: Date,
+): Promise<string> {
   const challenge = randomBase64url(32);
   const authorization = randomBase64url(16);
   await storeDbscChallenge(deps.db, sessionId, {
@@ -48,7 +48,7 @@ export async function offerRegistration(deps: DbscDeps, sessionId: string, now: 
  * earlier drafts sent it). The session is then bound to the key; the first bound cookie is returned.
  */
 export async function registerDeviceKey(
-  deps: DbscDeps & Pick<Deps, 'logger'>,
+  deps: Pick<Deps, 'db' | 'config' | 'logger'>,
   input: {
     sessionId: string;
     userId: string;
@@ -117,7 +117,11 @@ export async function registerDeviceKey(
 }
 
 /** The first step of a refresh: a new single-use challenge for the bound session, as its header. */
-export async function issueRefreshChallenge(deps: DbscDeps, sessionId: string, now: Date): Promise<string> {
+export async function issueRefreshChallenge(
+  deps: Pick<Deps, 'db' | 'config'>,
+  sessionId: string,
+  now: Date,
+): Promise<string> {
   const challenge = randomBase64url(32);
   await storeDbscChallenge(deps.db, sessionId, {
     challenge,
@@ -133,7 +137,7 @@ export async function issueRefreshChallenge(deps: DbscDeps, sessionId: string, n
  * challenge. Only then a fresh bound cookie. A proof that does not verify burns the challenge.
  */
 export async function refreshBoundCookie(
-  deps: DbscDeps & Pick<Deps, 'logger'>,
+  deps: Pick<Deps, 'db' | 'config' | 'logger'>,
   input: { sessionId: string; publicKey: string; proof: string },
   now: Date,
 ): Promise<BoundCookie> {

@@ -4,8 +4,6 @@ import type { Deps } from '../deps.js';
 import { claimDueEvents, markEventDelivered, markEventFailed, pruneOutbox } from './outbox.js';
 import { signatureHeader, signWebhookBody } from './signature.js';
 
-type DispatchDeps = Pick<Deps, 'db' | 'config' | 'clock' | 'logger' | 'metrics'>;
-
 export interface DispatchResult {
   /** Events taken for delivery in this run. */
   claimed: number;
@@ -52,7 +50,7 @@ export function leaseSeconds(config: Pick<Config, 'webhook'>): number {
  * answer means it is sent again (with the same `Webhook-Id`).
  */
 export async function dispatchDue(
-  deps: DispatchDeps,
+  deps: Pick<Deps, 'db' | 'config' | 'clock' | 'logger' | 'metrics'>,
   { batchSize = 10, maxBatches = 10, signal }: DispatchOptions = {},
 ): Promise<DispatchResult> {
   const result: DispatchResult = { claimed: 0, delivered: 0, retrying: 0, failed: 0 };
@@ -67,7 +65,7 @@ export async function dispatchDue(
       batchSize,
     );
     result.claimed += claimed.length;
-    const outcomes = await Promise.all(claimed.map((event) => deliverOne(deps, url, secret, event, signal)));
+    const outcomes = await Promise.all(claimed.map((event) => deliverOne(deps, { url, secret, event, signal })));
     for (const outcome of outcomes) {
       result[outcome] += 1;
       deps.metrics?.webhookDelivery(outcome);
@@ -77,15 +75,14 @@ export async function dispatchDue(
   return result;
 }
 
+/** One delivery attempt of a claimed event and the write of its outcome (time read before and after the POST). */
 async function deliverOne(
-  deps: DispatchDeps,
-  url: string,
-  secret: string,
-  event: EventOutboxRow,
-  signal: AbortSignal | undefined,
+  deps: Pick<Deps, 'db' | 'config' | 'clock' | 'logger'>,
+  input: { url: string; secret: string; event: EventOutboxRow; signal: AbortSignal | undefined },
 ): Promise<'delivered' | 'retrying' | 'failed'> {
   const { db, config, clock, logger } = deps;
-  const error = await post(url, secret, event, clock.now(), config.webhook.timeout, signal);
+  const { event } = input;
+  const error = await post({ ...input, timeoutSeconds: config.webhook.timeout }, clock.now());
   const now = clock.now();
   try {
     if (error === null) {
@@ -96,8 +93,7 @@ async function deliverOne(
     await markEventFailed(
       db,
       event,
-      error,
-      giveUp ? null : new Date(now.getTime() + retryDelaySeconds(event.attempts) * 1000),
+      { error, retryAt: giveUp ? null : new Date(now.getTime() + retryDelaySeconds(event.attempts) * 1000) },
       now,
     );
     if (giveUp) {
@@ -122,13 +118,16 @@ async function deliverOne(
 
 /** One signed POST; null on a 2xx, else a short description of the failure (no response body). */
 async function post(
-  url: string,
-  secret: string,
-  event: EventOutboxRow,
+  input: {
+    url: string;
+    secret: string;
+    event: EventOutboxRow;
+    timeoutSeconds: number;
+    signal: AbortSignal | undefined;
+  },
   now: Date,
-  timeoutSeconds: number,
-  signal: AbortSignal | undefined,
 ): Promise<string | null> {
+  const { url, secret, event, timeoutSeconds, signal } = input;
   const timeout = AbortSignal.timeout(timeoutSeconds * 1000);
   try {
     const response = await fetch(url, {
@@ -173,7 +172,9 @@ export interface EventDispatcher {
  * const dispatcher = startEventDispatcher(deps);
  * process.on('SIGTERM', async () => { await dispatcher.stop(); … });
  */
-export function startEventDispatcher(deps: DispatchDeps): EventDispatcher {
+export function startEventDispatcher(
+  deps: Pick<Deps, 'db' | 'config' | 'clock' | 'logger' | 'metrics'>,
+): EventDispatcher {
   const { db, config, clock, logger } = deps;
   const stopping = new AbortController();
   let running: Promise<DispatchResult | null> | null = null;

@@ -71,17 +71,17 @@ export async function markEventDelivered(db: Kysely<Database>, id: string, now: 
 }
 
 /**
- * Records a failed attempt: schedules the next one at `retryAt`, or gives up (`failed_at`) when
- * `retryAt` is null. Only for the claim that made the attempt (`attempts` unchanged): if the lease
- * ran out and another dispatcher took the row meanwhile, its newer state wins.
+ * Records a failed attempt (`error`, a short description): schedules the next one at `retryAt`, or
+ * gives up (`failed_at`) when `retryAt` is null. Only for the claim that made the attempt (`attempts`
+ * unchanged): if the lease ran out and another dispatcher took the row meanwhile, its newer state wins.
  */
 export async function markEventFailed(
   db: Kysely<Database>,
   claimed: Pick<EventOutboxRow, 'id' | 'attempts'>,
-  error: string,
-  retryAt: Date | null,
+  failure: { error: string; retryAt: Date | null },
   now: Date,
 ): Promise<void> {
+  const { error, retryAt } = failure;
   await db
     .updateTable('event_outbox')
     .set(

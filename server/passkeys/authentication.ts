@@ -33,7 +33,7 @@ import { type AuthenticationInput, parseAuthenticationResponse } from './validat
  * (server/passkeys/allow-credentials.ts).
  */
 export async function startAuthentication(
-  deps: Deps,
+  deps: Pick<Deps, 'db' | 'config' | 'clock'>,
   input: { username?: unknown } = {},
 ): Promise<PublicKeyCredentialRequestOptionsJSON> {
   const { db, config, clock } = deps;
@@ -55,10 +55,12 @@ export async function startAuthentication(
   });
   await storeChallenge(
     db,
-    options.challenge,
-    { purpose: 'authentication', user_id: userId },
+    {
+      challenge: options.challenge,
+      values: { purpose: 'authentication', user_id: userId },
+      ttlSeconds: config.challengeTtl,
+    },
     clock.now(),
-    config.challengeTtl,
   );
   return options;
 }
@@ -71,14 +73,17 @@ export async function startAuthentication(
  * authenticators that do not count), else it is recorded on the passkey as a regression and refused.
  */
 export async function verifyAssertion(
-  deps: Deps,
-  body: AuthenticationInput,
-  purpose: 'authentication' | 'reauthentication',
+  deps: Pick<Deps, 'db' | 'config' | 'logger'>,
+  input: {
+    body: AuthenticationInput;
+    purpose: 'authentication' | 'reauthentication';
+    /** For a step-up: the session that must have asked for the challenge (else `invalid_challenge`, whoever signed it). */
+    sessionId?: string;
+  },
   now: Date,
-  /** For a step-up: the session that must have asked for the challenge (else `invalid_challenge`, whoever signed it). */
-  sessionId?: string,
 ): Promise<PasskeyWithOwner & { counter: number; backedUp: boolean; challenge: ChallengeRow }> {
   const { db, config, logger } = deps;
+  const { body, purpose, sessionId } = input;
   const { response, challenge, crossOrigin, credentialId, userHandle } = parseAuthenticationResponse(body);
   // One round trip: the challenge consumed (whatever follows) and the passkey looked up.
   const { challenge: pending, found } = await consumeChallengeWithPasskey(
@@ -161,8 +166,7 @@ export async function recordCounterUse(
  */
 export async function refusingCounterRegressions<T>(
   deps: Pick<Deps, 'db' | 'logger'>,
-  verified: PasskeyWithOwner & { counter: number },
-  purpose: 'authentication' | 'reauthentication',
+  input: { verified: PasskeyWithOwner & { counter: number }; purpose: 'authentication' | 'reauthentication' },
   now: Date,
   write: () => Promise<T>,
 ): Promise<T> {
@@ -172,6 +176,7 @@ export async function refusingCounterRegressions<T>(
     if (!(error instanceof CounterRegression)) throw error;
   }
   const { db, logger } = deps;
+  const { verified, purpose } = input;
   const { passkey, owner, counter: newCounter } = verified;
   const storedCounter = Number(passkey.counter);
   await inTransaction(db, async (trx) => {
@@ -209,7 +214,7 @@ export type { SignInNotice };
  * transaction.
  */
 export async function finishAuthentication(
-  deps: Deps,
+  deps: Pick<Deps, 'db' | 'config' | 'clock' | 'logger'>,
   body: AuthenticationInput,
   context: Omit<SessionContext, 'passkeyId'>,
 ): Promise<{ user: User; token: string; session: Session; notice: SignInNotice | null }> {
@@ -217,10 +222,10 @@ export async function finishAuthentication(
   const now = clock.now();
   let verified;
   try {
-    verified = await verifyAssertion(deps, body, 'authentication', now);
+    verified = await verifyAssertion(deps, { body, purpose: 'authentication' }, now);
     if (verified.owner.disabled_at !== null) throw new AuthError('account_disabled');
   } catch (error) {
-    await recordAssertionFailure(deps, 'login_failed', body, error, { context });
+    await recordAssertionFailure(deps, { type: 'login_failed', body, error, context });
     throw error;
   }
   const { passkey, owner, counter, backedUp } = verified;
@@ -285,11 +290,11 @@ export async function finishAuthentication(
       return { user: toUser(owner), token, session, notice };
     });
   try {
-    return await refusingCounterRegressions(deps, verified, 'authentication', now, signIn);
+    return await refusingCounterRegressions(deps, { verified, purpose: 'authentication' }, now, signIn);
   } catch (error) {
     // A counter regression is a failed sign-in too, as every other refused assertion.
     if (error instanceof AuthError && error.code === 'verification_failed')
-      await recordAssertionFailure(deps, 'login_failed', body, error, { context });
+      await recordAssertionFailure(deps, { type: 'login_failed', body, error, context });
     throw error;
   }
 }

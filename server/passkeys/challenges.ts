@@ -12,15 +12,15 @@ values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
 
 /**
  * Stores a challenge server side, keyed by the SHA-256 of its base64url text (what the browser
- * echoes in clientDataJSON), so any instance can finish a ceremony another began.
+ * echoes in clientDataJSON), so any instance can finish a ceremony another began. It expires
+ * `ttlSeconds` after `now`.
  */
 export async function storeChallenge(
   db: Kysely<Database>,
-  challenge: string,
-  values: Omit<NewChallenge, 'id' | 'created_at' | 'expires_at'>,
+  input: { challenge: string; values: Omit<NewChallenge, 'id' | 'created_at' | 'expires_at'>; ttlSeconds: number },
   now: Date,
-  ttlSeconds: number,
 ): Promise<void> {
+  const { challenge, values, ttlSeconds } = input;
   await fixedQuery(db, storeChallengeSql, [
     sha256(challenge),
     values.purpose,

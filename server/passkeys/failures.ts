@@ -17,34 +17,39 @@ const recordedCodes = new Set<AuthErrorCode>([
 
 /**
  * Records a failed passkey ceremony (login or step-up) on its own, since the failed attempt's
- * transaction, if any, was rolled back. The user is the owner of the credential the response names,
- * when this server knows it. Never throws: a failure to record is logged and the original error
- * stays the answer.
+ * transaction, if any, was rolled back: `error` is what the ceremony threw, `body` the response it
+ * was given. The user is `userId` or else the owner of the credential the response names, when this
+ * server knows it. Never throws: a failure to record is logged and the original error stays the answer.
  */
 export async function recordAssertionFailure(
   deps: Pick<Deps, 'db' | 'clock' | 'logger'>,
-  type: Extract<AuditEventType, 'login_failed' | 'reauthentication_failed'>,
-  body: unknown,
-  error: unknown,
-  extra: { userId?: string | null; sessionId?: string | null; context?: RequestContext },
+  input: {
+    type: Extract<AuditEventType, 'login_failed' | 'reauthentication_failed'>;
+    body: unknown;
+    error: unknown;
+    userId?: string | null;
+    sessionId?: string | null;
+    context?: RequestContext;
+  },
 ): Promise<void> {
+  const { type, body, error } = input;
   if (!(error instanceof AuthError) || !recordedCodes.has(error.code)) return;
   try {
     const credentialId = credentialIdOf(body);
     const owner =
       credentialId === null ? null : await findPasskeyOwnerId(deps.db, fromBase64url(credentialId) as Buffer);
-    const userId = extra.userId ?? owner;
+    const userId = input.userId ?? owner;
     await recordAuditEvent(
       deps.db,
       {
         type,
         userId,
         reason: error.code,
-        sessionId: extra.sessionId ?? null,
+        sessionId: input.sessionId ?? null,
         // Only a credential of this user: an unknown one is attacker-chosen text, another's is theirs.
         passkeyId: owner !== null && owner === userId ? credentialId : null,
-        ipAddress: extra.context?.ipAddress ?? null,
-        userAgent: extra.context?.userAgent ?? null,
+        ipAddress: input.context?.ipAddress ?? null,
+        userAgent: input.context?.userAgent ?? null,
       },
       deps.clock.now(),
     );

@@ -49,13 +49,26 @@ export function passkeyManagementRoutes(deps: Deps) {
         c.var.input,
         c.var.requestContext,
       );
-      if (replacement) setSessionCookie(c, cookie, replacement.token, replacement.session.expiresAt, clock.now());
+      if (replacement)
+        setSessionCookie(
+          c,
+          cookie,
+          { token: replacement.token, expiresAt: replacement.session.expiresAt },
+          clock.now(),
+        );
       return c.json({ passkey }, 201);
     },
   );
 
   app.patch('/:id', body, session, validBody(schemas.renamePasskeyRequest), async (c) =>
-    c.json({ passkey: await renamePasskey(deps, c.var.session, c.req.param('id'), c.var.input, c.var.requestContext) }),
+    c.json({
+      passkey: await renamePasskey(
+        deps,
+        c.var.session,
+        { ...c.var.input, id: c.req.param('id') },
+        c.var.requestContext,
+      ),
+    }),
   );
 
   app.delete('/:id', body, session, validBody(schemas.emptyRequest), async (c) => {

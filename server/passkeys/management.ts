@@ -58,7 +58,7 @@ export function toPasskeyView(row: PasskeyRow): PasskeyView {
 
 /** The signed-in user's passkeys, oldest first, with what the Signal API needs. */
 export async function listPasskeys(
-  deps: Deps,
+  deps: Pick<Deps, 'db' | 'config'>,
   session: Session,
 ): Promise<{ passkeys: PasskeyView[]; signal: SignalDetails }> {
   const { db, config } = deps;
@@ -83,7 +83,7 @@ export async function listPasskeys(
  * passkeys, so an authenticator that already holds one says so instead of making a second.
  */
 export async function startPasskeyRegistration(
-  deps: Deps,
+  deps: Pick<Deps, 'db' | 'config' | 'clock'>,
   session: Session,
 ): Promise<PublicKeyCredentialCreationOptionsJSON> {
   const { db, config, clock } = deps;
@@ -114,15 +114,17 @@ export async function startPasskeyRegistration(
   });
   await storeChallenge(
     db,
-    options.challenge,
     {
-      purpose: 'passkey_registration',
-      user_id: session.userId,
-      session_id: session.id,
-      webauthn_user_id: user.webauthn_user_id,
+      challenge: options.challenge,
+      values: {
+        purpose: 'passkey_registration',
+        user_id: session.userId,
+        session_id: session.id,
+        webauthn_user_id: user.webauthn_user_id,
+      },
+      ttlSeconds: config.challengeTtl,
     },
     now,
-    config.challengeTtl,
   );
   return options;
 }
@@ -133,7 +135,7 @@ export async function startPasskeyRegistration(
  * it: `session` and `token` are set only then, and the route sets the new cookie.
  */
 export async function finishPasskeyRegistration(
-  deps: Deps,
+  deps: Pick<Deps, 'db' | 'config' | 'clock' | 'logger'>,
   session: Session,
   body: RegistrationInput,
   context: RequestContext,
@@ -175,9 +177,7 @@ export async function finishPasskeyRegistration(
     );
     await recordRevocations(
       trx,
-      session.userId,
-      [session.id],
-      { actor: 'system', cause: 'recovery_completed', context },
+      { userId: session.userId, sessionIds: [session.id], actor: 'system', cause: 'recovery_completed', context },
       now,
     );
     await recordAuditEvent(
@@ -197,19 +197,18 @@ export async function finishPasskeyRegistration(
 }
 
 /**
- * Renames one of the signed-in user's passkeys: 1 to 64 characters after trimming, no control
- * characters; `null` clears the name (the authenticator's name shows again). Another user's
- * passkey is `not_found`.
+ * Renames one of the signed-in user's passkeys (`id`, its credential ID in base64url): 1 to 64
+ * characters after trimming, no control characters; `null` clears the name (the authenticator's
+ * name shows again). Another user's passkey is `not_found`.
  */
 export async function renamePasskey(
-  deps: Deps,
+  deps: Pick<Deps, 'db' | 'clock'>,
   session: Session,
-  id: string,
-  input: RenamePasskeyRequest,
+  input: RenamePasskeyRequest & { id: string },
   context: RequestContext,
 ): Promise<PasskeyView> {
   const { db, clock } = deps;
-  const { name } = input;
+  const { id, name } = input;
   const credentialId = parseCredentialId(id);
   const now = clock.now();
   return inTransaction(db, async (trx) => {
@@ -237,7 +236,7 @@ export async function renamePasskey(
  * `not_found`; both change nothing.
  */
 export async function deletePasskey(
-  deps: Deps,
+  deps: Pick<Deps, 'db' | 'config' | 'clock'>,
   session: Session,
   id: string,
   context: RequestContext,
@@ -267,9 +266,15 @@ export async function deletePasskey(
     );
     await recordRevocations(
       trx,
-      session.userId,
-      revoked,
-      { actor: 'user', cause: 'passkey_deleted', passkeyId: id, fromSession: session.id, context },
+      {
+        userId: session.userId,
+        sessionIds: revoked,
+        actor: 'user',
+        cause: 'passkey_deleted',
+        passkeyId: id,
+        fromSession: session.id,
+        context,
+      },
       now,
     );
     return { currentSessionRevoked: revoked.includes(session.id) };

@@ -26,7 +26,7 @@ export const supportedAlgorithmIDs = [-8, -7, -257];
  * WebAuthn user handle (never derived from the username), remembered with the challenge.
  */
 export async function startRegistration(
-  deps: Deps,
+  deps: Pick<Deps, 'db' | 'config' | 'clock'>,
   input: { username: string; displayName?: string | null | undefined },
 ): Promise<PublicKeyCredentialCreationOptionsJSON> {
   const { db, config, clock } = deps;
@@ -54,10 +54,12 @@ export async function startRegistration(
   });
   await storeChallenge(
     db,
-    options.challenge,
-    { purpose: 'registration', webauthn_user_id: webauthnUserId, username, display_name: displayName },
+    {
+      challenge: options.challenge,
+      values: { purpose: 'registration', webauthn_user_id: webauthnUserId, username, display_name: displayName },
+      ttlSeconds: config.challengeTtl,
+    },
     clock.now(),
-    config.challengeTtl,
   );
   return options;
 }
@@ -68,7 +70,7 @@ export async function startRegistration(
  * step leaves nothing behind.
  */
 export async function finishRegistration(
-  deps: Deps,
+  deps: Pick<Deps, 'db' | 'config' | 'clock' | 'logger'>,
   body: RegistrationInput,
   context: Omit<SessionContext, 'passkeyId'>,
 ): Promise<{ user: User; token: string; session: Session }> {
@@ -120,7 +122,7 @@ export async function finishRegistration(
  * the new credential as a passkey row without its owner.
  */
 export async function verifyNewCredential(
-  deps: Deps,
+  deps: Pick<Deps, 'db' | 'config' | 'logger'>,
   body: RegistrationInput,
   purpose: 'registration' | 'passkey_registration',
   now: Date,

@@ -38,7 +38,7 @@ export function passkeyRoutes(deps: Deps) {
     validBody(schemas.registrationResponse),
     async (c) => {
       const { user, token, session } = await finishRegistration(deps, c.var.input, c.var.requestContext);
-      setSessionCookie(c, cookie, token, session.expiresAt, clock.now());
+      setSessionCookie(c, cookie, { token, expiresAt: session.expiresAt }, clock.now());
       await offerDeviceBinding(deps, c, session.id);
       return c.json({ user }, 201);
     },
@@ -62,7 +62,7 @@ export function passkeyRoutes(deps: Deps) {
     validBody(schemas.authenticationResponse),
     async (c) => {
       const { user, token, session, notice } = await finishAuthentication(deps, c.var.input, c.var.requestContext);
-      setSessionCookie(c, cookie, token, session.expiresAt, clock.now());
+      setSessionCookie(c, cookie, { token, expiresAt: session.expiresAt }, clock.now());
       await offerDeviceBinding(deps, c, session.id);
       // `notice` (an addition to the contract, README "Risk signals") only when a risk signal has something to say.
       return c.json(notice === null ? { user } : { user, notice });

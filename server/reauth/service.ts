@@ -21,7 +21,7 @@ import type { Session } from '../sessions/service.js';
  * required, and a challenge bound to this user and this session.
  */
 export async function startReauthentication(
-  deps: Deps,
+  deps: Pick<Deps, 'db' | 'config' | 'clock'>,
   session: Session,
 ): Promise<PublicKeyCredentialRequestOptionsJSON> {
   const { db, config, clock } = deps;
@@ -38,10 +38,12 @@ export async function startReauthentication(
   });
   await storeChallenge(
     db,
-    options.challenge,
-    { purpose: 'reauthentication', user_id: session.userId, session_id: session.id },
+    {
+      challenge: options.challenge,
+      values: { purpose: 'reauthentication', user_id: session.userId, session_id: session.id },
+      ttlSeconds: config.challengeTtl,
+    },
     clock.now(),
-    config.challengeTtl,
   );
   return options;
 }
@@ -52,7 +54,7 @@ export async function startReauthentication(
  * passkey of another user is `verification_failed` and changes nothing (but the failure is recorded).
  */
 export async function finishReauthentication(
-  deps: Deps,
+  deps: Pick<Deps, 'db' | 'config' | 'clock' | 'logger'>,
   session: Session,
   body: AuthenticationInput,
   context: RequestContext,
@@ -61,12 +63,15 @@ export async function finishReauthentication(
   const now = clock.now();
   let verified;
   try {
-    verified = await verifyAssertion(deps, body, 'reauthentication', now, session.id);
+    verified = await verifyAssertion(deps, { body, purpose: 'reauthentication', sessionId: session.id }, now);
     if (verified.owner.id !== session.userId)
       throw new AuthError('verification_failed', 'This passkey belongs to another account.');
     if (verified.challenge.session_id !== session.id) throw new AuthError('invalid_challenge');
   } catch (error) {
-    await recordAssertionFailure(deps, 'reauthentication_failed', body, error, {
+    await recordAssertionFailure(deps, {
+      type: 'reauthentication_failed',
+      body,
+      error,
       userId: session.userId,
       sessionId: session.id,
       context,
@@ -94,10 +99,13 @@ export async function finishReauthentication(
       return { verifiedAt: now };
     });
   try {
-    return await refusingCounterRegressions(deps, verified, 'reauthentication', now, record);
+    return await refusingCounterRegressions(deps, { verified, purpose: 'reauthentication' }, now, record);
   } catch (error) {
     if (error instanceof AuthError && error.code === 'verification_failed') {
-      await recordAssertionFailure(deps, 'reauthentication_failed', body, error, {
+      await recordAssertionFailure(deps, {
+        type: 'reauthentication_failed',
+        body,
+        error,
         userId: session.userId,
         sessionId: session.id,
         context,

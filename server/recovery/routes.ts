@@ -39,7 +39,7 @@ export function recoveryRoutes(deps: Deps) {
         session: created,
         remaining,
       } = await recoverAccount(deps, c.var.input, c.var.requestContext);
-      setSessionCookie(c, { name: config.session.cookieName }, token, created.expiresAt, clock.now());
+      setSessionCookie(c, { name: config.session.cookieName }, { token, expiresAt: created.expiresAt }, clock.now());
       return c.json({
         user,
         session: {

@@ -21,7 +21,7 @@ export const recoverySessionLifetime = 15 * 60;
  * earlier set, and returns them: this is the only time they are shown (only hashes are stored).
  */
 export async function createRecoveryCodes(
-  deps: Deps,
+  deps: Pick<Deps, 'db' | 'config' | 'clock'>,
   session: Session,
   context: RequestContext,
 ): Promise<{ codes: string[]; createdAt: Date }> {
@@ -66,7 +66,7 @@ export async function getRecoveryCodeStatus(
  * a disabled account is `account_disabled` and keeps its code.
  */
 export async function recoverAccount(
-  deps: Deps,
+  deps: Pick<Deps, 'db' | 'config' | 'clock' | 'logger'>,
   input: RecoverRequest,
   context: RequestContext,
 ): Promise<{ user: User; token: string; session: Session; remaining: number }> {
@@ -108,7 +108,12 @@ export async function recoverAccount(
   return result;
 }
 
-async function recordRecoveryFailure(deps: Deps, username: string, context: RequestContext, now: Date): Promise<void> {
+async function recordRecoveryFailure(
+  deps: Pick<Deps, 'db' | 'logger'>,
+  username: string,
+  context: RequestContext,
+  now: Date,
+): Promise<void> {
   try {
     const user = await findUserByUsername(deps.db, username);
     // Attempts on unknown usernames are not tied to anyone; they are for the rate limit to stop.

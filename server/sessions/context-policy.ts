@@ -80,9 +80,11 @@ export async function enforceSessionContext(
       return inTransaction(db, async (trx) => {
         const outcome = await applyAction(
           trx,
-          session.id,
-          action,
-          action === 'record' ? () => markSessionSuspect(trx, session.id, network, now) : null,
+          {
+            sessionId: session.id,
+            action,
+            record: action === 'record' ? () => markSessionSuspect(trx, session.id, network, now) : null,
+          },
           now,
         );
         if (outcome.changed) await recordAuditEvent(trx, { type: 'session_suspect', ...event(signal, action) }, now);
@@ -98,9 +100,7 @@ export async function enforceSessionContext(
   return inTransaction(db, async (trx) => {
     const outcome = await applyAction(
       trx,
-      session.id,
-      action,
-      () => addSessionNetwork(trx, session.id, network as string),
+      { sessionId: session.id, action, record: () => addSessionNetwork(trx, session.id, network as string) },
       now,
     );
     if (outcome.changed)
@@ -109,13 +109,13 @@ export async function enforceSessionContext(
   });
 }
 
+/** Applies the policy's action to the session: revokes it, holds it for a step-up, or runs `record` (if any); `changed` when it wrote. */
 async function applyAction(
   trx: Kysely<Database>,
-  sessionId: string,
-  action: SessionRiskAction,
-  record: (() => Promise<boolean>) | null,
+  input: { sessionId: string; action: SessionRiskAction; record: (() => Promise<boolean>) | null },
   now: Date,
 ): Promise<{ changed: boolean; result: SessionContextOutcome }> {
+  const { sessionId, action, record } = input;
   switch (action) {
     case 'revoke':
       return { changed: await revokeSessionById(trx, sessionId, now), result: 'revoked' };

@@ -32,17 +32,17 @@ export function hasSessionCookie(c: Context, options: SessionCookieOptions): boo
 }
 
 /**
- * Sets the session cookie: HttpOnly (no page script can read it), Secure (browsers accept it on
- * http://localhost too), SameSite=Lax, Path=/, no Domain, so the `__Host-` prefix holds, and a
- * Max-Age no later than the session's expiry.
+ * Sets the session cookie to `session.token`: HttpOnly (no page script can read it), Secure (browsers
+ * accept it on http://localhost too), SameSite=Lax, Path=/, no Domain, so the `__Host-` prefix holds,
+ * and a Max-Age no later than the session's expiry (`session.expiresAt`).
  */
 export function setSessionCookie(
   c: Context,
   options: SessionCookieOptions,
-  token: string,
-  expiresAt: Date,
+  session: { token: string; expiresAt: Date },
   now: Date,
 ): void {
+  const { token, expiresAt } = session;
   setCookie(c, options.name, token, {
     httpOnly: true,
     secure: true,

@@ -108,6 +108,6 @@ export async function authenticateRequest(
     clearSessionCookie(c, cookie);
     return null;
   }
-  if (validated.refreshed) setSessionCookie(c, cookie, token, validated.session.expiresAt, now);
+  if (validated.refreshed) setSessionCookie(c, cookie, { token, expiresAt: validated.session.expiresAt }, now);
   return { validated, token, stepUpRequired: risk === 'step-up' };
 }

@@ -21,7 +21,10 @@ import { requireRecentVerification } from './step-up.js';
 export type SessionView = SessionSummary;
 
 /** The signed-in user's live sessions, newest first, marking the one making the request. */
-export async function listSessions(deps: Deps, current: Session): Promise<SessionView[]> {
+export async function listSessions(
+  deps: Pick<Deps, 'db' | 'config' | 'clock'>,
+  current: Session,
+): Promise<SessionView[]> {
   const { db, config, clock } = deps;
   const now = clock.now();
   const rows = await listLiveSessionsOfUser(db, current.userId, liveAt(config.session, now));
@@ -35,7 +38,7 @@ export async function listSessions(deps: Deps, current: Session): Promise<Sessio
  * the session making the request (whose cookie the route then clears).
  */
 export async function revokeOwnSession(
-  deps: Deps,
+  deps: Pick<Deps, 'db' | 'config' | 'clock'>,
   current: Session,
   sessionId: string,
   context: RequestContext,
@@ -66,7 +69,7 @@ export async function revokeOwnSession(
 
 /** *Step-up.* Revokes every live session of the signed-in user except the current one. */
 export async function revokeOtherSessions(
-  deps: Deps,
+  deps: Pick<Deps, 'db' | 'config' | 'clock'>,
   current: Session,
   context: RequestContext,
 ): Promise<{ revoked: number }> {
@@ -77,9 +80,14 @@ export async function revokeOtherSessions(
     const revoked = await revokeSessionsOfUserExcept(trx, current.userId, current.id, liveAt(config.session, now));
     await recordRevocations(
       trx,
-      current.userId,
-      revoked,
-      { actor: 'user', cause: 'revoke_others', fromSession: current.id, context },
+      {
+        userId: current.userId,
+        sessionIds: revoked,
+        actor: 'user',
+        cause: 'revoke_others',
+        fromSession: current.id,
+        context,
+      },
       now,
     );
     return { revoked: revoked.length };
@@ -100,14 +108,21 @@ export async function logout(
   });
 }
 
-/** One `session_revoked` event per revoked session; pass the transaction of the revocation. */
+/** One `session_revoked` event per revoked session of `userId`; pass the transaction of the revocation. */
 export async function recordRevocations(
   trx: Kysely<Database>,
-  userId: string,
-  sessionIds: string[],
-  how: { actor: Actor; cause: string; fromSession?: string; passkeyId?: string; context?: RequestContext },
+  how: {
+    userId: string;
+    sessionIds: string[];
+    actor: Actor;
+    cause: string;
+    fromSession?: string;
+    passkeyId?: string;
+    context?: RequestContext;
+  },
   now: Date,
 ): Promise<void> {
+  const { userId, sessionIds } = how;
   for (const sessionId of sessionIds) {
     await recordAuditEvent(
       trx,

@@ -2,22 +2,21 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 
 /**
- * Replaces the session secret if, and only if, the current one is still `currentHash`: the old one
- * becomes the previous secret. Of concurrent callers presenting the same secret, exactly one gets
- * `true`; the others see the changed hash and get `false`.
+ * Replaces the session secret with `hashes.next` if, and only if, the current one is still
+ * `hashes.current`: the old one becomes the previous secret. Of concurrent callers presenting the
+ * same secret, exactly one gets `true`; the others see the changed hash and get `false`.
  */
 export async function replaceSessionSecret(
   db: Kysely<Database>,
   id: string,
-  currentHash: Uint8Array,
-  nextHash: Uint8Array,
+  hashes: { current: Uint8Array; next: Uint8Array },
   now: Date,
 ): Promise<boolean> {
   const row = await db
     .updateTable('session')
-    .set((eb) => ({ previous_secret_hash: eb.ref('secret_hash'), secret_hash: nextHash, secret_rotated_at: now }))
+    .set((eb) => ({ previous_secret_hash: eb.ref('secret_hash'), secret_hash: hashes.next, secret_rotated_at: now }))
     .where('id', '=', id)
-    .where('secret_hash', '=', currentHash)
+    .where('secret_hash', '=', hashes.current)
     .where('revoked_at', 'is', null)
     .returning('id')
     .executeTakeFirst();

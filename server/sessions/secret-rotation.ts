@@ -22,23 +22,24 @@ export interface SessionSecretState {
 }
 
 /**
- * Rotates the secret of session `sessionId` if the token carries the current secret and it is older
- * than `rotationAge` seconds. Returns the new token `id.secret`, or `null` when no rotation is due
- * or another request rotated it first (that request's response carries the successor; this one
- * keeps working with the old secret during the grace, so there is never a second successor).
+ * Rotates the secret of the session of `sessionToken` if the token carries the current secret
+ * (`state`) and it is older than `rotationAge` seconds. Returns the new token `id.secret`, or `null`
+ * when no rotation is due or another request rotated it first (that request's response carries the
+ * successor; this one keeps working with the old secret during the grace, so there is never a
+ * second successor).
  */
 export async function rotateSessionSecretIfDue(
   db: Kysely<Database>,
-  sessionToken: string,
-  state: SessionSecretState,
-  rotationAge: number,
+  input: { sessionToken: string; state: SessionSecretState; rotationAge: number },
   now: Date,
 ): Promise<string | null> {
+  const { sessionToken, state, rotationAge } = input;
   if (!state.current || now.getTime() - state.issuedAt.getTime() < rotationAge * 1000) return null;
   const parsed = parseToken(sessionToken);
   if (parsed === null) return null;
   const secret = newSessionSecret();
-  const rotated = await replaceSessionSecret(db, parsed.id, hashSecret(parsed.secret), hashSecret(secret), now);
+  const hashes = { current: hashSecret(parsed.secret), next: hashSecret(secret) };
+  const rotated = await replaceSessionSecret(db, parsed.id, hashes, now);
   return rotated ? formatToken(parsed.id, secret) : null;
 }
 

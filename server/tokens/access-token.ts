@@ -29,9 +29,7 @@ export async function issueAccessToken(
   const now = clock.now();
   const rotatedSessionToken = await rotateSessionSecretIfDue(
     db,
-    input.sessionToken,
-    input.secret,
-    config.session.secretRotationAge,
+    { sessionToken: input.sessionToken, state: input.secret, rotationAge: config.session.secretRotationAge },
     now,
   );
   const key = await keys.signingKey();

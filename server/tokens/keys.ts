@@ -53,14 +53,13 @@ export interface KeyStore {
   verificationKey(kid: string): Promise<{ alg: SigningAlgorithm; key: KeyObject } | null>;
 }
 
-type KeyStoreDeps = Pick<Deps, 'db' | 'config' | 'clock'>;
-
 /** What the token services take: the app's dependencies and this instance's key store. */
 export type TokenDeps = Pick<Deps, 'db' | 'config' | 'clock'> & { keys: KeyStore };
 
 const kidPattern = /^[A-Za-z0-9_-]{1,64}$/;
 
-export function createKeyStore(deps: KeyStoreDeps): KeyStore {
+/** The key store of one app instance (see {@link KeyStore}); time comes from `deps.clock` at each call. */
+export function createKeyStore(deps: Pick<Deps, 'db' | 'config' | 'clock'>): KeyStore {
   const { db, clock } = deps;
   const tokens = deps.config.tokens;
   let cache: { rows: SigningKeyRow[]; loadedAt: number } | null = null;

@@ -1,8 +1,6 @@
-import type { Kysely } from 'kysely';
 import { recordAuditEvent } from '../audit/repository.js';
-import type { Config } from '../config.js';
-import type { Database } from '../db/schema.js';
 import { inTransaction } from '../db/transaction.js';
+import type { Deps } from '../deps.js';
 import {
   deleteRetiredSigningKeys,
   insertSigningKey,
@@ -43,11 +41,7 @@ export interface SigningKeyRotation {
  * const rotation = await rotateSigningKeys({ db, config, clock: systemClock });
  * console.log(`${rotation.kid} signs from ${rotation.activatesAt.toISOString()}`);
  */
-export async function rotateSigningKeys(deps: {
-  db: Kysely<Database>;
-  config: Pick<Config, 'tokens'>;
-  clock: { now(): Date };
-}): Promise<SigningKeyRotation> {
+export async function rotateSigningKeys(deps: Pick<Deps, 'db' | 'config' | 'clock'>): Promise<SigningKeyRotation> {
   const { db, clock } = deps;
   const tokens = deps.config.tokens;
   const now = clock.now();

@@ -34,7 +34,12 @@ export function tokenRoutes(deps: Deps, keys: KeyStore = createKeyStore(deps)) {
     if (issued.rotatedSessionToken !== null) {
       // The successor replaces whatever cookie requireSession may have refreshed with the old secret.
       c.header('Set-Cookie', undefined);
-      setSessionCookie(c, cookie, issued.rotatedSessionToken, c.var.session.expiresAt, clock.now());
+      setSessionCookie(
+        c,
+        cookie,
+        { token: issued.rotatedSessionToken, expiresAt: c.var.session.expiresAt },
+        clock.now(),
+      );
     }
     return c.json({ access_token: issued.accessToken, token_type: 'Bearer', expires_in: issued.expiresIn });
   });

@@ -9,20 +9,19 @@ import { changeDisplayName } from './service.js';
 
 /** Mounted at `/auth/user`: `PATCH`, the signed-in user changes their display name. */
 export function userRoutes(deps: Deps) {
-  const { config, clock } = deps;
   const app = new Hono<AppEnv>();
 
-  app.patch('/', jsonBody(config), requireSession(deps), validBody(schemas.updateUserRequest), async (c) =>
-    c.json(
-      await changeDisplayName(
-        deps.db,
-        c.var.session.userId,
-        c.var.input,
-        { rpId: config.rpId, sessionId: c.var.session.id, context: c.var.requestContext },
-        clock.now(),
-      ),
-    ),
-  );
+  app.patch('/', jsonBody(deps.config), requireSession(deps), validBody(schemas.updateUserRequest), async (c) => {
+    const session = c.get('session');
+    return c.json(
+      await changeDisplayName(deps, {
+        ...c.var.input,
+        userId: session.userId,
+        sessionId: session.id,
+        context: c.var.requestContext,
+      }),
+    );
+  });
 
   return app;
 }

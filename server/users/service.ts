@@ -1,27 +1,33 @@
-import type { Kysely } from 'kysely';
 import type { Actor, RequestContext } from '../audit/events.js';
 import { recordAuditEvent } from '../audit/repository.js';
 import type { UpdateUserRequest } from '../contract/wire.js';
 import { toBase64url } from '../crypto.js';
-import type { Database } from '../db/schema.js';
 import { inTransaction } from '../db/transaction.js';
+import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { revokeAllSessionsOfUser } from '../sessions/repository.js';
 import { toUser, type User } from '../user.js';
 import { deleteUserRow, lockUser, setDisplayName, setUserDisabledAt } from './repository.js';
 
+/** Who changes which user: the input of the account services below. */
+export interface UserChange {
+  userId: string;
+  actor: Actor;
+}
+
 /**
  * Disables a user and revokes all of their sessions in the same transaction, so that their very next
  * request answers 401 and new logins answer 403 `account_disabled`. `null` for an unknown user;
- * `changed: false` when the user was already disabled (nothing written).
+ * `changed: false` when the user was already disabled (nothing written). Inside a transaction, pass
+ * it as `db` (`{ ...deps, db: trx }`): the change joins it.
  */
 export async function disableUser(
-  db: Kysely<Database>,
-  userId: string,
-  actor: Actor,
-  now: Date,
+  deps: Pick<Deps, 'db' | 'clock'>,
+  input: UserChange,
 ): Promise<{ changed: boolean; revokedSessions: number } | null> {
-  return inTransaction(db, async (trx) => {
+  const { userId, actor } = input;
+  const now = deps.clock.now();
+  return inTransaction(deps.db, async (trx) => {
     const user = await lockUser(trx, userId);
     if (!user) return null;
     // Revoke even when already disabled: a login racing the first disable may have left a session.
@@ -39,12 +45,12 @@ export async function disableUser(
 
 /** Enables a disabled user. `null` for an unknown user; `changed: false` when the user was not disabled. */
 export async function enableUser(
-  db: Kysely<Database>,
-  userId: string,
-  actor: Actor,
-  now: Date,
+  deps: Pick<Deps, 'db' | 'clock'>,
+  input: UserChange,
 ): Promise<{ changed: boolean } | null> {
-  return inTransaction(db, async (trx) => {
+  const { userId, actor } = input;
+  const now = deps.clock.now();
+  return inTransaction(deps.db, async (trx) => {
     const user = await lockUser(trx, userId);
     if (!user) return null;
     if (user.disabled_at === null) return { changed: false };
@@ -59,12 +65,12 @@ export async function enableUser(
  * an unknown user.
  */
 export async function revokeAllSessions(
-  db: Kysely<Database>,
-  userId: string,
-  actor: Actor,
-  now: Date,
+  deps: Pick<Deps, 'db' | 'clock'>,
+  input: UserChange,
 ): Promise<{ revokedSessions: number } | null> {
-  return inTransaction(db, async (trx) => {
+  const { userId, actor } = input;
+  const now = deps.clock.now();
+  return inTransaction(deps.db, async (trx) => {
     const user = await lockUser(trx, userId);
     if (!user) return null;
     const revoked = await revokeAllSessionsOfUser(trx, userId, now);
@@ -80,8 +86,10 @@ export async function revokeAllSessions(
  * ends at once. The `user_deleted` event keeps the user id (not the username). `false` for an
  * unknown user.
  */
-export async function deleteUser(db: Kysely<Database>, userId: string, actor: Actor, now: Date): Promise<boolean> {
-  return inTransaction(db, async (trx) => {
+export async function deleteUser(deps: Pick<Deps, 'db' | 'clock'>, input: UserChange): Promise<boolean> {
+  const { userId, actor } = input;
+  const now = deps.clock.now();
+  return inTransaction(deps.db, async (trx) => {
     const deleted = await deleteUserRow(trx, userId);
     if (!deleted) return false;
     await recordAuditEvent(trx, { type: 'user_deleted', userId, actor }, now);
@@ -95,13 +103,13 @@ export async function deleteUser(db: Kysely<Database>, userId: string, actor: Ac
  * through the Signal API (`signalCurrentUserDetails`): the RP ID and the WebAuthn user handle.
  */
 export async function changeDisplayName(
-  db: Kysely<Database>,
-  userId: string,
-  input: UpdateUserRequest,
-  options: { rpId: string; sessionId: string; context: RequestContext },
-  now: Date,
+  deps: Pick<Deps, 'db' | 'config' | 'clock'>,
+  input: UpdateUserRequest & { userId: string; sessionId: string; context: RequestContext },
 ): Promise<{ user: User; signal: { rpId: string; userId: string; name: string; displayName: string } }> {
-  return inTransaction(db, async (trx) => {
+  const { userId, sessionId, context } = input;
+  const { rpId } = deps.config;
+  const now = deps.clock.now();
+  return inTransaction(deps.db, async (trx) => {
     const current = await lockUser(trx, userId);
     if (!current) throw new AuthError('unauthenticated');
     // Checked and normalised by the contract's schema; empty or null means the username.
@@ -113,8 +121,8 @@ export async function changeDisplayName(
         {
           type: 'display_name_changed',
           userId,
-          sessionId: options.sessionId,
-          ...options.context,
+          sessionId,
+          ...context,
           details: { displayName },
         },
         now,
@@ -123,7 +131,7 @@ export async function changeDisplayName(
     return {
       user: toUser(updated),
       signal: {
-        rpId: options.rpId,
+        rpId,
         userId: toBase64url(updated.webauthn_user_id),
         name: updated.username,
         displayName: updated.display_name,

@@ -52,11 +52,11 @@ describe('audit trail', () => {
     tick();
     expect((await t.post('/auth/logout', undefined, cookie)).status).toBe(204);
     tick();
-    await disableUser(t.database.db, user.id, 'admin', t.clock.now());
+    await disableUser(t.deps, { userId: user.id, actor: 'admin' });
     tick();
     await expectError(t.signIn(authenticator), 403, 'account_disabled');
     tick();
-    await enableUser(t.database.db, user.id, 'admin', t.clock.now());
+    await enableUser(t.deps, { userId: user.id, actor: 'admin' });
     tick();
 
     expect(await auditTypes(t, user.id)).toEqual([
@@ -149,13 +149,13 @@ describe('audit trail', () => {
   it('records disable (with the sessions it revoked), enable and delete by the admin', async () => {
     const { cookie, user } = await t.signUp('operated');
     tick();
-    const result = await disableUser(t.database.db, user.id, 'admin', t.clock.now());
+    const result = await disableUser(t.deps, { userId: user.id, actor: 'admin' });
     expect(result).toEqual({ changed: true, revokedSessions: 1 });
     await expectError(t.get('/auth/session', cookie), 401, 'unauthenticated');
     tick();
-    await enableUser(t.database.db, user.id, 'admin', t.clock.now());
+    await enableUser(t.deps, { userId: user.id, actor: 'admin' });
     tick();
-    expect(await deleteUser(t.database.db, user.id, 'admin', t.clock.now())).toBe(true);
+    expect(await deleteUser(t.deps, { userId: user.id, actor: 'admin' })).toBe(true);
     const types = await auditTypes(t, user.id);
     expect(types.slice(-3)).toEqual(['user_disabled', 'user_enabled', 'user_deleted']);
     expect(

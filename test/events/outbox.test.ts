@@ -93,7 +93,7 @@ describe('the event outbox', () => {
 
     expect((await t.request('DELETE', `/auth/sessions/${sessionIdOf(laptop)}`, { cookie })).status).toBe(204);
     t.clock.advance(1);
-    expect((await disableUser(t.deps.db, user.id, 'admin', t.clock.now()))?.changed).toBe(true);
+    expect((await disableUser(t.deps, { userId: user.id, actor: 'admin' }))?.changed).toBe(true);
 
     const rows = await outboxOf(user.id);
     expect(rows.map((r) => r.type)).toEqual([

@@ -190,7 +190,7 @@ describe('POST /auth/recover', () => {
   it('a disabled account gets 403 account_disabled and keeps its code', async () => {
     const { cookie, user } = await t.signUp('disabled-r');
     const codes = await createCodes(cookie);
-    await disableUser(t.database.db, user.id, 'admin', t.clock.now());
+    await disableUser(t.deps, { userId: user.id, actor: 'admin' });
     const before = await snapshot(t);
     await expectError(recover('disabled-r', codes[0]!), 403, 'account_disabled');
     expect(await snapshot(t)).toEqual(before);
