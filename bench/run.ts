@@ -317,6 +317,12 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
     const bareServer = options.compare ? await start([], 'bench/compare/bare-hono.ts', {}) : null;
     const smallServer = await start([], undefined, { ...serverEnv, ...smallDatabase.serverEnv });
     const largeServer = await start([], undefined, { ...serverEnv, ...largeDatabase.serverEnv });
+    // The limit of a session check in Node: the same lookup, prepared, straight on pg (PostgreSQL only:
+    // PGlite's folder admits one process).
+    const rawPgServer =
+      options.compare && backend === 'pg'
+        ? await start([], 'bench/compare/raw-pg.ts', { DATABASE_URL: largeDatabase.serverEnv.DATABASE_URL as string })
+        : null;
     const token = await mintAccessToken(largeServer, sessionToken(1));
     if (token === null) result.notes.push('access-token route skipped: POST /auth/token is not available');
 
@@ -347,6 +353,17 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
         run: () =>
           runLoad(`GET /auth/session, ${n} sessions`, largeServer, {
             path: '/auth/session',
+            requests: sessionRequests(options.sessions, 5000),
+            ...load,
+            databasePids: largeDatabase.backendPids,
+          }),
+      });
+    if (rawPgServer)
+      scenarios.push({
+        name: 'rawPg',
+        run: () =>
+          runLoad(`raw pg session lookup (the limit), ${n} sessions`, rawPgServer, {
+            path: '/session',
             requests: sessionRequests(options.sessions, 5000),
             ...load,
             databasePids: largeDatabase.backendPids,
@@ -430,12 +447,13 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
       result.notes.push(`${s.name}: ${s.failures} of ${s.total} requests failed ${JSON.stringify(s.statuses ?? {})}`);
 
     const get = (name: string) => measured.get(name) ?? null;
-    const [bare, baseline, sessionSmall, betterAuth, protectedRoute] = [
+    const [bare, baseline, sessionSmall, betterAuth, protectedRoute, rawPg] = [
       get('bare'),
       get('baseline'),
       get('sessionSmall'),
       get('betterAuth'),
       get('token'),
+      get('rawPg'),
     ];
     const sessionLarge = get('sessionLarge') ?? sessionSmall;
     const ratio = (a: ScenarioResult | null, b: ScenarioResult | null) => (a && b && b.rps > 0 ? a.rps / b.rps : null);
@@ -446,9 +464,20 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
       tokenToBare: ratio(protectedRoute, bare),
       sessionToBaseline: ratio(sessionLarge, baseline),
       largeToSmall: options.sessions > small ? ratio(sessionLarge, sessionSmall) : null,
+      rawPgToBare: ratio(rawPg, bare),
+      sessionToRawPg: ratio(sessionLarge, rawPg),
     };
+    if (rawPg && bare && sessionLarge) {
+      const us = (ms: number | undefined) => (ms === undefined ? '?' : `${(ms * 1000).toFixed(0)} us`);
+      result.notes.push(
+        `limit: the raw pg session lookup runs at ${(rawPg.rps / bare.rps).toFixed(2)}x bare Hono (server ${us(rawPg.serverCpuMs)}, PostgreSQL ${us(rawPg.databaseCpuMs)} per request); GET /auth/session at ${(sessionLarge.rps / rawPg.rps).toFixed(2)}x it`,
+      );
+    }
     const r = result.ratios;
-    const peakRss = Math.max(...result.scenarios.filter((s) => s !== bare && s !== betterAuth).map((s) => s.rssMb));
+    // The auth server's own memory: not the comparison servers'.
+    const peakRss = Math.max(
+      ...result.scenarios.filter((s) => s !== bare && s !== betterAuth && s !== rawPg).map((s) => s.rssMb),
+    );
     const target = (
       name: string,
       value: number | null,
