@@ -11,9 +11,9 @@ import { listPasskeyRowsOfUser } from '../passkeys/manage-repository.js';
 import { liveAt } from '../sessions/lifetime.js';
 import { listLiveSessionsOfUser } from '../sessions/repository.js';
 import { rotateSigningKeys } from '../tokens/rotation.js';
+import { normalizeUsername } from '../username.js';
 import { findUserById, findUserByUsername } from '../users/repository.js';
 import { deleteUser, disableUser, enableUser, revokeAllSessions } from '../users/service.js';
-import { normalizeUsername } from '../users/username.js';
 import { listRecentEventsOfUser, listUsersWithCounts, type UserSummaryRow } from './repository.js';
 
 /** `usage` is a bad command line (exit 2); every other code is a runtime failure (exit 1). */

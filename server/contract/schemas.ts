@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import { fromBase64url } from '../crypto.js';
-import { hasForbiddenCharacters, normalizeDisplayName, normalizeUsername } from '../users/username.js';
+import { hasForbiddenCharacters, normalizeDisplayName, normalizeUsername } from '../username.js';
 import { errorCodes } from './error-codes.js';
 import type * as Wire from './wire.js';
 

@@ -4,7 +4,7 @@ import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { addressKey } from '../net/address.js';
 import { hitCounters } from '../rate-limits/repository.js';
-import { canonicalUsername } from '../users/username.js';
+import { canonicalUsername } from '../username.js';
 import { clientAddress } from './client-address.js';
 
 export interface RateLimitOptions {

@@ -16,7 +16,7 @@ import { ceremonyOrigins } from '../platform/origins.js';
 import { type SignInAssessment, signInRefusal } from '../risk/sign-in.js';
 import { createSession, enforceSessionLimit, type Session, type SessionContext } from '../sessions/service.js';
 import { toUser, type User } from '../user.js';
-import { normalizeUsername } from '../users/username.js';
+import { normalizeUsername } from '../username.js';
 import { type AllowedCredential, credentialsForUsername } from './allow-credentials.js';
 import { consumeChallengeWithPasskey, storeChallenge } from './challenges.js';
 import { recordAssertionFailure } from './failures.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { usernameOf } from '../../server/http/rate-limit.js';
-import { canonicalUsername, normalizeUsername } from '../../server/users/username.js';
+import { canonicalUsername, normalizeUsername } from '../../server/username.js';
 
 describe('normalizeUsername', () => {
   it.each([

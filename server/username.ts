@@ -1,4 +1,4 @@
-import { AuthError } from '../errors.js';
+import { AuthError } from './errors.js';
 
 // C0 and C1 controls, DEL, and the Unicode line/paragraph separators and bidi overrides that make
 // one name look like another.
