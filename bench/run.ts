@@ -78,7 +78,7 @@ function parseOptions(): Options {
       sessions: { type: 'string', default: '1000000' },
       users: { type: 'string', default: '100000' },
       duration: { type: 'string', default: '6' },
-      warmup: { type: 'string', default: '1' },
+      warmup: { type: 'string', default: '2' },
       connections: { type: 'string', default: '50' },
       concurrency: { type: 'string', default: '16' },
       'log-level': { type: 'string', default: 'silent' },
@@ -96,7 +96,7 @@ function parseOptions(): Options {
     if (!process.argv.some((a) => a.startsWith('--sessions'))) values.sessions = '200000';
     if (!process.argv.some((a) => a.startsWith('--users'))) values.users = '20000';
     if (!process.argv.some((a) => a.startsWith('--duration'))) values.duration = '2';
-    if (!process.argv.some((a) => a.startsWith('--warmup'))) values.warmup = '0.5';
+    if (!process.argv.some((a) => a.startsWith('--warmup'))) values.warmup = '1.5';
   }
   const count = (name: string, raw: string, min: number): number => {
     const n = Number(raw.replace(/[_,]/g, ''));
