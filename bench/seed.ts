@@ -93,9 +93,7 @@ export async function seedUsers(db: Kysely<Database>, count: number, now: Date):
 
 /**
  * Inserts sessions from..to (inclusive), spread round-robin over `users` users, all live: created
- * at `now`, expiring 30 days later, and last seen within the minute before `now`, spread evenly over
- * it (the default SESSION_TOUCH_INTERVAL): the `last_seen_at` touches then come at the steady rate
- * of sessions in constant use, not all at once a minute into the run.
+ * and last seen at `now`, expiring 30 days later.
  */
 export async function seedSessions(
   db: Kysely<Database>,
@@ -125,7 +123,7 @@ export async function seedSessions(
         select 'b' || lpad(i::text, 19, '0'),
                ${hash},
                ('00000000-0000-4000-8000-' || lpad(to_hex(1 + i % ${users}::int), 12, '0'))::uuid,
-               ${now}, ${now}::timestamptz - ((i::bigint * 7919) % 60000) * interval '1 millisecond', ${expires}, ${now}${networksValue}
+               ${now}, ${now}, ${expires}, ${now}${networksValue}
         from generate_series(${start}::int, ${end}::int) as i`.execute(conn);
     }
   });
