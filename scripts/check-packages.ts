@@ -15,11 +15,11 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { freePort } from '../test/helpers/free-port.js';
 import { buildPackage } from './build-package.js';
 
 const run = promisify(execFile);
@@ -60,17 +60,6 @@ async function installedPackages(dir: string): Promise<string[]> {
   };
   await walk(path.join(dir, 'node_modules'));
   return found;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function emptyProject(dir: string): Promise<void> {

@@ -18,7 +18,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -26,6 +25,7 @@ import { openDatabase } from '../server/db/database.js';
 import { migrateToLatest } from '../server/db/migrate.js';
 import { createSoftwareAuthenticator, type SoftwareAuthenticator } from '../server/testing/index.js';
 import { TcpProxy } from '../test/hardening/tcp-proxy.js';
+import { freePort } from '../test/helpers/free-port.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const seconds = positive('SOAK_SECONDS', 180);
@@ -51,17 +51,6 @@ interface Server {
   url: string;
   child: ChildProcess;
   output: string[];
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function startServer(databaseUrl: string): Promise<Server> {

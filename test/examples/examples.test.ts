@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSoftwareAuthenticator } from '../../server/testing/index.js';
 import { sessionCookieOf } from '../helpers/app.js';
 import { buildPackagesOnce } from '../helpers/build.js';
+import { freePort } from '../helpers/free-port.js';
 
 // The examples run as their own processes against the built packages (`import ... from
 // 'passkey-auth-server'`, 'passkey-auth-verify', 'passkey-auth-client'), as a user would run them.
@@ -23,17 +23,6 @@ interface Running {
 
 const running: Running[] = [];
 const folders: string[] = [];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function start(file: string, env: Record<string, string>, ready: string): Promise<Running> {
   const port = await freePort();
