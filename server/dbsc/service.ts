@@ -2,6 +2,7 @@ import { decodeProtectedHeader, importJWK, type JWTPayload, jwtVerify } from 'jo
 import { recordAuditEvent } from '../audit/repository.js';
 import type { Config } from '../config.js';
 import { randomBase64url, sha256 } from '../crypto.js';
+import { inTransaction } from '../db/transaction.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import {
@@ -89,7 +90,8 @@ export async function registerDeviceKey(
   const authorization = typeof payload.authorization === 'string' ? payload.authorization : input.authorizationHeader;
   if (typeof payload.jti !== 'string' || authorization === null) throw new AuthError('invalid_challenge');
   const cookie = newBoundCookie(deps.config, now);
-  const bound = await db.transaction().execute(async (trx) => {
+  // Retried whole after a serialization failure; the audit event's observers (metrics) see it once committed.
+  const bound = await inTransaction(db, async (trx) => {
     const done = await bindSession(trx, input.sessionId, {
       challenge: payload.jti as string,
       authorization,
