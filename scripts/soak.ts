@@ -7,7 +7,7 @@
  * - no revoked or logged-out session is accepted after its revocation committed;
  * - every committed sign-in has its audit row and its outbox event (and every session its audit row);
  * - no 5xx other than 503, and 503 only during the cut (plus the time to reconnect);
- * - each server's memory (RSS) at the end is within 20% of its value after warm-up;
+ * - each server's memory (RSS) at the end is within 35% of its value after warm-up;
  * - no leaked database connections (pg_stat_activity): within the pools while idle, none idle in a
  *   transaction, none left once the servers stopped.
  *
@@ -382,8 +382,10 @@ async function main(): Promise<void> {
       }`,
     );
     check(
-      'server memory at the end within 20% of its value after warm-up',
-      endRss.every((end, i) => end <= (warmRss[i] as number) * 1.2),
+      'server memory at the end within 35% of its value after warm-up',
+      // A server's heap still grows after 12 s: eight 30-second runs (before and after the changes of
+      // 2026-11-30) grew 4-25% with no leak; 4 KB leaked per request (about 15 000 requests after warm-up) would exceed 35%.
+      endRss.every((end, i) => end <= (warmRss[i] as number) * 1.35),
       servers.map((_, i) => `server ${i + 1}: ${mb(warmRss[i] as number)} → ${mb(endRss[i] as number)}`).join('; '),
     );
 
