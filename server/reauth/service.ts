@@ -61,14 +61,8 @@ export async function finishReauthentication(
 ): Promise<{ verifiedAt: Date }> {
   const { db, clock } = deps;
   const now = clock.now();
-  let verified;
-  try {
-    verified = await verifyAssertion(deps, { body, purpose: 'reauthentication', sessionId: session.id }, now);
-    if (verified.owner.id !== session.userId)
-      throw new AuthError('verification_failed', 'This passkey belongs to another account.');
-    if (verified.challenge.session_id !== session.id) throw new AuthError('invalid_challenge');
-  } catch (error) {
-    await recordAssertionFailure(deps, {
+  const recordFailure = (error: unknown) =>
+    recordAssertionFailure(deps, {
       type: 'reauthentication_failed',
       body,
       error,
@@ -76,6 +70,14 @@ export async function finishReauthentication(
       sessionId: session.id,
       context,
     });
+  let verified;
+  try {
+    verified = await verifyAssertion(deps, { body, purpose: 'reauthentication', sessionId: session.id }, now);
+    if (verified.owner.id !== session.userId)
+      throw new AuthError('verification_failed', 'This passkey belongs to another account.');
+    if (verified.challenge.session_id !== session.id) throw new AuthError('invalid_challenge');
+  } catch (error) {
+    await recordFailure(error);
     throw error;
   }
   const { passkey } = verified;
@@ -102,14 +104,7 @@ export async function finishReauthentication(
     return await refusingCounterRegressions(deps, { verified, purpose: 'reauthentication' }, now, record);
   } catch (error) {
     if (error instanceof AuthError && error.code === 'verification_failed') {
-      await recordAssertionFailure(deps, {
-        type: 'reauthentication_failed',
-        body,
-        error,
-        userId: session.userId,
-        sessionId: session.id,
-        context,
-      });
+      await recordFailure(error);
     }
     throw error;
   }
