@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import { fromBase64url } from '../crypto.js';
 import { hasForbiddenCharacters, normalizeDisplayName, normalizeUsername } from '../username.js';
+import type { IntrospectionResult } from '../verify.js';
 import { errorCodes } from './error-codes.js';
 import type * as Wire from './wire.js';
 
@@ -553,6 +554,8 @@ type SchemasMatchWireTypes = [
   Assert<Equal<v.InferInput<typeof registerOptionsRequestDoc>, Wire.RegisterOptionsRequest>>,
   Assert<Equal<v.InferInput<typeof updateUserRequestDoc>, Wire.UpdateUserRequest>>,
   Assert<Equal<v.InferInput<typeof recoverRequestDoc>, Wire.RecoverRequest>>,
+  // verify.ts keeps its own copy (the standalone passkey-auth-verify package ships without contract/).
+  Assert<Equal<Wire.IntrospectionResponse, IntrospectionResult>>,
 ];
 const schemasMatchWireTypes: SchemasMatchWireTypes extends true[] ? true : never = true;
 void schemasMatchWireTypes;
