@@ -1,5 +1,6 @@
-import { Hono, type MiddlewareHandler } from 'hono';
-import { requestId } from 'hono/request-id';
+import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { type Context, Hono, type MiddlewareHandler, type Next } from 'hono';
 import { activityRoutes } from './activity/routes.js';
 import { buildOpenApiDocument } from './contract/openapi.js';
 import { pingDatabase } from './db/database.js';
@@ -95,21 +96,12 @@ function withMetrics(deps: Deps): Deps {
   return metrics ? { ...deps, metrics } : deps;
 }
 
-/** Request id, request log, security headers and the request context, in that order. */
+/**
+ * What every request passes first: one middleware (a compose level per middleware costs more than
+ * the work of the four together), see {@link frontDoor}.
+ */
 function requestMiddleware(deps: Deps): MiddlewareHandler<AppEnv>[] {
-  const { config } = deps;
-  const { trustedProxies } = config;
-  return [
-    // The id is always ours (a client's X-Request-Id is never adopted: limitLength 0 refuses every
-    // incoming one), sent back in X-Request-Id and put in the log line.
-    requestId({ limitLength: 0 }),
-    requestLog(deps),
-    securityHeaders(config.origins[0]?.startsWith('https://') ?? false),
-    (c, next) => {
-      c.set('requestContext', requestContext(c, trustedProxies));
-      return next();
-    },
-  ];
+  return [frontDoor(deps)];
 }
 
 /** The route map. Each feature folder has one routes function, mounted by its prefix. */
@@ -156,40 +148,54 @@ function answerWrongMethods(app: Hono<AppEnv>): void {
   }
 }
 
+/** A request slower than this is logged at `warn`, whatever its status. */
+const SLOW_REQUEST_MS = 1000;
+
 /**
- * The same security headers on every response (errors, 404/405 and static files included), and
- * `Cache-Control: no-store` on every `/auth/*` one. Set before `next()`, on the headers the response
- * is then created with: set after it, each header would re-create the finished response (and turn
- * the adapter's light string response into a stream), which cost more than the rest of the request.
+ * Request id, security headers, the request context and the request log, in that order, in one
+ * middleware, set before `next()` and synchronous unless a log line could be written:
+ *
+ * - **Request id.** Always ours (a client's `X-Request-Id` is never adopted), a random UUID, sent
+ *   back in `X-Request-Id` and put in the log line (`c.var.requestId`).
+ * - **Security headers.** The same on every response (errors, 404/405 and static files included),
+ *   and `Cache-Control: no-store` on every `/auth/*` one. Set on the headers the response is then
+ *   created with: set after `next()`, each header would re-create the finished response (and turn
+ *   the adapter's light string response into a stream), which cost more than the rest of the request.
+ * - **Request context.** The client's browser and address, read once (`c.var.requestContext`).
+ * - **Request log.** One structured line per request; never the cookie, a token, a body or a
+ *   challenge. At `debug` for an ordinary request (an access log at `info` costs a line per request
+ *   at scale and buries what matters), at `warn` for a 5xx answer or a request slower than
+ *   {@link SLOW_REQUEST_MS}, so the default level (`info`) keeps exactly the requests someone has to
+ *   look at. Nothing is measured or read when neither line could be written (LOG_LEVEL above warn).
  */
-function securityHeaders(https: boolean): MiddlewareHandler {
+function frontDoor(deps: Deps): MiddlewareHandler<AppEnv> {
+  const { config, logger } = deps;
+  const { trustedProxies } = config;
   const fixed: Array<[string, string]> = [
     ['X-Content-Type-Options', 'nosniff'],
     ['Referrer-Policy', 'no-referrer'],
     ['X-Frame-Options', 'DENY'],
   ];
-  if (https) fixed.push(['Strict-Transport-Security', 'max-age=63072000; includeSubDomains']);
+  if (config.origins[0]?.startsWith('https://')) {
+    fixed.push(['Strict-Transport-Security', 'max-age=63072000; includeSubDomains']);
+  }
   return (c, next) => {
-    for (const [name, value] of fixed) c.header(name, value);
-    if (c.req.path.startsWith('/auth/')) c.header('Cache-Control', 'no-store');
-    return next();
-  };
-}
-
-/** A request slower than this is logged at `warn`, whatever its status. */
-const SLOW_REQUEST_MS = 1000;
-
-/**
- * One structured line per request; never the cookie, a token, a body or a challenge. At `debug`
- * for an ordinary request (an access log at `info` costs a line per request at scale and buries
- * what matters), at `warn` for a 5xx answer or a request slower than {@link SLOW_REQUEST_MS}, so
- * the default level (`info`) keeps exactly the requests someone has to look at.
- */
-function requestLog(deps: Deps): MiddlewareHandler<AppEnv> {
-  const { logger } = deps;
-  return async (c, next) => {
-    // Nothing is measured or read when neither line could be written (LOG_LEVEL above warn).
+    const requestId = randomUUID();
+    c.set('requestId', requestId);
+    // On Node's own response when the adapter gives it (@hono/node-server): the response then needs
+    // no Headers object of its own, which costs more than the rest of this middleware together (a
+    // header the route sets itself still wins). Elsewhere (app.request(), other runtimes) on c.header.
+    const outgoing = (c.env as { outgoing?: Pick<ServerResponse, 'setHeader'> } | undefined)?.outgoing;
+    const setHeader = outgoing ? (name: string, value: string) => outgoing.setHeader(name, value) : c.header;
+    setHeader('X-Request-Id', requestId);
+    for (const [name, value] of fixed) setHeader(name, value);
+    if (c.req.path.startsWith('/auth/')) setHeader('Cache-Control', 'no-store');
+    c.set('requestContext', requestContext(c, trustedProxies));
     if (!logger.isLevelEnabled('warn')) return next();
+    return logged(c, next);
+  };
+
+  async function logged(c: Context<AppEnv>, next: Next): Promise<void> {
     const started = performance.now();
     await next();
     const durationMs = Math.round((performance.now() - started) * 10) / 10;
@@ -201,5 +207,5 @@ function requestLog(deps: Deps): MiddlewareHandler<AppEnv> {
       { requestId: c.get('requestId'), method: c.req.method, path: c.req.path.slice(0, 256), status, durationMs },
       'request',
     );
-  };
+  }
 }

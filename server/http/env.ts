@@ -1,4 +1,3 @@
-import type { RequestIdVariables } from 'hono/request-id';
 import type { RequestContext } from '../request-context.js';
 
 /**
@@ -7,7 +6,9 @@ import type { RequestContext } from '../request-context.js';
  * `user` and `session` come from `requireSession` (server/sessions/gate.ts) on the routes that use it.
  */
 export interface AppEnv {
-  Variables: RequestIdVariables & {
+  Variables: {
+    /** This request's id, sent back in `X-Request-Id` and put in its log line. */
+    requestId: string;
     /** The client's browser and address, as audit events and sessions record them. */
     requestContext: RequestContext;
     body: unknown;

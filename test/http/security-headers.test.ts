@@ -1,5 +1,6 @@
+import { type ServerType, serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../helpers/app.js';
+import { createTestApp, origin, type TestApp } from '../helpers/app.js';
 
 // The headers are set before the handler runs (server/app.ts), so every way a response is made
 // must still carry them: JSON answers, thrown errors, 404/405, bodies of other types, HEAD.
@@ -47,5 +48,53 @@ describe('security headers on every response', () => {
     expectSecurityHeaders(jwks, false);
     const head = await t.request('HEAD', '/auth/session');
     expectSecurityHeaders(head, true);
+  });
+});
+
+// Served by @hono/node-server, the headers go on Node's own response rather than on a Headers object
+// of the response (server/app.ts): the same headers, and a header the route sets still wins.
+describe('security headers over a real socket', () => {
+  let server: ServerType;
+  let base: string;
+  beforeAll(async () => {
+    server = await new Promise<ServerType>((resolve) => {
+      const s = serve({ fetch: t.app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+    });
+    const address = server.address();
+    base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('on answers, errors, 404, 405, other bodies, a route setting its own Cache-Control, and HEAD', async () => {
+    const send = (path: string, init: RequestInit = {}) =>
+      fetch(`${base}${path}`, { ...init, headers: { Origin: origin, ...init.headers } });
+    const ok = await send('/auth/login/options', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{}',
+    });
+    expect(ok.status).toBe(200);
+    expectSecurityHeaders(ok, true);
+    const unauthenticated = await send('/auth/session', { headers: { Cookie: '__Host-session=x.y' } });
+    expect(unauthenticated.status).toBe(401);
+    expect(unauthenticated.headers.get('set-cookie')).toMatch(/^__Host-session=;/);
+    expectSecurityHeaders(unauthenticated, true);
+    const wrongMethod = await send('/auth/login/verify');
+    expect(wrongMethod.status).toBe(405);
+    expectSecurityHeaders(wrongMethod, true);
+    const notFound = await send('/nothing-here');
+    expect(notFound.status).toBe(404);
+    expectSecurityHeaders(notFound, false);
+    const page = await send('/');
+    expectSecurityHeaders(page, false);
+    const jwks = await send('/.well-known/jwks.json');
+    expect(jwks.headers.get('cache-control')).toMatch(/^public, max-age=/);
+    expectSecurityHeaders(jwks, false);
+    const head = await send('/auth/session', { method: 'HEAD' });
+    expectSecurityHeaders(head, true);
+    // Each response its own id.
+    expect(ok.headers.get('x-request-id')).not.toBe(unauthenticated.headers.get('x-request-id'));
   });
 });
