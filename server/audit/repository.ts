@@ -2,9 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import { fixedQuery } from '../db/fixed-query.js';
 import type { AuditEventRow, Database } from '../db/schema.js';
-import { afterCommit, inTransaction } from '../db/transaction.js';
-import { enqueueSecurityEvent } from '../events/outbox.js';
-import { isSecurityEventType } from '../events/types.js';
+import { afterCommit } from '../db/transaction.js';
+import { outboxEntryOf } from '../events/outbox.js';
 import type { Actor, AuditEventType, RiskLevel } from './events.js';
 
 // Observers of committed audit events (metrics), per root database handle.
@@ -38,36 +37,57 @@ export type NewAuditEvent = {
 };
 
 // On every sign-in: fixed SQL, a named prepared statement on PostgreSQL (server/db/fixed-query.ts).
-const insertAuditEventSql = `/* prepared:insert_audit_event_v1 */
-insert into audit_event (id, user_id, type, actor, reason, session_id, passkey_id, ip_address, user_agent, risk, details, created_at)
-values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning *`;
+// The audit row and, for a security-relevant event, its webhook outbox row in one statement: atomic
+// on its own (no transaction needed), one round trip.
+const insertAuditEventSql = `/* prepared:insert_audit_event_v2 */
+with audit as (
+  insert into audit_event (id, user_id, type, actor, reason, session_id, passkey_id, ip_address, user_agent, risk, details, created_at)
+  values ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::timestamptz) returning *
+), outbox as (
+  insert into event_outbox (id, type, user_id, body, occurred_at, next_attempt_at)
+  select $1::uuid, $13::text, $2::uuid, $14::text, $12::timestamptz, $12::timestamptz where $13::text is not null
+)
+select * from audit`;
 
 /**
  * Appends one event to the audit trail. Pass the transaction of the change it records, so that the
  * event exists if and only if the change does. Never put a secret, token or challenge in it.
  * A security-relevant event (server/events/types.ts) also goes to the webhook outbox, in the same
- * transaction.
+ * statement.
  */
 export async function recordAuditEvent(db: Kysely<Database>, event: NewAuditEvent, now: Date): Promise<AuditEventRow> {
-  // The audit row and its outbox row commit together; a caller outside a transaction gets one here.
-  if (!db.isTransaction && isSecurityEventType(event.type))
-    return inTransaction(db, (trx) => recordAuditEvent(trx, event, now));
+  const recorded: AuditEventRow = {
+    id: randomUUID(),
+    user_id: event.userId ?? null,
+    type: event.type,
+    actor: event.actor ?? 'user',
+    reason: event.reason ?? null,
+    session_id: event.sessionId ?? null,
+    passkey_id: event.passkeyId ?? null,
+    ip_address: event.ipAddress ?? null,
+    user_agent: event.userAgent ?? null,
+    risk: event.risk ?? null,
+    details: event.details ?? {},
+    created_at: now,
+  };
+  const outbox = outboxEntryOf(recorded);
   const [row] = await fixedQuery<AuditEventRow>(db, insertAuditEventSql, [
-    randomUUID(),
-    event.userId ?? null,
-    event.type,
-    event.actor ?? 'user',
-    event.reason ?? null,
-    event.sessionId ?? null,
-    event.passkeyId ?? null,
-    event.ipAddress ?? null,
-    event.userAgent ?? null,
-    event.risk ?? null,
-    JSON.stringify(event.details ?? {}),
+    recorded.id,
+    recorded.user_id,
+    recorded.type,
+    recorded.actor,
+    recorded.reason,
+    recorded.session_id,
+    recorded.passkey_id,
+    recorded.ip_address,
+    recorded.user_agent,
+    recorded.risk,
+    JSON.stringify(recorded.details),
     now.toISOString(),
+    outbox?.type ?? null,
+    outbox?.body ?? null,
   ]);
   if (row === undefined) throw new Error('insert into audit_event returned no row');
-  await enqueueSecurityEvent(db, row);
   afterCommit(db, (root) => {
     for (const observer of auditObservers.get(root) ?? []) observer(row);
   });
@@ -89,44 +109,4 @@ export async function listAuditEventsOfUser(
     query = query.where(sql<boolean>`(created_at, id) < (${createdAt}, ${id}::uuid)`);
   }
   return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(options.limit).execute();
-}
-
-const countLoginFailuresOfUserSql = `/* prepared:count_login_failures_of_user_v1 */
-select count(*) as count from audit_event where type = 'login_failed' and user_id = $1 and created_at > $2`;
-
-/** Failed sign-ins attributed to a user since `since` (by the partial index on `login_failed`). */
-export async function countRecentLoginFailuresOfUser(
-  db: Kysely<Database>,
-  userId: string,
-  since: Date,
-): Promise<number> {
-  const [row] = await fixedQuery<{ count: string | number }>(db, countLoginFailuresOfUserSql, [
-    userId,
-    since.toISOString(),
-  ]);
-  return Number(row?.count ?? 0);
-}
-
-const countLoginFailuresByAddressSql = `/* prepared:count_login_failures_by_address_v1 */
-select ip_address, count(*) as count from audit_event
-where type = 'login_failed' and created_at > $1 and ip_address is not null
-  and (cardinality($2::text[]) = 0 or lower(ip_address) like any($2::text[]))
-group by ip_address order by count desc limit $3`;
-
-/**
- * Failed sign-ins since `since`, counted per client address, for the addresses matching one of the
- * `LIKE` patterns (all addresses when none are given). At most `limit` addresses, the busiest first.
- */
-export async function countRecentLoginFailuresByAddress(
-  db: Kysely<Database>,
-  since: Date,
-  patterns: string[],
-  limit: number,
-): Promise<Array<{ address: string; count: number }>> {
-  const rows = await fixedQuery<{ ip_address: string; count: string | number }>(db, countLoginFailuresByAddressSql, [
-    since.toISOString(),
-    patterns,
-    limit,
-  ]);
-  return rows.map((row) => ({ address: row.ip_address, count: Number(row.count) }));
 }

@@ -1,29 +1,16 @@
 import { type Kysely, sql } from 'kysely';
-import { fixedQuery } from '../db/fixed-query.js';
 import type { AuditEventRow, Database, EventOutboxRow } from '../db/schema.js';
 import { toSecurityEvent } from './types.js';
 
-// On every sign-in: fixed SQL, a named prepared statement on PostgreSQL (server/db/fixed-query.ts).
-const enqueueSql = `/* prepared:enqueue_security_event_v1 */
-insert into event_outbox (id, type, user_id, body, occurred_at, next_attempt_at) values ($1, $2, $3, $4, $5, $5)`;
-
 /**
- * Puts the security event an audit event stands for (if any, see `securityEvents`) into the
- * outbox. Called by `recordAuditEvent` with the transaction of the change, so the outbox row exists
- * if and only if the change committed. Returns whether a row was written.
+ * The outbox row of the security event an audit event stands for (if any, see `securityEvents`):
+ * its type and the exact JSON body every delivery attempt sends. `recordAuditEvent` writes it in the
+ * same statement as the audit row, so the outbox row exists if and only if the audit row does.
  */
-export async function enqueueSecurityEvent(db: Kysely<Database>, event: AuditEventRow): Promise<boolean> {
+export function outboxEntryOf(event: AuditEventRow): { type: string; body: string } | null {
   const securityEvent = toSecurityEvent(event);
-  if (!securityEvent) return false;
-  const at = event.created_at.toISOString();
-  await fixedQuery(db, enqueueSql, [
-    securityEvent.id,
-    securityEvent.type,
-    securityEvent.userId,
-    JSON.stringify(securityEvent),
-    at,
-  ]);
-  return true;
+  if (!securityEvent) return null;
+  return { type: securityEvent.type, body: JSON.stringify(securityEvent) };
 }
 
 /**

@@ -93,11 +93,6 @@ export function toSecurityEvent(event: AuditEventRow): SecurityEvent | null {
   };
 }
 
-/** Whether audit events of this type may be reported (some only under a condition, see `when`). */
-export function isSecurityEventType(type: string): boolean {
-  return Object.hasOwn(securityEvents, type);
-}
-
 /**
  * Audit types that deliberately stay in the audit trail only: routine actions of the signed-in
  * user, failures (which change nothing), and server housekeeping. Every audit type is either here

@@ -98,29 +98,84 @@ export async function trustSessionContext(
 }
 
 // On every sign-in: fixed SQL, a named prepared statement on PostgreSQL (server/db/fixed-query.ts).
-const signInHistorySql = `/* prepared:sign_in_history_v1 */
-select bool_or(cardinality(networks) > 0) as has_networks, bool_or($2::text = any(networks)) as seen_network,
-  bool_or(context_browser is not null) as has_devices,
-  bool_or(context_browser = $3::text and context_os = $4::text) as seen_device
-from session where user_id = $1`;
+// The user's sign-in history (by `session_user_id_idx`) and the failed sign-ins of the account and
+// of the network (by the partial index on `login_failed`), in one round trip; a count the policy
+// turns off ($5, $7 false) is not run.
+const signInFactsSql = `/* prepared:sign_in_facts_v1 */
+select h.has_networks, h.seen_network, h.has_devices, h.seen_device,
+  case when $5::boolean then (
+    select count(*) from audit_event where type = 'login_failed' and user_id = $1::uuid and created_at > $6::timestamptz
+  ) end as account_failures,
+  case when $7::boolean then (
+    select json_agg(json_build_array(f.ip_address, f.count)) from (
+      select ip_address, count(*) as count from audit_event
+      where type = 'login_failed' and created_at > $6::timestamptz and ip_address is not null
+        and (cardinality($8::text[]) = 0 or lower(ip_address) like any($8::text[]))
+      group by ip_address order by count desc limit $9::int
+    ) f
+  ) end as network_failures
+from (
+  select bool_or(cardinality(networks) > 0) as has_networks, bool_or($2::text = any(networks)) as seen_network,
+    bool_or(context_browser is not null) as has_devices,
+    bool_or(context_browser = $3::text and context_os = $4::text) as seen_device
+  from session where user_id = $1::uuid
+) h`;
 
-/** One query over the user's sessions (by `session_user_id_idx`). */
-export async function findSignInHistory(
+/** What a sign-in is judged on (server/risk/sign-in.ts), as {@link findSignInFacts} reads it. */
+export interface SignInFacts {
+  history: SignInHistory;
+  /** Failed sign-ins of the account since `since` (0 when not counted). */
+  accountFailures: number;
+  /**
+   * Failed sign-ins since `since` per client address, for the addresses matching one of the `LIKE`
+   * patterns, the busiest first, at most `limit` of them (none when not counted).
+   */
+  addressFailures: Array<{ address: string; count: number }>;
+}
+
+/**
+ * The facts a sign-in is judged on, in one query: the user's sign-in history (does a session of
+ * theirs know this network, this device), and the recent failed sign-ins of the account
+ * (`countAccount`) and of the addresses matching `addressPatterns` (when given).
+ */
+export async function findSignInFacts(
   db: Kysely<Database>,
-  userId: string,
-  network: string | null,
-  device: DeviceContext,
-): Promise<SignInHistory> {
+  input: {
+    userId: string;
+    network: string | null;
+    device: DeviceContext;
+    since: Date;
+    countAccount: boolean;
+    addressPatterns: string[] | null;
+    addressLimit: number;
+  },
+): Promise<SignInFacts> {
   const [row] = await fixedQuery<{
     has_networks: boolean | null;
     seen_network: boolean | null;
     has_devices: boolean | null;
     seen_device: boolean | null;
-  }>(db, signInHistorySql, [userId, network, device.browser, device.os]);
+    account_failures: string | number | null;
+    network_failures: Array<[string, number]> | null;
+  }>(db, signInFactsSql, [
+    input.userId,
+    input.network,
+    input.device.browser,
+    input.device.os,
+    input.countAccount,
+    input.since.toISOString(),
+    input.addressPatterns !== null,
+    input.addressPatterns ?? [],
+    input.addressLimit,
+  ]);
   return {
-    hasNetworks: row?.has_networks === true,
-    seenNetwork: row?.seen_network === true,
-    hasDevices: row?.has_devices === true,
-    seenDevice: row?.seen_device === true,
+    history: {
+      hasNetworks: row?.has_networks === true,
+      seenNetwork: row?.seen_network === true,
+      hasDevices: row?.has_devices === true,
+      seenDevice: row?.seen_device === true,
+    },
+    accountFailures: Number(row?.account_failures ?? 0),
+    addressFailures: (row?.network_failures ?? []).map(([address, count]) => ({ address, count: Number(count) })),
   };
 }
