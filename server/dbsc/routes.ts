@@ -32,7 +32,7 @@ export function dbscRoutes(deps: Deps) {
   app.post('/register', async (c) => {
     const now = clock.now();
     const token = readSessionCookie(c, sessionCookie);
-    const validated = token === null ? null : await validateSessionToken(db, config.session, token, now);
+    const validated = token === null ? null : await validateSessionToken(db, config.session, token, { now });
     if (validated === null) throw new AuthError('unauthenticated');
     const proof = proofOf(c.req.header('secure-session-response'));
     if (proof === null)
@@ -59,7 +59,7 @@ export function dbscRoutes(deps: Deps) {
     const sessionId = readSfString(c.req.header('sec-secure-session-id'), sessionIdPattern);
     if (sessionId === null) throw new AuthError('invalid_request', 'Sec-Secure-Session-Id must name the session.');
     const token = readSessionCookie(c, sessionCookie);
-    const validated = token === null ? null : await validateSessionToken(db, config.session, token, now);
+    const validated = token === null ? null : await validateSessionToken(db, config.session, token, { now });
     const binding = validated?.session.id === sessionId ? await findDeviceBinding(db, sessionId) : null;
     // Revoked, expired, signed out, replaced by a newer sign-in, or never bound: the browser ends this DBSC session.
     if (binding === null || binding.publicKey === null) return c.json({ continue: false });

@@ -2,6 +2,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { requestContext } from '../http/client-address.js';
+import { networkOf } from '../net/network.js';
 import type { RequestContext } from '../request-context.js';
 import type { User } from '../user.js';
 import { enforceSessionContext } from './context-policy.js';
@@ -90,20 +91,22 @@ export async function authenticateRequest(
   // cookie; refused, the session cookie is kept, for the browser's refresh that proves the key.
   const sessionId = token === null ? null : (parseToken(token)?.id ?? null);
   if (sessionId !== null && !(await passesDeviceBinding(deps, c, sessionId, now))) return null;
-  const validated = token === null ? null : await validateSessionToken(deps.db, deps.config.session, token, now);
+  // The request's browser and network, read once per request by the app's middleware (computed here
+  // when mounted without it): the lookup compares them with the session's in SQL, so a request from
+  // the session's own context brings back no context to compare (server/risk/session-context.ts).
+  const current =
+    (c.get('requestContext') as RequestContext | undefined) ?? requestContext(c, deps.config.trustedProxies);
+  const lookup = { userAgent: current.userAgent ?? '', network: networkOf(current.ipAddress) };
+  const validated =
+    token === null ? null : await validateSessionToken(deps.db, deps.config.session, token, { now, current: lookup });
   if (validated === null || token === null) {
     if (hasSessionCookie(c, cookie)) clearSessionCookie(c, cookie);
     return null;
   }
-  // No query and no parsing when the request's context is the session's (server/risk/session-context.ts).
-  // Read once per request by the app's middleware; computed here when mounted without it.
-  const current =
-    (c.get('requestContext') as RequestContext | undefined) ?? requestContext(c, deps.config.trustedProxies);
-  const risk = await enforceSessionContext(
-    deps,
-    { session: validated.session, stored: validated.context, current },
-    now,
-  );
+  const risk =
+    validated.context === null
+      ? 'ok'
+      : await enforceSessionContext(deps, { session: validated.session, stored: validated.context, current }, now);
   if (risk === 'revoked') {
     clearSessionCookie(c, cookie);
     return null;

@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import { fixedQuery } from '../db/fixed-query.js';
 import type { Database, SessionKind, SessionRow } from '../db/schema.js';
+import type { StoredSessionContext } from '../risk/session-context.js';
 import type { LiveAt } from './lifetime.js';
 
 /**
@@ -76,86 +77,95 @@ export interface ActiveSessionRow {
   kind: SessionKind;
   previous_secret_hash: Uint8Array | null;
   secret_rotated_at: Date | null;
-  /** The session's trusted context and risk state (server/risk/session-context.ts). */
-  context_user_agent: string;
-  context_browser: string | null;
-  context_os: string | null;
-  networks: string[];
-  suspect_at: Date | null;
-  step_up_required_at: Date | null;
   username: string;
   display_name: string;
+  /**
+   * The session's trusted context and risk state (server/risk/session-context.ts), or `null` when
+   * the request's context is the session's and no step-up is pending (compared in the query).
+   */
+  context: StoredSessionContext | null;
+}
+
+/** The request's side of the context comparison {@link findActiveSession} makes in SQL. */
+export interface LookupContext {
+  /** The request's `User-Agent`, `''` when none was sent. */
+  userAgent: string;
+  /** The request's network (server/net/network.ts), `null` when its address is unknown. */
+  network: string | null;
 }
 
 // The session hot path, as fixed SQL: no query building per request, and a named prepared
 // statement on PostgreSQL (the `/* prepared:… */` marker, see server/db/database.ts), so the server
 // plans it once per connection. Times come back as epoch milliseconds, cheaper to read than
-// timestamp text.
-const activeSessionSql = `/* prepared:find_active_session_v1 */
-select s.id, s.secret_hash, s.user_id, s.kind, s.previous_secret_hash, s.context_user_agent,
-  s.context_browser, s.context_os, s.networks, u.username, u.display_name,
+// timestamp text. The row is kept narrow (each column costs the driver on every request): the
+// session's trusted context comes back as one JSON value only when the request's differs from it
+// (the same test as assessSessionContext's: the same User-Agent, a known network or none) or a
+// step-up is pending; otherwise `context` is null and nothing about it is parsed.
+const activeSessionSql = `/* prepared:find_active_session_v2 */
+select s.secret_hash, s.user_id, s.kind, s.previous_secret_hash, u.username, u.display_name,
   extract(epoch from s.created_at)::float8 * 1000 as created_ms,
   extract(epoch from s.last_seen_at)::float8 * 1000 as last_seen_ms,
   extract(epoch from s.expires_at)::float8 * 1000 as expires_ms,
   extract(epoch from s.verified_at)::float8 * 1000 as verified_ms,
   extract(epoch from s.secret_rotated_at)::float8 * 1000 as secret_rotated_ms,
-  extract(epoch from s.suspect_at)::float8 * 1000 as suspect_ms,
-  extract(epoch from s.step_up_required_at)::float8 * 1000 as step_up_required_ms
+  case when s.step_up_required_at is null and s.context_user_agent = $4::text
+      and ($5::text is null or $5::text = any(s.networks)) then null
+    else json_build_array(s.context_user_agent, s.context_browser, s.context_os, s.networks,
+      extract(epoch from s.suspect_at)::float8 * 1000, extract(epoch from s.step_up_required_at)::float8 * 1000)
+  end as context
 from session s join app_user u on u.id = s.user_id
 where s.id = $1 and s.revoked_at is null and s.expires_at > $2 and s.last_seen_at > $3 and u.disabled_at is null`;
 
 type ActiveSessionSqlRow = Pick<
   ActiveSessionRow,
-  | 'id'
-  | 'secret_hash'
-  | 'user_id'
-  | 'kind'
-  | 'previous_secret_hash'
-  | 'context_user_agent'
-  | 'context_browser'
-  | 'context_os'
-  | 'networks'
-  | 'username'
-  | 'display_name'
+  'secret_hash' | 'user_id' | 'kind' | 'previous_secret_hash' | 'username' | 'display_name'
 > & {
   created_ms: number;
   last_seen_ms: number;
   expires_ms: number;
   verified_ms: number;
   secret_rotated_ms: number | null;
-  suspect_ms: number | null;
-  step_up_required_ms: number | null;
+  /** [user agent, browser, os, networks, suspect ms, step-up ms]; text on a driver that does not parse json. */
+  context: StoredContextJson | string | null;
 };
+
+type StoredContextJson = [string, string | null, string | null, string[], number | null, number | null];
 
 const dateOrNull = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
 
+function storedContextOf(value: StoredContextJson | string): StoredSessionContext {
+  const [userAgent, browser, os, networks, suspectMs, stepUpMs] =
+    typeof value === 'string' ? (JSON.parse(value) as StoredContextJson) : value;
+  return { userAgent, browser, os, networks, suspectAt: dateOrNull(suspectMs), stepUpRequiredAt: dateOrNull(stepUpMs) };
+}
+
 /**
  * The session hot path: one indexed round trip that returns the live session and its user together,
- * or `null`. Time comes from the caller, so tests can move it.
+ * or `null`. Time comes from the caller, so tests can move it. With the request's `current` context,
+ * the session's own comes back only when it differs (`context: null` otherwise); without, always.
  */
 export async function findActiveSession(
   db: Kysely<Database>,
   id: string,
   at: LiveAt,
+  current: LookupContext | null = null,
 ): Promise<ActiveSessionRow | null> {
   // Times as ISO text: what the driver would send, without its slower local-time formatting.
   const rows = await fixedQuery<ActiveSessionSqlRow>(db, activeSessionSql, [
     id,
     at.now.toISOString(),
     at.idleCutoff.toISOString(),
+    current?.userAgent ?? null,
+    current?.network ?? null,
   ]);
   const row = rows[0];
   if (row === undefined) return null;
   return {
-    id: row.id,
+    id,
     secret_hash: row.secret_hash,
     user_id: row.user_id,
     kind: row.kind,
     previous_secret_hash: row.previous_secret_hash,
-    context_user_agent: row.context_user_agent,
-    context_browser: row.context_browser,
-    context_os: row.context_os,
-    networks: row.networks,
     username: row.username,
     display_name: row.display_name,
     created_at: new Date(row.created_ms),
@@ -163,8 +173,7 @@ export async function findActiveSession(
     expires_at: new Date(row.expires_ms),
     verified_at: new Date(row.verified_ms),
     secret_rotated_at: dateOrNull(row.secret_rotated_ms),
-    suspect_at: dateOrNull(row.suspect_ms),
-    step_up_required_at: dateOrNull(row.step_up_required_ms),
+    context: row.context === null ? null : storedContextOf(row.context),
   };
 }
 

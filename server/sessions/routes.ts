@@ -42,7 +42,7 @@ export function sessionRoutes(deps: Deps) {
     const token = readSessionCookie(c, cookie);
     if (token !== null) {
       const now = clock.now();
-      const validated = await validateSessionToken(db, config.session, token, now);
+      const validated = await validateSessionToken(db, config.session, token, { now });
       if (validated) await logout(db, validated.session, c.var.requestContext, now);
     }
     clearSessionCookie(c, cookie);

@@ -6,7 +6,13 @@ import type { StoredSessionContext } from '../risk/session-context.js';
 import type { User } from '../user.js';
 import { initialSessionContext } from './context-policy.js';
 import { liveAt, type SessionConfig, sessionEnd } from './lifetime.js';
-import { findActiveSession, insertSession, revokeLeastRecentlyUsedSessions, touchSession } from './repository.js';
+import {
+  findActiveSession,
+  insertSession,
+  type LookupContext,
+  revokeLeastRecentlyUsedSessions,
+  touchSession,
+} from './repository.js';
 import { revokeSessionForSecretReuse, type SessionSecretState } from './secret-rotation.js';
 import { formatToken, hashSecret, newSessionId, newSessionSecret, parseToken, secretHashMatches } from './token.js';
 
@@ -90,25 +96,32 @@ export interface ValidatedSession {
   refreshed: boolean;
   /** Which secret the token carried (current, or previous within its grace) and when the current one was issued. */
   secret: SessionSecretState;
-  /** The context the session trusts and its risk state, for `enforceSessionContext` (context-policy.ts). */
-  context: StoredSessionContext;
+  /**
+   * The context the session trusts and its risk state, for `enforceSessionContext` (context-policy.ts);
+   * `null` when the request's context (given to {@link validateSessionToken}) is the session's and no
+   * step-up is pending: nothing to enforce.
+   */
+  context: StoredSessionContext | null;
 }
 
 /**
  * Validates a session token: one query for the session and its user, a constant-time comparison of
  * the secret's hash, and a `last_seen_at` write at most once per `touchInterval` (most requests do no
- * write). `null` for an unknown, tampered, expired, revoked or disabled-user session.
+ * write). `null` for an unknown, tampered, expired, revoked or disabled-user session. With the
+ * request's `current` context, the session's own context is returned only when it differs from it
+ * (or a step-up is pending): `context: null` means there is nothing to enforce.
  */
 export async function validateSessionToken(
   db: Kysely<Database>,
   config: SessionConfig,
   token: string,
-  now: Date,
+  at: { now: Date; current?: LookupContext },
 ): Promise<ValidatedSession | null> {
+  const { now } = at;
   const parsed = parseToken(token);
   if (parsed === null) return null;
   const { id, secret } = parsed;
-  const row = await findActiveSession(db, id, liveAt(config, now));
+  const row = await findActiveSession(db, id, liveAt(config, now), at.current ?? null);
   if (row === null) return null;
   // Both comparisons always run, in constant time (see secretHashMatches); the previous secret
   // (README "Access tokens") counts only within its grace, and after it, replaying it revokes the session.
@@ -143,14 +156,7 @@ export async function validateSessionToken(
     user: { id: row.user_id, username: row.username, displayName: row.display_name },
     refreshed,
     secret: { current, issuedAt },
-    context: {
-      userAgent: row.context_user_agent,
-      browser: row.context_browser,
-      os: row.context_os,
-      networks: row.networks,
-      suspectAt: row.suspect_at,
-      stepUpRequiredAt: row.step_up_required_at,
-    },
+    context: row.context,
   };
 }
 

@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/app.js';
 import { loadConfig } from '../../server/config.js';
+import { networkOf } from '../../server/net/network.js';
+import { assessSessionContext } from '../../server/risk/session-context.js';
+import { liveAt } from '../../server/sessions/lifetime.js';
+import { findActiveSession, type LookupContext } from '../../server/sessions/repository.js';
 import { createTestApp, origin, sessionCookieOf, type TestApp } from '../helpers/app.js';
 import { checkedApp } from '../helpers/conformance.js';
 import {
@@ -296,5 +300,58 @@ describe('session context', () => {
     });
     expect(login.status).toBe(200);
     await expectOk(chromeOnWindows, sessionCookieOf(login) as string);
+  });
+});
+
+// The session lookup compares the request's context with the session's in SQL and brings the
+// session's back only when they differ (server/sessions/repository.ts): the SQL test must agree with
+// assessSessionContext, or a changed context would go unenforced.
+describe('the context comparison in the session lookup', () => {
+  it('returns the stored context exactly when assessSessionContext sees a change, or a step-up is pending', async () => {
+    const { cookie } = await signUpFrom(t, chromeOnWindows, 'ctx-lookup');
+    const id = sessionIdOf(cookie);
+    const at = liveAt(t.config.session, t.clock.now());
+    const lookup = (current: LookupContext | null) => findActiveSession(t.database.db, id, at, current);
+    const stored = (await lookup(null))!.context!;
+    expect(stored).toMatchObject({ userAgent: chromeOnWindows.userAgent, networks: ['203.0.113.0/24'] });
+
+    // Never null when assessSessionContext sees a change (else the change would go unenforced); null
+    // for the session's own context. A new User-Agent of the same browser and OS comes back too, and
+    // assessSessionContext then finds nothing to do.
+    const cases: Array<{ userAgent: string | null; ipAddress: string | null; same: boolean }> = [
+      { userAgent: chromeOnWindows.userAgent, ipAddress: '203.0.113.9', same: true },
+      { userAgent: chromeOnWindows.userAgent, ipAddress: null, same: true }, // no address: no network to compare
+      { userAgent: chromeOnWindows.userAgent, ipAddress: '198.51.100.7', same: false }, // another network
+      { userAgent: chromeOnWindowsUpdated.userAgent, ipAddress: '203.0.113.9', same: false }, // a browser update
+      { userAgent: firefoxOnLinuxSameNetwork.userAgent, ipAddress: '203.0.113.9', same: false }, // another browser
+      { userAgent: null, ipAddress: '203.0.113.9', same: false }, // none sent
+      { userAgent: '', ipAddress: '203.0.113.9', same: false },
+    ];
+    let changes = 0;
+    for (const { same, ...current } of cases) {
+      const row = await lookup({ userAgent: current.userAgent ?? '', network: networkOf(current.ipAddress) });
+      const change = assessSessionContext(stored, current);
+      if (change !== null) changes++;
+      expect({ current, returned: row!.context !== null }).toEqual({ current, returned: !same });
+      if (row!.context === null) expect(change).toBeNull();
+      else expect(row!.context).toEqual(stored);
+    }
+    expect(changes).toBeGreaterThanOrEqual(3);
+
+    // A session that knew no network, and one with a step-up pending, always come back.
+    await t.database.db.updateTable('session').set({ networks: [] }).where('id', '=', id).execute();
+    expect((await lookup({ userAgent: chromeOnWindows.userAgent, network: '203.0.113.0/24' }))!.context).toMatchObject({
+      networks: [],
+    });
+    expect((await lookup({ userAgent: chromeOnWindows.userAgent, network: null }))!.context).toBeNull();
+    const stepUpAt = t.clock.now();
+    await t.database.db
+      .updateTable('session')
+      .set({ networks: ['203.0.113.0/24'], step_up_required_at: stepUpAt })
+      .where('id', '=', id)
+      .execute();
+    expect((await lookup({ userAgent: chromeOnWindows.userAgent, network: '203.0.113.0/24' }))!.context).toMatchObject({
+      stepUpRequiredAt: stepUpAt,
+    });
   });
 });
