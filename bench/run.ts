@@ -331,6 +331,12 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
         : null;
     const token = await mintAccessToken(largeServer, sessionToken(1));
     if (token === null) result.notes.push('access-token route skipped: POST /auth/token is not available');
+    // The limit of the access-token route: bare Hono and the ES256 signature check alone, with the
+    // server's own public key (its JWKS).
+    const jwtLimitServer =
+      options.compare && token !== null
+        ? await start([], 'bench/compare/jwt-verify.ts', { BENCH_JWK: await signingJwkOf(largeServer, token) })
+        : null;
 
     // The sessions in use: drawn once per table and kept for the whole run, as a steady set of
     // users keeps its sessions, so each one's `last_seen_at` touch comes once per touch interval.
@@ -388,6 +394,16 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
             headers: { authorization: `Bearer ${token}` },
             ...load,
             databasePids: largeDatabase.backendPids,
+          }),
+      });
+    if (token !== null && jwtLimitServer)
+      scenarios.push({
+        name: 'tokenLimit',
+        run: () =>
+          runLoad('ES256 check on bare Hono (the token limit)', jwtLimitServer, {
+            path: '/verify',
+            headers: { authorization: `Bearer ${token}` },
+            ...load,
           }),
       });
     if (measureBetterAuth) scenarios.push({ name: 'betterAuth', run: measureBetterAuth });
@@ -457,13 +473,14 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
       result.notes.push(`${s.name}: ${s.failures} of ${s.total} requests failed ${JSON.stringify(s.statuses ?? {})}`);
 
     const get = (name: string) => measured.get(name) ?? null;
-    const [bare, baseline, sessionSmall, betterAuth, protectedRoute, rawPg] = [
+    const [bare, baseline, sessionSmall, betterAuth, protectedRoute, rawPg, tokenLimit] = [
       get('bare'),
       get('baseline'),
       get('sessionSmall'),
       get('betterAuth'),
       get('token'),
       get('rawPg'),
+      get('tokenLimit'),
     ];
     const sessionLarge = get('sessionLarge') ?? sessionSmall;
     const ratio = (a: ScenarioResult | null, b: ScenarioResult | null) => (a && b && b.rps > 0 ? a.rps / b.rps : null);
@@ -476,6 +493,8 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
       largeToSmall: options.sessions > small ? ratio(sessionLarge, sessionSmall) : null,
       rawPgToBare: ratio(rawPg, bare),
       sessionToRawPg: ratio(sessionLarge, rawPg),
+      tokenLimitToBare: ratio(tokenLimit, bare),
+      tokenToTokenLimit: ratio(protectedRoute, tokenLimit),
     };
     if (rawPg && bare && sessionLarge) {
       const us = (ms: number | undefined) => (ms === undefined ? '?' : `${(ms * 1000).toFixed(0)} us`);
@@ -483,10 +502,18 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
         `limit: the raw pg session lookup runs at ${(rawPg.rps / bare.rps).toFixed(2)}x bare Hono (server ${us(rawPg.serverCpuMs)}, PostgreSQL ${us(rawPg.databaseCpuMs)} per request); GET /auth/session at ${(sessionLarge.rps / rawPg.rps).toFixed(2)}x it`,
       );
     }
+    if (tokenLimit && bare && protectedRoute) {
+      const us = (ms: number) => `${(ms * 1000).toFixed(0)} us`;
+      result.notes.push(
+        `limit: an ES256 signature check alone on bare Hono runs at ${(tokenLimit.rps / bare.rps).toFixed(2)}x bare Hono (server ${us(tokenLimit.serverCpuMs)} per request); the access-token route at ${(protectedRoute.rps / tokenLimit.rps).toFixed(2)}x it`,
+      );
+    }
     const r = result.ratios;
     // The auth server's own memory: not the comparison servers'.
     const peakRss = Math.max(
-      ...result.scenarios.filter((s) => s !== bare && s !== betterAuth && s !== rawPg).map((s) => s.rssMb),
+      ...result.scenarios
+        .filter((s) => s !== bare && s !== betterAuth && s !== rawPg && s !== tokenLimit)
+        .map((s) => s.rssMb),
     );
     const target = (
       name: string,
@@ -581,6 +608,15 @@ async function mintAccessToken(server: ServerProcess, token: string): Promise<st
   if (response.status !== 200) return null;
   const body = (await response.json()) as { access_token?: string };
   return body.access_token ?? null;
+}
+
+/** The public JWK the access token was signed with, from the server's JWKS (for the token limit). */
+async function signingJwkOf(server: ServerProcess, accessToken: string): Promise<string> {
+  const { kid } = JSON.parse(Buffer.from(accessToken.split('.')[0] ?? '', 'base64url').toString()) as { kid?: string };
+  const jwks = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid?: string }> };
+  const jwk = jwks.keys.find((key) => key.kid === kid);
+  if (!jwk) throw new Error(`the JWKS has no key ${kid}`);
+  return JSON.stringify(jwk);
 }
 
 function line(s: ScenarioResult): string {
