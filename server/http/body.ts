@@ -30,7 +30,13 @@ export function jsonBody(options: {
     checkCsrf({ origin: c.req.header('origin'), secFetchSite: c.req.header('sec-fetch-site') }, allowed, related);
     const length = c.req.header('content-length');
     if (length !== undefined && Number(length) > maxBodyBytes) throw new AuthError('payload_too_large');
-    const bytes = await readLimited(c.req.raw.body);
+    // Served by @hono/node-server with a Content-Length (which Node's parser holds the body to): the
+    // adapter reads it straight from Node's request, without building a web Request and stream for
+    // it. Otherwise (chunked, app.request(), other runtimes) as a stream, counted as it arrives.
+    const bytes =
+      length !== undefined && /^\d+$/.test(length) && (c.env as { incoming?: unknown } | undefined)?.incoming
+        ? new Uint8Array(await c.req.raw.arrayBuffer())
+        : await readLimited(c.req.raw.body);
     if (bytes.byteLength === 0) {
       c.set('body', {});
       return next();
