@@ -1,15 +1,13 @@
-import { randomUUID } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
-import { type Context, Hono, type MiddlewareHandler, type Next } from 'hono';
+import { Hono } from 'hono';
 import { activityRoutes } from './activity/routes.js';
 import { buildOpenApiDocument } from './contract/openapi.js';
 import { pingDatabase } from './db/database.js';
 import { dbscRoutes } from './dbsc/routes.js';
 import type { Deps } from './deps.js';
 import { AuthError } from './errors.js';
-import { requestContext } from './http/client-address.js';
 import type { AppEnv } from './http/env.js';
 import { errorResponse, handleError } from './http/errors.js';
+import { frontDoor, withFrontDoor } from './http/front-door.js';
 import { staticRoutes } from './http/static.js';
 import { createMetrics } from './metrics/metrics.js';
 import { metricsHandler, requestMetrics, requireMetricsToken } from './metrics/routes.js';
@@ -42,7 +40,9 @@ export function createApp(appDeps: Deps, options: AppOptions = {}): Hono<AppEnv>
   const app = new Hono<AppEnv>();
 
   if (metrics) app.use('*', requestMetrics(metrics));
-  for (const middleware of requestMiddleware(deps)) app.use('*', middleware);
+  // Request id, security headers, request context and request log: around fetch, not a middleware
+  // level (server/http/front-door.ts).
+  withFrontDoor(app, deps);
 
   addContractRoutes(app, deps);
   app.route('/', staticRoutes({ dir: options.staticDir })); // /, /demo.js, /demo.css, /auth-client.js
@@ -79,7 +79,7 @@ export function createAuthRoutes(appDeps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   for (const path of contractPaths) {
     if (metrics) app.use(path, requestMetrics(metrics));
-    for (const middleware of requestMiddleware(deps)) app.use(path, middleware);
+    app.use(path, frontDoor(deps));
   }
   addContractRoutes(app, deps);
   answerWrongMethods(app);
@@ -94,14 +94,6 @@ function withMetrics(deps: Deps): Deps {
   const metrics =
     deps.metrics ?? (metricsOn ? createMetrics({ db: deps.db, droppedLogLines: deps.droppedLogLines }) : undefined);
   return metrics ? { ...deps, metrics } : deps;
-}
-
-/**
- * What every request passes first: one middleware (a compose level per middleware costs more than
- * the work of the four together), see {@link frontDoor}.
- */
-function requestMiddleware(deps: Deps): MiddlewareHandler<AppEnv>[] {
-  return [frontDoor(deps)];
 }
 
 /** The route map. Each feature folder has one routes function, mounted by its prefix. */
@@ -145,67 +137,5 @@ function answerWrongMethods(app: Hono<AppEnv>): void {
       c.header('Allow', [...methods].join(', '));
       return errorResponse(c, new AuthError('method_not_allowed'));
     });
-  }
-}
-
-/** A request slower than this is logged at `warn`, whatever its status. */
-const SLOW_REQUEST_MS = 1000;
-
-/**
- * Request id, security headers, the request context and the request log, in that order, in one
- * middleware, set before `next()` and synchronous unless a log line could be written:
- *
- * - **Request id.** Always ours (a client's `X-Request-Id` is never adopted), a random UUID, sent
- *   back in `X-Request-Id` and put in the log line (`c.var.requestId`).
- * - **Security headers.** The same on every response (errors, 404/405 and static files included),
- *   and `Cache-Control: no-store` on every `/auth/*` one. Set on the headers the response is then
- *   created with: set after `next()`, each header would re-create the finished response (and turn
- *   the adapter's light string response into a stream), which cost more than the rest of the request.
- * - **Request context.** The client's browser and address, read once (`c.var.requestContext`).
- * - **Request log.** One structured line per request; never the cookie, a token, a body or a
- *   challenge. At `debug` for an ordinary request (an access log at `info` costs a line per request
- *   at scale and buries what matters), at `warn` for a 5xx answer or a request slower than
- *   {@link SLOW_REQUEST_MS}, so the default level (`info`) keeps exactly the requests someone has to
- *   look at. Nothing is measured or read when neither line could be written (LOG_LEVEL above warn).
- */
-function frontDoor(deps: Deps): MiddlewareHandler<AppEnv> {
-  const { config, logger } = deps;
-  const { trustedProxies } = config;
-  const fixed: Array<[string, string]> = [
-    ['X-Content-Type-Options', 'nosniff'],
-    ['Referrer-Policy', 'no-referrer'],
-    ['X-Frame-Options', 'DENY'],
-  ];
-  if (config.origins[0]?.startsWith('https://')) {
-    fixed.push(['Strict-Transport-Security', 'max-age=63072000; includeSubDomains']);
-  }
-  return (c, next) => {
-    const requestId = randomUUID();
-    c.set('requestId', requestId);
-    // On Node's own response when the adapter gives it (@hono/node-server): the response then needs
-    // no Headers object of its own, which costs more than the rest of this middleware together (a
-    // header the route sets itself still wins). Elsewhere (app.request(), other runtimes) on c.header.
-    const outgoing = (c.env as { outgoing?: Pick<ServerResponse, 'setHeader'> } | undefined)?.outgoing;
-    const setHeader = outgoing ? (name: string, value: string) => outgoing.setHeader(name, value) : c.header;
-    setHeader('X-Request-Id', requestId);
-    for (const [name, value] of fixed) setHeader(name, value);
-    if (c.req.path.startsWith('/auth/')) setHeader('Cache-Control', 'no-store');
-    c.set('requestContext', requestContext(c, trustedProxies));
-    if (!logger.isLevelEnabled('warn')) return next();
-    return logged(c, next);
-  };
-
-  async function logged(c: Context<AppEnv>, next: Next): Promise<void> {
-    const started = performance.now();
-    await next();
-    const durationMs = Math.round((performance.now() - started) * 10) / 10;
-    const status = c.res.status;
-    const level = status >= 500 || durationMs >= SLOW_REQUEST_MS ? 'warn' : 'debug';
-    if (!logger.isLevelEnabled(level)) return;
-    // Bounded: fixed fields, and the path cut at 256 characters (a URL may be kilobytes long).
-    logger[level](
-      { requestId: c.get('requestId'), method: c.req.method, path: c.req.path.slice(0, 256), status, durationMs },
-      'request',
-    );
   }
 }

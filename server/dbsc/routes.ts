@@ -3,6 +3,7 @@ import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import type { AppEnv } from '../http/env.js';
 import { errorResponse } from '../http/errors.js';
+import { requestContextOf } from '../http/front-door.js';
 import { readSessionCookie } from '../sessions/cookie.js';
 import { findDeviceBinding } from '../sessions/device-binding-repository.js';
 import { validateSessionToken } from '../sessions/service.js';
@@ -45,7 +46,7 @@ export function dbscRoutes(deps: Deps) {
         userId: user.id,
         proof,
         authorizationHeader: c.req.header('authorization') ?? null,
-        context: c.var.requestContext,
+        context: requestContextOf(c, config.trustedProxies),
       },
       now,
     );

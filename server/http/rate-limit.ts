@@ -5,7 +5,7 @@ import { AuthError } from '../errors.js';
 import { addressKey } from '../net/address.js';
 import { hitCounters } from '../rate-limits/repository.js';
 import { canonicalUsername } from '../username.js';
-import { clientAddress } from './client-address.js';
+import { requestContextOf } from './front-door.js';
 
 export interface RateLimitOptions {
   /** The counter's name, e.g. `login:address` or `recovery:identifier` (at most 64 characters). */
@@ -102,7 +102,7 @@ async function enforceRequestLimits(
   config: Pick<Deps['config'], 'rateLimits' | 'trustedProxies' | 'challengeTtl'>,
 ): Promise<void> {
   const { windowSeconds, perAddress, perIdentifier, challengesPerAddress } = config.rateLimits;
-  const address = clientAddress(c, config.trustedProxies);
+  const address = requestContextOf(c, config.trustedProxies).ipAddress;
   const limits: RateLimitOptions[] = [];
   if (address !== null) {
     const key = addressKey(address);

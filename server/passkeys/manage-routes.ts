@@ -3,6 +3,7 @@ import * as schemas from '../contract/schemas.js';
 import type { Deps } from '../deps.js';
 import { jsonBody } from '../http/body.js';
 import type { AppEnv } from '../http/env.js';
+import { requestContextOf } from '../http/front-door.js';
 import { rateLimit } from '../http/rate-limit.js';
 import { validBody } from '../http/validate.js';
 import { clearSessionCookie, setSessionCookie } from '../sessions/cookie.js';
@@ -47,7 +48,7 @@ export function passkeyManagementRoutes(deps: Deps) {
         deps,
         c.var.session,
         c.var.input,
-        c.var.requestContext,
+        requestContextOf(c, config.trustedProxies),
       );
       if (replacement)
         setSessionCookie(
@@ -66,13 +67,18 @@ export function passkeyManagementRoutes(deps: Deps) {
         deps,
         c.var.session,
         { ...c.var.input, id: c.req.param('id') },
-        c.var.requestContext,
+        requestContextOf(c, config.trustedProxies),
       ),
     }),
   );
 
   app.delete('/:id', body, session, validBody(schemas.emptyRequest), async (c) => {
-    const { currentSessionRevoked } = await deletePasskey(deps, c.var.session, c.req.param('id'), c.var.requestContext);
+    const { currentSessionRevoked } = await deletePasskey(
+      deps,
+      c.var.session,
+      c.req.param('id'),
+      requestContextOf(c, config.trustedProxies),
+    );
     if (currentSessionRevoked) clearSessionCookie(c, cookie);
     return c.body(null, 204);
   });

@@ -4,6 +4,7 @@ import { offerDeviceBinding } from '../dbsc/http.js';
 import type { Deps } from '../deps.js';
 import { jsonBody } from '../http/body.js';
 import type { AppEnv } from '../http/env.js';
+import { requestContextOf } from '../http/front-door.js';
 import { credentialIdOf, rateLimit, usernameOf } from '../http/rate-limit.js';
 import { validBody } from '../http/validate.js';
 import { setSessionCookie } from '../sessions/cookie.js';
@@ -37,7 +38,11 @@ export function passkeyRoutes(deps: Deps) {
     rateLimit(deps, { family: 'register', identifier: credentialIdOf }),
     validBody(schemas.registrationResponse),
     async (c) => {
-      const { user, token, session } = await finishRegistration(deps, c.var.input, c.var.requestContext);
+      const { user, token, session } = await finishRegistration(
+        deps,
+        c.var.input,
+        requestContextOf(c, config.trustedProxies),
+      );
       setSessionCookie(c, cookie, { token, expiresAt: session.expiresAt }, clock.now());
       await offerDeviceBinding(deps, c, session.id);
       return c.json({ user }, 201);
@@ -61,7 +66,11 @@ export function passkeyRoutes(deps: Deps) {
     rateLimit(deps, { family: 'login', identifier: credentialIdOf }),
     validBody(schemas.authenticationResponse),
     async (c) => {
-      const { user, token, session, notice } = await finishAuthentication(deps, c.var.input, c.var.requestContext);
+      const { user, token, session, notice } = await finishAuthentication(
+        deps,
+        c.var.input,
+        requestContextOf(c, config.trustedProxies),
+      );
       setSessionCookie(c, cookie, { token, expiresAt: session.expiresAt }, clock.now());
       await offerDeviceBinding(deps, c, session.id);
       // `notice` (an addition to the contract, README "Risk signals") only when a risk signal has something to say.

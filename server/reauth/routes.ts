@@ -3,6 +3,7 @@ import * as schemas from '../contract/schemas.js';
 import type { Deps } from '../deps.js';
 import { jsonBody } from '../http/body.js';
 import type { AppEnv } from '../http/env.js';
+import { requestContextOf } from '../http/front-door.js';
 import { credentialIdOf, rateLimit } from '../http/rate-limit.js';
 import { validBody } from '../http/validate.js';
 import { requireSession } from '../sessions/gate.js';
@@ -32,7 +33,12 @@ export function reauthRoutes(deps: Deps) {
     rateLimit(deps, { family: 'reauth', identifier: credentialIdOf }),
     validBody(schemas.authenticationResponse),
     async (c) => {
-      const { verifiedAt } = await finishReauthentication(deps, c.var.session, c.var.input, c.var.requestContext);
+      const { verifiedAt } = await finishReauthentication(
+        deps,
+        c.var.session,
+        c.var.input,
+        requestContextOf(c, config.trustedProxies),
+      );
       return c.json({ verifiedAt: verifiedAt.toISOString() });
     },
   );

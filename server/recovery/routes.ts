@@ -3,6 +3,7 @@ import * as schemas from '../contract/schemas.js';
 import type { Deps } from '../deps.js';
 import { jsonBody } from '../http/body.js';
 import type { AppEnv } from '../http/env.js';
+import { requestContextOf } from '../http/front-door.js';
 import { rateLimit, usernameOf } from '../http/rate-limit.js';
 import { validBody } from '../http/validate.js';
 import { setSessionCookie } from '../sessions/cookie.js';
@@ -22,7 +23,11 @@ export function recoveryRoutes(deps: Deps) {
   });
 
   app.post('/recovery-codes', body, session, validBody(schemas.emptyRequest), async (c) => {
-    const { codes, createdAt } = await createRecoveryCodes(deps, c.var.session, c.var.requestContext);
+    const { codes, createdAt } = await createRecoveryCodes(
+      deps,
+      c.var.session,
+      requestContextOf(c, config.trustedProxies),
+    );
     return c.json({ codes, remaining: codes.length, createdAt: createdAt.toISOString() }, 201);
   });
 
@@ -38,7 +43,7 @@ export function recoveryRoutes(deps: Deps) {
         token,
         session: created,
         remaining,
-      } = await recoverAccount(deps, c.var.input, c.var.requestContext);
+      } = await recoverAccount(deps, c.var.input, requestContextOf(c, config.trustedProxies));
       setSessionCookie(c, { name: config.session.cookieName }, { token, expiresAt: created.expiresAt }, clock.now());
       return c.json({
         user,

@@ -1,9 +1,8 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
-import { requestContext } from '../http/client-address.js';
+import { requestContextOf } from '../http/front-door.js';
 import { networkOf } from '../net/network.js';
-import type { RequestContext } from '../request-context.js';
 import type { User } from '../user.js';
 import { enforceSessionContext } from './context-policy.js';
 import { clearSessionCookie, hasSessionCookie, readSessionCookie, setSessionCookie } from './cookie.js';
@@ -91,11 +90,10 @@ export async function authenticateRequest(
   // cookie; refused, the session cookie is kept, for the browser's refresh that proves the key.
   const sessionId = token === null ? null : (parseToken(token)?.id ?? null);
   if (sessionId !== null && !(await passesDeviceBinding(deps, c, sessionId, now))) return null;
-  // The request's browser and network, read once per request by the app's middleware (computed here
-  // when mounted without it): the lookup compares them with the session's in SQL, so a request from
-  // the session's own context brings back no context to compare (server/risk/session-context.ts).
-  const current =
-    (c.get('requestContext') as RequestContext | undefined) ?? requestContext(c, deps.config.trustedProxies);
+  // The request's browser and network, read once per request by the front door (computed here when
+  // mounted without it): the lookup compares them with the session's in SQL, so a request from the
+  // session's own context brings back no context to compare (server/risk/session-context.ts).
+  const current = requestContextOf(c, deps.config.trustedProxies);
   const lookup = { userAgent: current.userAgent ?? '', network: networkOf(current.ipAddress) };
   const validated =
     token === null ? null : await validateSessionToken(deps.db, deps.config.session, token, { now, current: lookup });

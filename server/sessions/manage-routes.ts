@@ -3,6 +3,7 @@ import * as schemas from '../contract/schemas.js';
 import type { Deps } from '../deps.js';
 import { jsonBody } from '../http/body.js';
 import type { AppEnv } from '../http/env.js';
+import { requestContextOf } from '../http/front-door.js';
 import { validBody } from '../http/validate.js';
 import { clearSessionCookie } from './cookie.js';
 import { requireSession } from './gate.js';
@@ -18,13 +19,18 @@ export function sessionManagementRoutes(deps: Deps) {
   app.get('/', session, async (c) => c.json({ sessions: await listSessions(deps, c.var.session) }));
 
   app.delete('/:id', body, session, validBody(schemas.emptyRequest), async (c) => {
-    const { wasCurrent } = await revokeOwnSession(deps, c.var.session, c.req.param('id'), c.var.requestContext);
+    const { wasCurrent } = await revokeOwnSession(
+      deps,
+      c.var.session,
+      c.req.param('id'),
+      requestContextOf(c, config.trustedProxies),
+    );
     if (wasCurrent) clearSessionCookie(c, { name: config.session.cookieName });
     return c.body(null, 204);
   });
 
   app.post('/revoke-others', body, session, validBody(schemas.emptyRequest), async (c) =>
-    c.json(await revokeOtherSessions(deps, c.var.session, c.var.requestContext)),
+    c.json(await revokeOtherSessions(deps, c.var.session, requestContextOf(c, config.trustedProxies))),
   );
 
   return app;

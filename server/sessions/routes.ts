@@ -3,6 +3,7 @@ import * as schemas from '../contract/schemas.js';
 import type { Deps } from '../deps.js';
 import { jsonBody } from '../http/body.js';
 import type { AppEnv } from '../http/env.js';
+import { requestContextOf } from '../http/front-door.js';
 import { validBody } from '../http/validate.js';
 import { clearSessionCookie, readSessionCookie } from './cookie.js';
 import { requireSession } from './gate.js';
@@ -43,7 +44,7 @@ export function sessionRoutes(deps: Deps) {
     if (token !== null) {
       const now = clock.now();
       const validated = await validateSessionToken(db, config.session, token, { now });
-      if (validated) await logout(db, validated.session, c.var.requestContext, now);
+      if (validated) await logout(db, validated.session, requestContextOf(c, config.trustedProxies), now);
     }
     clearSessionCookie(c, cookie);
     return c.body(null, 204);

@@ -3,6 +3,7 @@ import * as schemas from '../contract/schemas.js';
 import type { Deps } from '../deps.js';
 import { jsonBody } from '../http/body.js';
 import type { AppEnv } from '../http/env.js';
+import { requestContextOf } from '../http/front-door.js';
 import { validBody } from '../http/validate.js';
 import { requireSession } from '../sessions/gate.js';
 import { changeDisplayName } from './service.js';
@@ -18,7 +19,7 @@ export function userRoutes(deps: Deps) {
         ...c.var.input,
         userId: session.userId,
         sessionId: session.id,
-        context: c.var.requestContext,
+        context: requestContextOf(c, deps.config.trustedProxies),
       }),
     );
   });

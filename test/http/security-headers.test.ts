@@ -1,5 +1,7 @@
 import { type ServerType, serve } from '@hono/node-server';
+import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAuthRoutes } from '../../server/app.js';
 import { createTestApp, origin, type TestApp } from '../helpers/app.js';
 
 // The headers are set before the handler runs (server/app.ts), so every way a response is made
@@ -96,5 +98,37 @@ describe('security headers over a real socket', () => {
     expectSecurityHeaders(head, true);
     // Each response its own id.
     expect(ok.headers.get('x-request-id')).not.toBe(unauthenticated.headers.get('x-request-id'));
+  });
+});
+
+// The contract's routes mounted in a host app (createAuthRoutes) carry the same headers through their
+// own first middleware; the host's own routes are left alone.
+describe('security headers on the contract routes mounted in a host app', () => {
+  it('through app.request() and over a real socket', async () => {
+    const host = new Hono();
+    host.get('/', (c) => c.text('host page'));
+    host.route('/', createAuthRoutes(t.deps));
+    const viaRequest = await host.request('/auth/session', { headers: { Cookie: '__Host-session=x.y' } });
+    expect(viaRequest.status).toBe(401);
+    expectSecurityHeaders(viaRequest, true);
+    const hostPage = await host.request('/');
+    expect(hostPage.headers.get('x-content-type-options')).toBeNull();
+
+    const server = await new Promise<ServerType>((resolve) => {
+      const s = serve({ fetch: host.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+    });
+    try {
+      const address = server.address();
+      const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+      const overSocket = await fetch(`${base}/auth/session`, { headers: { Cookie: '__Host-session=x.y' } });
+      expect(overSocket.status).toBe(401);
+      expectSecurityHeaders(overSocket, true);
+      const jwks = await fetch(`${base}/.well-known/jwks.json`);
+      expect(jwks.headers.get('cache-control')).toMatch(/^public, max-age=/);
+      expectSecurityHeaders(jwks, false);
+      expect((await fetch(`${base}/`)).headers.get('x-content-type-options')).toBeNull();
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
