@@ -72,20 +72,29 @@ export function withFrontDoor(app: Hono<AppEnv>, deps: Pick<Deps, 'config' | 'lo
     const adapter = env as FrontDoorEnv | undefined;
     const incoming = adapter?.incoming;
     const outgoing = adapter?.outgoing;
+    // Read from Node's request when the adapter gives it (no web Headers built), else from the request.
+    const onNode = incoming !== undefined && outgoing !== undefined;
+    const front: FrontDoorState = {
+      requestId,
+      requestContext: clientContext(
+        onNode
+          ? {
+              userAgent: incoming.headers['user-agent'],
+              forwardedFor: incoming.headers['x-forwarded-for'],
+              peer: incoming.socket?.remoteAddress,
+            }
+          : {
+              userAgent: request.headers.get('user-agent'),
+              forwardedFor: request.headers.get('x-forwarded-for'),
+              peer: (incoming as { socket?: { remoteAddress?: string } } | undefined)?.socket?.remoteAddress,
+            },
+        trustedProxies,
+      ),
+    };
     let response: Response | Promise<Response>;
-    if (incoming !== undefined && outgoing !== undefined) {
-      // @hono/node-server: a fresh env per request; headers on Node's response, read from Node's request.
-      (adapter as FrontDoorEnv)[state] = {
-        requestId,
-        requestContext: clientContext(
-          {
-            userAgent: incoming.headers['user-agent'],
-            forwardedFor: incoming.headers['x-forwarded-for'],
-            peer: incoming.socket?.remoteAddress,
-          },
-          trustedProxies,
-        ),
-      };
+    if (onNode) {
+      // @hono/node-server: a fresh env per request, and the headers on Node's own response.
+      (adapter as FrontDoorEnv)[state] = front;
       outgoing.setHeader('X-Request-Id', requestId);
       for (const [name, value] of fixed) outgoing.setHeader(name, value);
       if (noStore) outgoing.setHeader('Cache-Control', 'no-store');
@@ -93,17 +102,7 @@ export function withFrontDoor(app: Hono<AppEnv>, deps: Pick<Deps, 'config' | 'lo
     } else {
       // app.request() and other adapters: the env may be shared, so the state goes on a child of it.
       const ownEnv: FrontDoorEnv = Object.create((env as object | undefined) ?? null);
-      ownEnv[state] = {
-        requestId,
-        requestContext: clientContext(
-          {
-            userAgent: request.headers.get('user-agent'),
-            forwardedFor: request.headers.get('x-forwarded-for'),
-            peer: (incoming as { socket?: { remoteAddress?: string } } | undefined)?.socket?.remoteAddress,
-          },
-          trustedProxies,
-        ),
-      };
+      ownEnv[state] = front;
       const headers: Array<[string, string]> = [['X-Request-Id', requestId], ...fixed];
       if (noStore) headers.push(['Cache-Control', 'no-store']);
       const answered = dispatch(request, ownEnv, executionCtx);

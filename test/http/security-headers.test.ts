@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuthRoutes } from '../../server/app.js';
 import { createTestApp, origin, type TestApp } from '../helpers/app.js';
 
-// The headers are set before the handler runs (server/app.ts), so every way a response is made
+// The headers are set by the front door (server/http/front-door.ts), so every way a response is made
 // must still carry them: JSON answers, thrown errors, 404/405, bodies of other types, HEAD.
 let t: TestApp;
 beforeAll(async () => {
@@ -54,7 +54,7 @@ describe('security headers on every response', () => {
 });
 
 // Served by @hono/node-server, the headers go on Node's own response rather than on a Headers object
-// of the response (server/app.ts): the same headers, and a header the route sets still wins.
+// of the response (server/http/front-door.ts): the same headers, and a header the route sets still wins.
 describe('security headers over a real socket', () => {
   let server: ServerType;
   let base: string;
