@@ -258,10 +258,21 @@ async function makePrivate(canonicalDir: string, dir: string): Promise<void> {
           `${entry} in data folder ${dir} belongs to uid ${entryInfo.uid} and is open to other users. Give the folder to the user running the server: chown -R ${uid} ${dir}`,
         );
       }
-      await chmod(entry, Number(entryInfo.mode) & 0o7700);
+      await chmod(entry, Number(entryInfo.mode) & 0o7700).catch(ignoreENOENT);
     }
     if (entryInfo.isDirectory()) {
-      for (const name of await readdir(entry)) await walk(path.join(entry, name), await lstat(path.join(entry, name)));
+      // An entry gone between readdir and lstat (another starter's takeover file, say) needs nothing.
+      for (const name of await readdir(entry).catch((error: NodeJS.ErrnoException) => {
+        ignoreENOENT(error);
+        return [] as string[];
+      })) {
+        const child = path.join(entry, name);
+        const childInfo = await lstat(child).catch((error: NodeJS.ErrnoException) => {
+          if (error.code === 'ENOENT') return null;
+          throw error;
+        });
+        if (childInfo) await walk(child, childInfo);
+      }
     }
   };
   await walk(canonicalDir, info);
