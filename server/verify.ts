@@ -1,20 +1,23 @@
 /**
  * Verifying access tokens in another service: the small public entry point of the token model
  * (README "Access tokens"), published as the `passkey-auth-verify` package (and re-exported as
- * `passkey-auth-server/verify`). It depends on `jose` only: {@link createAccessTokenVerifier} and
+ * `passkey-auth-server/verify`). Its one dependency is `jose`, which fetches and caches the JWKS;
+ * the token itself is parsed and checked here and its signature verified synchronously with
+ * `node:crypto` (no WebCrypto promise per token). {@link createAccessTokenVerifier} and
  * {@link verifyAccessToken} check a token locally against the JWKS; {@link introspect} asks the auth
  * server (RFC 7662) whether a token is still active, which also sees a revoked session at once.
  *
  * @module
  */
+import { createPublicKey, type JsonWebKey, KeyObject, verify as verifySignature } from 'node:crypto';
 import {
+  type CompactJWSHeaderParameters,
   createLocalJWKSet,
   createRemoteJWKSet,
-  decodeProtectedHeader,
   errors,
+  type FlattenedJWSInput,
   type JSONWebKeySet,
   type JWTVerifyGetKey,
-  jwtVerify,
 } from 'jose';
 
 /** The only algorithms an access token may be signed with: asymmetric, as the auth server signs. */
@@ -100,11 +103,13 @@ export function createAccessTokenVerifier(
 
 /**
  * Verifies an access token from the auth server and returns its claims, or throws an
- * {@link AccessTokenError}. Checks, in order: the compact JWS shape; the header (`alg` ES256 or
- * EdDSA only, `typ` `at+jwt`, a well-formed `kid`, no `jku`/`jwk`/`x5u`/`x5c`, no `crit`); the
- * signature with the key of that `kid` from the JWKS; then `iss`, `aud`, `exp`, `nbf`, `iat` (with
- * a small clock tolerance), the presence of `sub`, `sid` and `jti`, and a lifetime of at most 300 s.
- * Nothing is fetched except the configured JWKS URL.
+ * {@link AccessTokenError}. Checks, in order: the compact JWS shape (three parts, each the canonical
+ * unpadded base64url of its bytes; header and claims strict UTF-8 JSON objects); the header (`alg`
+ * ES256 or EdDSA only, `typ` `at+jwt`, a well-formed `kid`, no `jku`/`jwk`/`x5u`/`x5c`, no `crit`
+ * or `b64`); the 64-byte signature with the public key of that `kid` from the JWKS, which must be a
+ * P-256 key for ES256 and an Ed25519 key for EdDSA; then the claim types, `iss`, `aud`, `exp`,
+ * `nbf`, `iat` (with a small clock tolerance), and a lifetime of at most 300 s. Nothing is fetched
+ * except the configured JWKS URL.
  *
  * A token stays valid until its `exp` even if its session is revoked; a service that must see a
  * revocation at once asks `POST /auth/introspect`.
@@ -131,54 +136,173 @@ async function verifyWith(
   if (typeof token !== 'string' || token.length === 0 || token.length > maxTokenLength) {
     throw new AccessTokenError('invalid_token', 'The token is missing or too long.');
   }
-  let header: Record<string, unknown>;
-  try {
-    header = decodeProtectedHeader(token) as Record<string, unknown>;
-  } catch (cause) {
-    throw new AccessTokenError('invalid_token', 'The token is not a JWS.', { cause });
-  }
-  if (token.split('.').length !== 3) throw new AccessTokenError('invalid_token', 'The token is not a compact JWS.');
-  if (!(accessTokenAlgorithms as readonly unknown[]).includes(header.alg))
+  const parts = token.split('.');
+  if (parts.length !== 3) throw new AccessTokenError('invalid_token', 'The token is not a compact JWS.');
+  const [encodedHeader, encodedPayload, encodedSignature] = parts as [string, string, string];
+  const header = jsonObjectOf(encodedHeader);
+  if (header === null) throw new AccessTokenError('invalid_token', 'The token is not a JWS.');
+  const alg = header.alg;
+  if (alg !== 'ES256' && alg !== 'EdDSA')
     throw new AccessTokenError('invalid_token', 'The token algorithm is not allowed.');
   if (typeof header.kid !== 'string' || !kidPattern.test(header.kid))
     throw new AccessTokenError('invalid_token', 'The token kid is missing or malformed.');
-  if (keyLocatingHeaders.some((name) => name in header))
+  if (keyLocatingHeaders.some((name) => Object.hasOwn(header, name)))
     throw new AccessTokenError('invalid_token', 'The token names its own key.');
-  if ('crit' in header) throw new AccessTokenError('invalid_token', 'The token has critical header parameters.');
+  if (Object.hasOwn(header, 'crit') || Object.hasOwn(header, 'b64'))
+    throw new AccessTokenError('invalid_token', 'The token has critical header parameters.');
+  if (typeof header.typ !== 'string' || !accessTokenTypes.has(header.typ.toLowerCase()))
+    throw new AccessTokenError('invalid_token', 'The token type is not at+jwt.');
+  const signature = canonicalBase64url(encodedSignature);
+  if (signature === null || signature.length !== signatureLength)
+    throw new AccessTokenError('invalid_token', 'The token signature is malformed.');
 
-  let payload: Record<string, unknown>;
-  try {
-    ({ payload } = await jwtVerify(token, getKey, {
-      algorithms: [...accessTokenAlgorithms],
-      typ: 'at+jwt',
-      issuer,
-      audience,
-      clockTolerance,
-      requiredClaims: ['iss', 'sub', 'aud', 'sid', 'iat', 'exp', 'jti'],
-      ...(currentDate === undefined ? {} : { currentDate }),
-    }));
-  } catch (cause) {
-    if (isRemote(options.jwks) && isJwksFailure(cause))
-      throw new AccessTokenError('jwks_unavailable', 'The signing keys could not be fetched.', { cause });
-    throw new AccessTokenError('invalid_token', 'The token did not verify.', { cause });
-  }
-  const { sub, sid, jti, iat, exp } = payload;
+  const keys = await keyFor(
+    getKey,
+    header,
+    { protected: encodedHeader, payload: encodedPayload, signature: encodedSignature },
+    options,
+  );
+  const data = Buffer.from(`${encodedHeader}.${encodedPayload}`, 'latin1');
+  const publicKeys = keys.map((candidate) => publicKeyOf(candidate, alg)).filter((k) => k !== null);
+  if (publicKeys.length === 0)
+    throw new AccessTokenError('invalid_token', 'The key of the token kid does not fit its algorithm.');
+  if (!publicKeys.some((publicKey) => signatureVerifies(alg, publicKey, data, signature)))
+    throw new AccessTokenError('invalid_token', 'The token signature did not verify.');
+
+  const payload = jsonObjectOf(encodedPayload);
+  if (payload === null) throw new AccessTokenError('invalid_token', 'The token claims are not a JSON object.');
+  const { iss, sub, aud, sid, jti, iat, exp, nbf } = payload;
   if (
+    typeof iss !== 'string' ||
     typeof sub !== 'string' ||
     typeof sid !== 'string' ||
     typeof jti !== 'string' ||
-    typeof iat !== 'number' ||
-    typeof exp !== 'number'
+    !isNumericDate(iat) ||
+    !isNumericDate(exp) ||
+    (nbf !== undefined && !isNumericDate(nbf)) ||
+    !(typeof aud === 'string' || (Array.isArray(aud) && aud.every((a) => typeof a === 'string')))
   ) {
-    throw new AccessTokenError('invalid_token', 'The token claims have the wrong types.');
+    throw new AccessTokenError('invalid_token', 'The token claims are missing or have the wrong types.');
   }
+  if (iss !== issuer) throw new AccessTokenError('invalid_token', 'The token issuer is not the expected one.');
+  const accepted = typeof audience === 'string' ? [audience] : audience;
+  if (!accepted.some((a) => (typeof aud === 'string' ? aud === a : aud.includes(a))))
+    throw new AccessTokenError('invalid_token', 'The token audience is not this service.');
+  const now = Math.floor((currentDate ?? new Date()).getTime() / 1000);
+  if (!Number.isFinite(now) || !Number.isFinite(clockTolerance) || clockTolerance < 0)
+    throw new TypeError('currentDate and clockTolerance must be finite (clockTolerance >= 0)');
+  if (exp <= now - clockTolerance) throw new AccessTokenError('invalid_token', 'The token has expired.');
+  if (nbf !== undefined && nbf > now + clockTolerance)
+    throw new AccessTokenError('invalid_token', 'The token is not valid yet.');
+  // A token issued in the future was not issued by this clock.
+  if (iat > now + clockTolerance) throw new AccessTokenError('invalid_token', 'The token was issued in the future.');
   if (exp - iat > maxLifetime)
     throw new AccessTokenError('invalid_token', 'The token lives longer than an access token may.');
-  // jose checks iat only with maxTokenAge; a token issued in the future was not issued by this clock.
-  const nowSeconds = Math.floor((currentDate ?? new Date()).getTime() / 1000);
-  if (iat > nowSeconds + clockTolerance)
-    throw new AccessTokenError('invalid_token', 'The token was issued in the future.');
   return payload as unknown as AccessTokenClaims;
+}
+
+/** `typ` as jose compares it: case-insensitive, with or without the `application/` prefix. */
+const accessTokenTypes = new Set(['at+jwt', 'application/at+jwt']);
+/** ES256 (IEEE P1363 r||s) and Ed25519 signatures are both 64 bytes. */
+const signatureLength = 64;
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The bytes of a base64url part, or `null` unless it is the one canonical unpadded encoding of them. */
+function canonicalBase64url(part: string): Buffer | null {
+  if (part.length === 0) return null;
+  const bytes = Buffer.from(part, 'base64url');
+  // Node's decoder skips characters outside the alphabet and ignores stray bits; re-encoding shows both.
+  return bytes.toString('base64url') === part ? bytes : null;
+}
+
+/** A base64url part holding a JSON object (strict UTF-8), or `null`. */
+function jsonObjectOf(part: string): Record<string, unknown> | null {
+  const bytes = canonicalBase64url(part);
+  if (bytes === null) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(strictUtf8.decode(bytes));
+  } catch {
+    return null;
+  }
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : null;
+}
+
+function isNumericDate(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+/**
+ * The key (or keys, when a JWKS holds several for the `kid`) the key getter gives for this header.
+ * A failure to fetch a remote JWKS is `jwks_unavailable`; anything else (no such `kid`) is
+ * `invalid_token`.
+ */
+async function keyFor(
+  getKey: JWTVerifyGetKey,
+  header: Record<string, unknown>,
+  input: FlattenedJWSInput,
+  options: VerifyAccessTokenOptions,
+): Promise<unknown[]> {
+  try {
+    return [await getKey(header as unknown as CompactJWSHeaderParameters, input)];
+  } catch (cause) {
+    if (cause instanceof errors.JWKSMultipleMatchingKeys) {
+      const keys: unknown[] = [];
+      for await (const key of cause as unknown as AsyncIterable<unknown>) keys.push(key);
+      return keys;
+    }
+    if (isRemote(options.jwks) && isJwksFailure(cause))
+      throw new AccessTokenError('jwks_unavailable', 'The signing keys could not be fetched.', { cause });
+    throw new AccessTokenError('invalid_token', 'No published key has the token kid.', { cause });
+  }
+}
+
+const importedKeys = new WeakMap<object, KeyObject | null>();
+
+/**
+ * A key from the getter as a public `KeyObject` of the curve `alg` needs (P-256 for ES256, Ed25519
+ * for EdDSA), or `null`: a private or secret key, a JWK with private parts, any other curve or type.
+ * Converted once per key object (a JWKS getter hands out the same imported key every time).
+ */
+function publicKeyOf(key: unknown, alg: 'ES256' | 'EdDSA'): KeyObject | null {
+  if (typeof key !== 'object' || key === null || key instanceof Uint8Array) return null;
+  let publicKey = importedKeys.get(key);
+  if (publicKey === undefined) {
+    publicKey = importPublicKey(key);
+    importedKeys.set(key, publicKey);
+  }
+  if (publicKey === null) return null;
+  const fits =
+    alg === 'ES256'
+      ? publicKey.asymmetricKeyType === 'ec' && publicKey.asymmetricKeyDetails?.namedCurve === 'prime256v1'
+      : publicKey.asymmetricKeyType === 'ed25519';
+  return fits ? publicKey : null;
+}
+
+function importPublicKey(key: object): KeyObject | null {
+  try {
+    if (key instanceof KeyObject) return key.type === 'public' ? key : null;
+    if (key instanceof globalThis.CryptoKey) {
+      return key.type === 'public' && key.usages.includes('verify') ? KeyObject.from(key) : null;
+    }
+    const jwk = key as JsonWebKey;
+    if (typeof jwk.kty !== 'string' || 'd' in jwk) return null;
+    return createPublicKey({ key: jwk, format: 'jwk' });
+  } catch {
+    return null;
+  }
+}
+
+function signatureVerifies(alg: 'ES256' | 'EdDSA', key: KeyObject, data: Buffer, signature: Buffer): boolean {
+  try {
+    return alg === 'ES256'
+      ? verifySignature('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, signature)
+      : verifySignature(null, data, key, signature);
+  } catch {
+    return false;
+  }
 }
 
 function isJwksFailure(error: unknown): boolean {
