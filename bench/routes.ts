@@ -15,7 +15,10 @@ import { AccessTokenError, createAccessTokenVerifier } from '../server/verify.js
  * - `GET /bench/protected`: a route protected by a Bearer access token, verified as a resource
  *   route inside this server would: `createAccessTokenVerifier` (server/verify.ts) over this
  *   instance's key store (public keys imported once per kid, the key set cached), so no database
- *   work once the key is cached.
+ *   work once the key is cached. The verifier remembers verified tokens, as a resource service
+ *   does by default, so a client's repeated token skips the signature check.
+ * - `GET /bench/protected-fresh`: the same with `cacheSize: 0`, so every call parses the token and
+ *   checks its signature, as for a token seen for the first time.
  */
 export function benchRoutes(deps: Deps): Hono {
   const { config, clock } = deps;
@@ -26,25 +29,27 @@ export function benchRoutes(deps: Deps): Hono {
     if (found === null || found.alg !== header.alg) throw new errors.JWKSNoMatchingKey();
     return found.key;
   };
-  const verify = createAccessTokenVerifier({
-    jwks: getKey,
-    issuer: config.origins[0] as string,
-    audience: config.tokens.audience,
-  });
+  const options = { jwks: getKey, issuer: config.origins[0] as string, audience: config.tokens.audience };
+  const verifiers = {
+    '/bench/protected': createAccessTokenVerifier(options),
+    '/bench/protected-fresh': createAccessTokenVerifier({ ...options, cacheSize: 0 }),
+  };
 
   app.get('/bench/baseline', (c) => c.json({ ok: true }));
 
-  app.get('/bench/protected', async (c) => {
-    const authorization = c.req.header('authorization') ?? '';
-    const token = authorization.startsWith('Bearer ') ? authorization.slice('Bearer '.length) : '';
-    try {
-      const claims = await verify(token, clock.now());
-      return c.json({ sub: claims.sub });
-    } catch (error) {
-      if (error instanceof AccessTokenError) return errorResponse(c, new AuthError('unauthenticated'));
-      throw error;
-    }
-  });
+  for (const [path, verify] of Object.entries(verifiers)) {
+    app.get(path, async (c) => {
+      const authorization = c.req.header('authorization') ?? '';
+      const token = authorization.startsWith('Bearer ') ? authorization.slice('Bearer '.length) : '';
+      try {
+        const claims = await verify(token, clock.now());
+        return c.json({ sub: claims.sub });
+      } catch (error) {
+        if (error instanceof AccessTokenError) return errorResponse(c, new AuthError('unauthenticated'));
+        throw error;
+      }
+    });
+  }
 
   return app;
 }

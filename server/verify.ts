@@ -57,6 +57,15 @@ export interface VerifyAccessTokenOptions {
   clockTolerance?: number;
   /** The time to verify at (default: now). */
   currentDate?: Date;
+  /**
+   * How many verified tokens a verifier from {@link createAccessTokenVerifier} remembers (default
+   * 1024; 0 turns it off). A client sends the same token for its whole lifetime, so a remembered
+   * token skips only the parsing and the signature check: its key is still asked of the key set at
+   * every call and must be the very key that verified it (a key gone from the JWKS, or re-fetched,
+   * means a full check again), and `exp`, `nbf` and `iat` are checked against the clock at every
+   * call. {@link verifyAccessToken} never remembers.
+   */
+  cacheSize?: number;
 }
 
 /**
@@ -97,8 +106,30 @@ export function createAccessTokenVerifier(
   options: VerifyAccessTokenOptions,
 ): (token: string, currentDate?: Date) => Promise<AccessTokenClaims> {
   const getKey = keyGetterOf(options.jwks);
-  return (token, currentDate) =>
-    verifyWith(getKey, token, { ...options, currentDate: currentDate ?? options.currentDate });
+  const cacheSize = options.cacheSize ?? 1024;
+  if (!Number.isSafeInteger(cacheSize) || cacheSize < 0) throw new TypeError('cacheSize must be an integer >= 0');
+  // Least recently used first: a hit moves its token to the end.
+  const verified = new Map<string, VerifiedToken>();
+  return async (token, currentDate) => {
+    const at = { ...options, currentDate: currentDate ?? options.currentDate };
+    const remembered = cacheSize > 0 ? verified.get(token) : undefined;
+    if (remembered !== undefined) {
+      verified.delete(token);
+      const keys = await keyFor(getKey, remembered.header, remembered.input, at);
+      if (keys.includes(remembered.key)) {
+        checkTimes(remembered.claims, at);
+        verified.set(token, remembered);
+        return { ...remembered.claims };
+      }
+    }
+    const result = await verifySigned(getKey, token, at);
+    checkTimes(result.claims, at);
+    if (cacheSize > 0) {
+      if (verified.size >= cacheSize) verified.delete(verified.keys().next().value as string);
+      verified.set(token, result);
+    }
+    return { ...result.claims };
+  };
 }
 
 /**
@@ -124,15 +155,26 @@ export function createAccessTokenVerifier(
  * console.log(claims.sub, claims.sid);
  */
 export async function verifyAccessToken(token: string, options: VerifyAccessTokenOptions): Promise<AccessTokenClaims> {
-  return verifyWith(sharedKeyGetterOf(options.jwks), token, options);
+  const { claims } = await verifySigned(sharedKeyGetterOf(options.jwks), token, options);
+  checkTimes(claims, options);
+  return claims;
 }
 
-async function verifyWith(
+/** A token whose shape, header, signature and time-independent claims are checked, with the key that verified it. */
+interface VerifiedToken {
+  header: Record<string, unknown>;
+  input: FlattenedJWSInput;
+  key: unknown;
+  claims: AccessTokenClaims & { nbf?: number };
+}
+
+/** Everything but the clock: the shape, the header, the signature, the claim types, `iss`, `aud` and the lifetime. */
+async function verifySigned(
   getKey: JWTVerifyGetKey,
   token: string,
   options: VerifyAccessTokenOptions,
-): Promise<AccessTokenClaims> {
-  const { issuer, audience, clockTolerance = 5, currentDate } = options;
+): Promise<VerifiedToken> {
+  const { issuer, audience } = options;
   if (typeof token !== 'string' || token.length === 0 || token.length > maxTokenLength) {
     throw new AccessTokenError('invalid_token', 'The token is missing or too long.');
   }
@@ -156,18 +198,16 @@ async function verifyWith(
   if (signature === null || signature.length !== signatureLength)
     throw new AccessTokenError('invalid_token', 'The token signature is malformed.');
 
-  const keys = await keyFor(
-    getKey,
-    header,
-    { protected: encodedHeader, payload: encodedPayload, signature: encodedSignature },
-    options,
-  );
+  const input = { protected: encodedHeader, payload: encodedPayload, signature: encodedSignature };
+  const keys = await keyFor(getKey, header, input, options);
   const data = Buffer.from(`${encodedHeader}.${encodedPayload}`, 'latin1');
-  const publicKeys = keys.map((candidate) => publicKeyOf(candidate, alg)).filter((k) => k !== null);
-  if (publicKeys.length === 0)
+  const fitting = keys.filter((candidate) => publicKeyOf(candidate, alg) !== null);
+  if (fitting.length === 0)
     throw new AccessTokenError('invalid_token', 'The key of the token kid does not fit its algorithm.');
-  if (!publicKeys.some((publicKey) => signatureVerifies(alg, publicKey, data, signature)))
-    throw new AccessTokenError('invalid_token', 'The token signature did not verify.');
+  const key = fitting.find((candidate) =>
+    signatureVerifies(alg, publicKeyOf(candidate, alg) as KeyObject, data, signature),
+  );
+  if (key === undefined) throw new AccessTokenError('invalid_token', 'The token signature did not verify.');
 
   const payload = jsonObjectOf(encodedPayload);
   if (payload === null) throw new AccessTokenError('invalid_token', 'The token claims are not a JSON object.');
@@ -188,17 +228,24 @@ async function verifyWith(
   const accepted = typeof audience === 'string' ? [audience] : audience;
   if (!accepted.some((a) => (typeof aud === 'string' ? aud === a : aud.includes(a))))
     throw new AccessTokenError('invalid_token', 'The token audience is not this service.');
+  if (exp - iat > maxLifetime)
+    throw new AccessTokenError('invalid_token', 'The token lives longer than an access token may.');
+  if (Array.isArray(aud)) Object.freeze(aud);
+  return { header, input, key, claims: payload as unknown as VerifiedToken['claims'] };
+}
+
+/** The checks against the clock: `exp`, `nbf` and `iat`, each with the clock tolerance. */
+function checkTimes(claims: VerifiedToken['claims'], options: VerifyAccessTokenOptions): void {
+  const { clockTolerance = 5, currentDate } = options;
   const now = Math.floor((currentDate ?? new Date()).getTime() / 1000);
   if (!Number.isFinite(now) || !Number.isFinite(clockTolerance) || clockTolerance < 0)
     throw new TypeError('currentDate and clockTolerance must be finite (clockTolerance >= 0)');
+  const { exp, nbf, iat } = claims;
   if (exp <= now - clockTolerance) throw new AccessTokenError('invalid_token', 'The token has expired.');
   if (nbf !== undefined && nbf > now + clockTolerance)
     throw new AccessTokenError('invalid_token', 'The token is not valid yet.');
   // A token issued in the future was not issued by this clock.
   if (iat > now + clockTolerance) throw new AccessTokenError('invalid_token', 'The token was issued in the future.');
-  if (exp - iat > maxLifetime)
-    throw new AccessTokenError('invalid_token', 'The token lives longer than an access token may.');
-  return payload as unknown as AccessTokenClaims;
 }
 
 /** `typ` as jose compares it: case-insensitive, with or without the `application/` prefix. */

@@ -10,7 +10,7 @@
  *   base64url part, a `b64` header or an `aud` list with a non-string member, which it refuses on
  *   purpose.
  */
-import { generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject, sign } from 'node:crypto';
 import fc from 'fast-check';
 import {
   createLocalJWKSet,
@@ -22,7 +22,7 @@ import {
   jwtVerify,
 } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { AccessTokenError, verifyAccessToken } from '../../server/verify.js';
+import { AccessTokenError, createAccessTokenVerifier, verifyAccessToken } from '../../server/verify.js';
 
 const issuer = 'https://auth.example';
 const audience = 'https://auth.example';
@@ -386,4 +386,105 @@ it('the oracle check is not vacuous: it accepts a valid token and refuses a tamp
   const [h, , s] = valid.split('.');
   const tampered = `${h}.${b64(JSON.stringify(claims({ sub: 'other' })))}.${s}`;
   expect(await oracleAccepts(tampered, jwks)).toBe(false);
+});
+
+describe('a verifier remembers verified tokens without changing any answer', () => {
+  /** A key set the test can change: a kid removed, or re-imported as a new key object of the same key. */
+  function mutableKeySet() {
+    const current = new Map<string, KeyObject>([
+      ['p256', pairs.p256.publicKey],
+      ['ed', pairs.ed.publicKey],
+    ]);
+    const getKey: JWTVerifyGetKey = async (h) => {
+      const key = current.get(h.kid as string);
+      if (key === undefined) throw new Error('no such kid');
+      return key;
+    };
+    return {
+      getKey,
+      remove: (kid: 'p256' | 'ed') => current.delete(kid),
+      reimport: (kid: 'p256' | 'ed') =>
+        current.set(kid, createPublicKey({ key: publicJwk(kid) as JsonWebKey, format: 'jwk' })),
+      /** The kid now names another key of the same type (the attacker's P-256 key, or a new Ed25519 key). */
+      rebind: (kid: 'p256' | 'ed') =>
+        current.set(kid, kid === 'p256' ? pairs.attacker.publicKey : generateKeyPairSync('ed25519').publicKey),
+    };
+  }
+
+  async function outcome(verify: (token: string, at: Date) => Promise<unknown>, value: string, at: Date) {
+    try {
+      return JSON.stringify(await verify(value, at));
+    } catch (error) {
+      return `${(error as AccessTokenError).code}: ${(error as Error).message}`;
+    }
+  }
+
+  it('refuses a remembered token once its kid is gone, and once it has expired', async () => {
+    const keySet = mutableKeySet();
+    const verify = createAccessTokenVerifier({ jwks: keySet.getKey, issuer, audience });
+    const value = token({}, { iat: now - 10, exp: now + 60 });
+    expect(await outcome(verify, value, currentDate)).toBe(JSON.stringify(claims({ iat: now - 10, exp: now + 60 })));
+    keySet.remove('p256');
+    expect(await outcome(verify, value, currentDate)).toBe('invalid_token: No published key has the token kid.');
+    keySet.reimport('p256');
+    expect(await outcome(verify, value, currentDate)).toMatch(/^\{/);
+    keySet.rebind('p256');
+    expect(await outcome(verify, value, currentDate)).toBe('invalid_token: The token signature did not verify.');
+    keySet.reimport('p256');
+    expect(await outcome(verify, value, new Date((now + 65) * 1000))).toBe('invalid_token: The token has expired.');
+    expect(await outcome(verify, value, new Date((now + 70) * 1000))).toBe('invalid_token: The token has expired.');
+  });
+
+  it('hands out a copy of the claims: a caller changing them changes nothing for the next call', async () => {
+    const verify = createAccessTokenVerifier({ jwks, issuer, audience });
+    const value = token({}, { aud: [audience, 'other'] });
+    for (let call = 0; call < 2; call++) {
+      const claimsOut = (await verify(value, currentDate)) as unknown as Record<string, unknown>;
+      claimsOut.sub = 'someone-else';
+      expect(() => (claimsOut.aud as string[]).push('x')).toThrow(TypeError);
+    }
+    expect((await verify(value, currentDate)).sub).toBe('user-1');
+  });
+
+  it('answers every sequence of calls, clock moves and key changes exactly as a verifier without memory', async () => {
+    const pool = [
+      token({}, { iat: now - 10, exp: now + 30 }),
+      token({}, { iat: now - 10, exp: now + 200, nbf: now + 20 }),
+      token({ alg: 'EdDSA', kid: 'ed' }, { iat: now, exp: now + 100 }, 'ed'),
+      token({}, {}, 'attacker'),
+      token({}, { iat: now + 60, exp: now + 300 }),
+    ];
+    const step = fc.oneof(
+      {
+        arbitrary: fc.record({ verify: fc.nat(pool.length - 1), seconds: fc.integer({ min: -40, max: 320 }) }),
+        weight: 6,
+      },
+      { arbitrary: fc.record({ remove: fc.constantFrom<'p256' | 'ed'>('p256', 'ed') }), weight: 1 },
+      { arbitrary: fc.record({ reimport: fc.constantFrom<'p256' | 'ed'>('p256', 'ed') }), weight: 1 },
+      { arbitrary: fc.record({ rebind: fc.constantFrom<'p256' | 'ed'>('p256', 'ed') }), weight: 1 },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { maxLength: 40 }), fc.integer({ min: 1, max: 3 }), async (steps, size) => {
+        const keySet = mutableKeySet();
+        const remembering = createAccessTokenVerifier({ jwks: keySet.getKey, issuer, audience, cacheSize: size });
+        const plain = createAccessTokenVerifier({ jwks: keySet.getKey, issuer, audience, cacheSize: 0 });
+        for (const s of steps) {
+          if ('remove' in s) keySet.remove(s.remove);
+          else if ('reimport' in s) keySet.reimport(s.reimport);
+          else if ('rebind' in s) keySet.rebind(s.rebind);
+          else {
+            const at = new Date((now + s.seconds) * 1000);
+            const value = pool[s.verify] as string;
+            expect(await outcome(remembering, value, at)).toBe(await outcome(plain, value, at));
+          }
+        }
+      }),
+      { numRuns: 300, seed: 20261207 },
+    );
+  });
+
+  it('refuses a cache size that is not a whole number >= 0', () => {
+    for (const cacheSize of [-1, 1.5, Number.NaN])
+      expect(() => createAccessTokenVerifier({ jwks, issuer, audience, cacheSize })).toThrow(TypeError);
+  });
 });
