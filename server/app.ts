@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { activityRoutes } from './activity/routes.js';
 import { buildOpenApiDocument } from './contract/openapi.js';
 import { pingDatabase } from './db/database.js';
@@ -54,7 +54,7 @@ export function createApp(appDeps: Deps, options: AppOptions = {}): Hono<AppEnv>
     return errorResponse(c, new AuthError('unavailable'));
   });
 
-  answerWrongMethods(app);
+  answerWrongMethods(app, ['*']);
   app.notFound((c) => errorResponse(c, new AuthError('not_found')));
   app.onError(handleError(logger, { origins: config.origins }));
   return app;
@@ -82,7 +82,7 @@ export function createAuthRoutes(appDeps: Deps): Hono<AppEnv> {
     app.use(path, frontDoor(deps));
   }
   addContractRoutes(app, deps);
-  answerWrongMethods(app);
+  answerWrongMethods(app, contractPaths);
   app.onError(handleError(deps.logger, { origins: config.origins }));
   return app;
 }
@@ -121,9 +121,15 @@ function addContractRoutes(app: Hono<AppEnv>, deps: Deps): void {
 
 /**
  * A known path with the wrong method answers 405 (with `Allow`) before any other check, as the
- * contract orders them: 404/405, then CSRF, then the body.
+ * contract orders them: 404/405, then CSRF, then the body. One catch-all handler per prefix,
+ * registered after every route: a request no route answered reaches it, and it answers 405 when
+ * its path is a known one (the first matching route path, in registration order, gives `Allow`),
+ * else passes on (to the 404). Not one fallback route per path: a fallback on
+ * `/auth/passkeys/options` after `PATCH /auth/passkeys/:id` makes the route table ambiguous for
+ * Hono's RegExpRouter, and the SmartRouter would then fall back to its TrieRouter, which sorts the
+ * matched handlers on every request.
  */
-function answerWrongMethods(app: Hono<AppEnv>): void {
+function answerWrongMethods(app: Hono<AppEnv>, prefixes: readonly string[]): void {
   const allowed = new Map<string, Set<string>>();
   for (const route of app.routes) {
     if (route.method === 'ALL') continue;
@@ -132,10 +138,24 @@ function answerWrongMethods(app: Hono<AppEnv>): void {
     if (route.method === 'GET') methods.add('HEAD');
     allowed.set(route.path, methods);
   }
-  for (const [path, methods] of allowed) {
-    app.all(path, (c) => {
-      c.header('Allow', [...methods].join(', '));
-      return errorResponse(c, new AuthError('method_not_allowed'));
-    });
-  }
+  const known = [...allowed].map(([path, methods]) => ({ pattern: patternOf(path), allow: [...methods].join(', ') }));
+  const answer: MiddlewareHandler<AppEnv> = async (c, next) => {
+    const path = c.req.path;
+    const route = known.find((k) => k.pattern.test(path));
+    if (route === undefined) return next();
+    c.header('Allow', route.allow);
+    return errorResponse(c, new AuthError('method_not_allowed'));
+  };
+  for (const prefix of prefixes) app.all(prefix, answer);
+}
+
+/** A route path as a regular expression over request paths (`:name` one segment, `*` the rest). */
+function patternOf(path: string): RegExp {
+  const source = path
+    .split('/')
+    .map((segment) =>
+      segment === '*' ? '.*' : segment.startsWith(':') ? '[^/]+' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+    )
+    .join('/');
+  return new RegExp(`^${source}$`);
 }

@@ -32,6 +32,23 @@ describe('routing', () => {
     await expectError(await t.request('DELETE', '/auth/session'), 405, 'method_not_allowed');
   });
 
+  it('answers 405 on parameter paths and their static siblings alike', async () => {
+    const onId = await t.request('POST', '/auth/passkeys/00000000-0000-0000-0000-000000000000');
+    await expectError(onId, 405, 'method_not_allowed');
+    expect(onId.headers.get('allow')).toBe('PATCH, DELETE');
+    const onOptions = await t.request('GET', '/auth/passkeys/options');
+    await expectError(onOptions, 405, 'method_not_allowed');
+    expect(onOptions.headers.get('allow')).toBe('POST');
+    await expectError(await t.request('PUT', '/auth/sessions/revoke-others'), 405, 'method_not_allowed');
+    await expectError(await t.request('PROPFIND', '/auth/session'), 405, 'method_not_allowed');
+    await expectError(await t.request('GET', '/auth/passkeys/a/b'), 404, 'not_found');
+  });
+
+  it("routes with Hono's RegExpRouter: the route table has no ambiguity that forces the TrieRouter", async () => {
+    await t.get('/healthz');
+    expect((t.app.router as { name: string }).name).toBe('SmartRouter + RegExpRouter');
+  });
+
   it('checks 404 and 405 before CSRF', async () => {
     await expectError(await raw('/auth/unknown', { method: 'POST' }), 404, 'not_found');
     await expectError(
