@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { errors, type JWTVerifyGetKey } from 'jose';
 import type { Deps } from '../server/deps.js';
 import { AuthError } from '../server/errors.js';
+import type { AppEnv } from '../server/http/env.js';
 import { errorResponse } from '../server/http/errors.js';
 import { createKeyStore } from '../server/tokens/keys.js';
 import { AccessTokenError, createAccessTokenVerifier } from '../server/verify.js';
@@ -20,9 +21,9 @@ import { AccessTokenError, createAccessTokenVerifier } from '../server/verify.js
  * - `GET /bench/protected-fresh`: the same with `cacheSize: 0`, so every call parses the token and
  *   checks its signature, as for a token seen for the first time.
  */
-export function benchRoutes(deps: Deps): Hono {
+export function benchRoutes(deps: Deps): Hono<AppEnv> {
   const { config, clock } = deps;
-  const app = new Hono();
+  const app = new Hono<AppEnv>();
   const keys = createKeyStore(deps);
   const getKey: JWTVerifyGetKey = async (header) => {
     const found = typeof header.kid === 'string' ? await keys.verificationKey(header.kid) : null;

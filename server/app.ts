@@ -22,6 +22,8 @@ import { userRoutes } from './users/routes.js';
 export interface AppOptions {
   /** Folder of the built client and demo page (default `client/dist`). */
   staticDir?: string;
+  /** More routes, mounted at `/` after the app's own and before its 405 and 404 (`npm run bench`'s). */
+  routes?: Hono<AppEnv>[];
 }
 
 /**
@@ -53,9 +55,17 @@ export function createApp(appDeps: Deps, options: AppOptions = {}): Hono<AppEnv>
     if (await pingDatabase(deps.db)) return c.json({ status: 'ok' });
     return errorResponse(c, new AuthError('unavailable'));
   });
+  for (const routes of options.routes ?? []) app.route('/', routes);
 
-  answerWrongMethods(app, ['*']);
-  app.notFound((c) => errorResponse(c, new AuthError('not_found')));
+  // 405 for a known path with another method, else 404: in the not-found handler, so every route
+  // keeps only its own handlers (one handler takes Hono's synchronous path).
+  const allowOf = allowedMethodsOf(app);
+  app.notFound((c) => {
+    const allow = allowOf(c.req.path);
+    if (allow === undefined) return errorResponse(c, new AuthError('not_found'));
+    c.header('Allow', allow);
+    return errorResponse(c, new AuthError('method_not_allowed'));
+  });
   app.onError(handleError(logger, { origins: config.origins }));
   return app;
 }
@@ -121,15 +131,32 @@ function addContractRoutes(app: Hono<AppEnv>, deps: Deps): void {
 
 /**
  * A known path with the wrong method answers 405 (with `Allow`) before any other check, as the
- * contract orders them: 404/405, then CSRF, then the body. One catch-all handler per prefix,
- * registered after every route: a request no route answered reaches it, and it answers 405 when
- * its path is a known one (the first matching route path, in registration order, gives `Allow`),
- * else passes on (to the 404). Not one fallback route per path: a fallback on
- * `/auth/passkeys/options` after `PATCH /auth/passkeys/:id` makes the route table ambiguous for
- * Hono's RegExpRouter, and the SmartRouter would then fall back to its TrieRouter, which sorts the
- * matched handlers on every request.
+ * contract orders them: 404/405, then CSRF, then the body. For the contract's routes mounted in a
+ * host app, whose not-found handler is the host's: one catch-all handler per contract prefix,
+ * registered after every route, which a request no route answered reaches; it answers 405 when its
+ * path is a known one, else passes on (to the host's next handler or 404). Not one fallback route
+ * per path: a fallback on `/auth/passkeys/options` after `PATCH /auth/passkeys/:id` makes the route
+ * table ambiguous for Hono's RegExpRouter, and the SmartRouter would then fall back to its
+ * TrieRouter, which sorts the matched handlers on every request.
  */
 function answerWrongMethods(app: Hono<AppEnv>, prefixes: readonly string[]): void {
+  const allowOf = allowedMethodsOf(app);
+  const answer: MiddlewareHandler<AppEnv> = async (c, next) => {
+    const allow = allowOf(c.req.path);
+    if (allow === undefined) return next();
+    c.header('Allow', allow);
+    return errorResponse(c, new AuthError('method_not_allowed'));
+  };
+  for (const prefix of prefixes) app.all(prefix, answer);
+}
+
+/**
+ * The `Allow` value of a path the app has routes for, from the routes registered so far, or
+ * `undefined`: its own route path's methods, or for a path matching only routes with a parameter,
+ * the first of them in registration order. Static paths are one map lookup; only the few paths
+ * with a parameter are tried in turn.
+ */
+function allowedMethodsOf(app: Hono<AppEnv>): (path: string) => string | undefined {
   const allowed = new Map<string, Set<string>>();
   for (const route of app.routes) {
     if (route.method === 'ALL') continue;
@@ -138,15 +165,19 @@ function answerWrongMethods(app: Hono<AppEnv>, prefixes: readonly string[]): voi
     if (route.method === 'GET') methods.add('HEAD');
     allowed.set(route.path, methods);
   }
-  const known = [...allowed].map(([path, methods]) => ({ pattern: patternOf(path), allow: [...methods].join(', ') }));
-  const answer: MiddlewareHandler<AppEnv> = async (c, next) => {
-    const path = c.req.path;
-    const route = known.find((k) => k.pattern.test(path));
-    if (route === undefined) return next();
-    c.header('Allow', route.allow);
-    return errorResponse(c, new AuthError('method_not_allowed'));
+  const staticAllow = new Map<string, string>();
+  const patterns: { pattern: RegExp; allow: string }[] = [];
+  for (const [path, methods] of allowed) {
+    const allow = [...methods].join(', ');
+    if (/[:*]/.test(path)) patterns.push({ pattern: patternOf(path), allow });
+    else staticAllow.set(path, allow);
+  }
+  return (path) => {
+    const allow = staticAllow.get(path);
+    if (allow !== undefined) return allow;
+    for (const { pattern, allow } of patterns) if (pattern.test(path)) return allow;
+    return undefined;
   };
-  for (const prefix of prefixes) app.all(prefix, answer);
 }
 
 /** A route path as a regular expression over request paths (`:name` one segment, `*` the rest). */

@@ -39,7 +39,10 @@ async function main(): Promise<void> {
     fail(error);
   }
 
-  const app = createApp(auth.deps);
+  // Benchmark-only routes (bench/routes.ts), never mounted unless BENCH_ROUTES=1.
+  const benchRoutes =
+    process.env.BENCH_ROUTES === '1' ? [(await import('../bench/routes.js')).benchRoutes(auth.deps)] : [];
+  const app = createApp(auth.deps, { routes: benchRoutes });
   const { metrics } = auth.deps;
   // METRICS_PORT: GET /metrics without a token, on loopback only.
   const metricsServer =
@@ -48,8 +51,6 @@ async function main(): Promise<void> {
           logger.info({ port: info.port }, 'metrics on http://127.0.0.1:%d/metrics', info.port),
         )
       : null;
-  // Benchmark-only routes (bench/routes.ts), never mounted unless BENCH_ROUTES=1.
-  if (process.env.BENCH_ROUTES === '1') app.route('/', (await import('../bench/routes.js')).benchRoutes(auth.deps));
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     logger.info(
       {

@@ -14,7 +14,8 @@ import type { AppEnv } from './env.js';
  *   back in `X-Request-Id` and put in the log line.
  * - **Security headers.** The same on every response (errors, 404/405 and static files included),
  *   and `Cache-Control: no-store` on every `/auth/*` one; a header the route sets itself wins.
- * - **Request context.** The client's browser and address, read once ({@link requestContextOf}).
+ * - **Request context.** The client's browser and address, read when a route first asks for it
+ *   ({@link requestContextOf}) and kept for the rest of the request.
  * - **Request log.** One structured line per request; never the cookie, a token, a body or a
  *   challenge. At `debug` for an ordinary request (an access log at `info` costs a line per request
  *   at scale and buries what matters), at `warn` for a 5xx answer or a request slower than
@@ -31,15 +32,8 @@ import type { AppEnv } from './env.js';
 /** A request slower than this is logged at `warn`, whatever its status. */
 const SLOW_REQUEST_MS = 1000;
 
-/** What the front door knows of a request, kept on the adapter's per-request `env`. */
-interface FrontDoorState {
-  requestId: string;
-  requestContext: RequestContext;
-}
-
-const state = Symbol('frontDoor');
-
-type FrontDoorEnv = { [state]?: FrontDoorState; incoming?: IncomingMessage; outgoing?: ServerResponse };
+/** What `@hono/node-server` puts in the per-request `env`: Node's own request and response. */
+type NodeEnv = { incoming?: IncomingMessage; outgoing?: ServerResponse };
 
 /** The headers every response carries (`Strict-Transport-Security` only for an https origin). */
 function fixedHeaders(config: Deps['config']): Array<[string, string]> {
@@ -60,7 +54,6 @@ function fixedHeaders(config: Deps['config']): Array<[string, string]> {
  */
 export function withFrontDoor(app: Hono<AppEnv>, deps: Pick<Deps, 'config' | 'logger'>): void {
   const { config, logger } = deps;
-  const { trustedProxies } = config;
   const fixed = fixedHeaders(config);
   const dispatch = app.fetch;
   app.fetch = (request, env, executionCtx) => {
@@ -69,43 +62,19 @@ export function withFrontDoor(app: Hono<AppEnv>, deps: Pick<Deps, 'config' | 'lo
     const requestId = randomUUID();
     const path = getPath(request);
     const noStore = path.startsWith('/auth/');
-    const adapter = env as FrontDoorEnv | undefined;
-    const incoming = adapter?.incoming;
-    const outgoing = adapter?.outgoing;
-    // Read from Node's request when the adapter gives it (no web Headers built), else from the request.
-    const onNode = incoming !== undefined && outgoing !== undefined;
-    const front: FrontDoorState = {
-      requestId,
-      requestContext: clientContext(
-        onNode
-          ? {
-              userAgent: incoming.headers['user-agent'],
-              forwardedFor: incoming.headers['x-forwarded-for'],
-              peer: incoming.socket?.remoteAddress,
-            }
-          : {
-              userAgent: request.headers.get('user-agent'),
-              forwardedFor: request.headers.get('x-forwarded-for'),
-              peer: (incoming as { socket?: { remoteAddress?: string } } | undefined)?.socket?.remoteAddress,
-            },
-        trustedProxies,
-      ),
-    };
+    const outgoing = (env as NodeEnv | undefined)?.outgoing;
     let response: Response | Promise<Response>;
-    if (onNode) {
-      // @hono/node-server: a fresh env per request, and the headers on Node's own response.
-      (adapter as FrontDoorEnv)[state] = front;
+    if (outgoing !== undefined) {
+      // @hono/node-server: the headers on Node's own response.
       outgoing.setHeader('X-Request-Id', requestId);
       for (const [name, value] of fixed) outgoing.setHeader(name, value);
       if (noStore) outgoing.setHeader('Cache-Control', 'no-store');
       response = dispatch(request, env, executionCtx);
     } else {
-      // app.request() and other adapters: the env may be shared, so the state goes on a child of it.
-      const ownEnv: FrontDoorEnv = Object.create((env as object | undefined) ?? null);
-      ownEnv[state] = front;
+      // app.request() and other adapters: on the response, each unless the route set it.
       const headers: Array<[string, string]> = [['X-Request-Id', requestId], ...fixed];
       if (noStore) headers.push(['Cache-Control', 'no-store']);
-      const answered = dispatch(request, ownEnv, executionCtx);
+      const answered = dispatch(request, env, executionCtx);
       response =
         answered instanceof Promise
           ? answered.then((res) => withHeaders(res, headers))
@@ -125,14 +94,12 @@ export function withFrontDoor(app: Hono<AppEnv>, deps: Pick<Deps, 'config' | 'lo
  */
 export function frontDoor(deps: Pick<Deps, 'config' | 'logger'>): MiddlewareHandler<AppEnv> {
   const { config, logger } = deps;
-  const { trustedProxies } = config;
   const fixed = fixedHeaders(config);
   return async (c, next) => {
     const requestId = randomUUID();
     c.set('requestId', requestId);
-    c.set('requestContext', requestContext(c, trustedProxies));
     // On Node's own response when the adapter gives it, as withFrontDoor does; else on c.header.
-    const outgoing = (c.env as FrontDoorEnv | undefined)?.outgoing;
+    const outgoing = (c.env as NodeEnv | undefined)?.outgoing;
     const setHeader = outgoing ? (name: string, value: string) => outgoing.setHeader(name, value) : c.header;
     setHeader('X-Request-Id', requestId);
     for (const [name, value] of fixed) setHeader(name, value);
@@ -144,13 +111,28 @@ export function frontDoor(deps: Pick<Deps, 'config' | 'logger'>): MiddlewareHand
   };
 }
 
-/** The request's context as the front door read it (computed here for a route mounted without it). */
+/**
+ * The request's context: the client's browser and address, read on the first call (from Node's own
+ * request when the adapter gives it, so no web `Headers` is built) and kept on the context.
+ */
 export function requestContextOf(c: Context, trustedProxies: number): RequestContext {
-  return (
-    (c.get('requestContext') as RequestContext | undefined) ??
-    (c.env as FrontDoorEnv | undefined)?.[state]?.requestContext ??
-    requestContext(c, trustedProxies)
-  );
+  const kept = c.get('requestContext') as RequestContext | undefined;
+  if (kept !== undefined) return kept;
+  const { incoming, outgoing } = (c.env as NodeEnv | undefined) ?? {};
+  // Served by @hono/node-server (both present); a test's env may carry a socket address alone.
+  const context =
+    incoming !== undefined && outgoing !== undefined
+      ? clientContext(
+          {
+            userAgent: incoming.headers['user-agent'],
+            forwardedFor: incoming.headers['x-forwarded-for'],
+            peer: incoming.socket?.remoteAddress,
+          },
+          trustedProxies,
+        )
+      : requestContext(c, trustedProxies);
+  c.set('requestContext', context);
+  return context;
 }
 
 /** The response with the front door's headers, each unless the route set it. */
