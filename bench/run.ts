@@ -33,7 +33,7 @@ import { betterAuthCookie, seedBetterAuth } from './compare/better-auth.js';
 import { summarizeProfile } from './profile.js';
 import { runLoad, runSignIns, type ScenarioResult } from './scenarios.js';
 import { analyze, seedSessions, seedUsers, sessionToken } from './seed.js';
-import { type ServerProcess, startServerProcess } from './server-process.js';
+import { measuredServerScript, type ServerProcess, startServerProcess } from './server-process.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const resultsDir = path.join(root, 'bench/results');
@@ -326,8 +326,15 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
 
     // Every server is started once and waits idle while the others are measured.
     const bareServer = options.compare ? await start([], 'bench/compare/bare-hono.ts', {}) : null;
-    const smallServer = await start(options.nodeFlags, undefined, { ...serverEnv, ...smallDatabase.serverEnv });
-    const largeServer = await start(options.nodeFlags, undefined, { ...serverEnv, ...largeDatabase.serverEnv });
+    // The auth servers run as `npm start` ships them (bundled); the --profile run, file by file.
+    const smallServer = await start(options.nodeFlags, measuredServerScript, {
+      ...serverEnv,
+      ...smallDatabase.serverEnv,
+    });
+    const largeServer = await start(options.nodeFlags, measuredServerScript, {
+      ...serverEnv,
+      ...largeDatabase.serverEnv,
+    });
     // The limit of a session check in Node: the same lookup, prepared, straight on pg (PostgreSQL only:
     // PGlite's folder admits one process).
     const rawPgServer =

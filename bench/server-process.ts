@@ -4,9 +4,13 @@ import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { commandBundleOptions } from '../scripts/command-bundle.js';
 import { freePort } from '../test/helpers/free-port.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
+/** The server as `npm start` runs it (scripts/command-bundle.ts), the one the bench measures. */
+export const measuredServerScript = 'bundle/server/main.ts';
+
 /** Where {@link compileSources} writes the JavaScript the measured processes run (git-ignored). */
 const compiledRoot = path.join(root, 'bench/.build');
 
@@ -14,8 +18,9 @@ let compiling: Promise<void> | undefined;
 
 /**
  * Compiles `server/` and `bench/` to JavaScript once per bench run, file by file (esbuild, no
- * bundling, so a CPU profile still names each source file), into `bench/.build/`. The measured
- * processes then run plain `node` with no tsx loader, as `npm start` runs the compiled package.
+ * bundling, so a CPU profile still names each source file), into `bench/.build/`, and the server
+ * once more as `npm start` ships it, bundled with its dependencies ({@link measuredServerScript}).
+ * The measured processes then run plain `node` with no tsx loader.
  */
 export function compileSources(): Promise<void> {
   compiling ??= (async () => {
@@ -36,6 +41,13 @@ export function compileSources(): Promise<void> {
       format: 'esm',
       target: 'node20',
       logLevel: 'warning',
+    });
+    // The server as `npm start` runs it: bundled like dist/bin.js, into bench/.build/bundle/.
+    await build({
+      ...commandBundleOptions,
+      entryPoints: { 'server/main': path.join(root, 'server/main.ts') },
+      outdir: path.join(compiledRoot, 'bundle'),
+      chunkNames: 'chunks/[name]-[hash]',
     });
   })();
   return compiling;

@@ -4,6 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type BuildOptions, build } from 'esbuild';
 import { buildOpenApiDocument } from '../server/contract/openapi.js';
 import { buildClient, emitDeclarations } from './build-client.js';
+import { commandBundleOptions } from './command-bundle.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -25,8 +26,9 @@ const node: BuildOptions = {
 
 /**
  * Builds the three packages as they are published:
- * - `passkey-auth-server` (this folder): `dist/` (the embedding API `index.js`, the `bin.js`
- *   command, the test kit `testing.js`, `verify.js`; shared code in `dist/chunks/`), declarations
+ * - `passkey-auth-server` (this folder): `dist/` (the embedding API `index.js`, the test kit
+ *   `testing.js`, `verify.js`, their shared code in `dist/chunks/`; the `bin.js` command with its
+ *   dependencies bundled in, except PGlite, and its own chunks in `dist/bin/`), declarations
  *   in `dist/types/`, and `client/dist/` (the demo page and the browser client);
  * - `passkey-auth-client` (`packages/client/dist/`): `index.js` (ES module, `@simplewebauthn/browser`
  *   external), `browser.js` (self-contained, for a `<script type="module">` without a bundler), types;
@@ -47,7 +49,6 @@ export async function buildPackage({ types = true }: BuildPackageOptions = {}): 
   ]);
   const entries = {
     index: 'server/index.ts',
-    bin: 'server/bin.ts',
     testing: 'server/testing/index.ts',
     verify: 'server/verify.ts',
   };
@@ -59,6 +60,13 @@ export async function buildPackage({ types = true }: BuildPackageOptions = {}): 
       outdir: dist,
       splitting: true,
       chunkNames: 'chunks/[name]-[hash]',
+    }),
+    // The command, with its dependencies bundled in (scripts/command-bundle.ts).
+    build({
+      ...commandBundleOptions,
+      entryPoints: { bin: path.join(root, 'server/bin.ts') },
+      outdir: dist,
+      chunkNames: 'bin/[name]-[hash]',
     }),
     build({ ...node, entryPoints: [path.join(root, 'server/verify.ts')], outfile: path.join(verifyDist, 'index.js') }),
     build({
