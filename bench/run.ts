@@ -33,7 +33,7 @@ import { betterAuthCookie, seedBetterAuth } from './compare/better-auth.js';
 import { summarizeProfile } from './profile.js';
 import { runLoad, runSignIns, type ScenarioResult } from './scenarios.js';
 import { analyze, seedSessions, seedUsers, sessionToken } from './seed.js';
-import { measuredServerScript, type ServerProcess, startServerProcess } from './server-process.js';
+import { measuredServerScript, type ServerProcess, startScriptFlags, startServerProcess } from './server-process.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const resultsDir = path.join(root, 'bench/results');
@@ -326,12 +326,14 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
 
     // Every server is started once and waits idle while the others are measured.
     const bareServer = options.compare ? await start([], 'bench/compare/bare-hono.ts', {}) : null;
-    // The auth servers run as `npm start` ships them (bundled); the --profile run, file by file.
-    const smallServer = await start(options.nodeFlags, measuredServerScript, {
+    // The auth servers run as `npm start` runs them (bundled, with its node flags); the --profile
+    // run, file by file.
+    const authFlags = [...startScriptFlags(), ...options.nodeFlags];
+    const smallServer = await start(authFlags, measuredServerScript, {
       ...serverEnv,
       ...smallDatabase.serverEnv,
     });
-    const largeServer = await start(options.nodeFlags, measuredServerScript, {
+    const largeServer = await start(authFlags, measuredServerScript, {
       ...serverEnv,
       ...largeDatabase.serverEnv,
     });

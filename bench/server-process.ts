@@ -11,6 +11,14 @@ const root = fileURLToPath(new URL('../', import.meta.url));
 /** The server as `npm start` runs it (scripts/command-bundle.ts), the one the bench measures. */
 export const measuredServerScript = 'bundle/server/main.ts';
 
+/** The node flags of `npm start` (package.json), which the measured server runs with too. */
+export function startScriptFlags(): string[] {
+  const { scripts } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+    scripts: { start: string };
+  };
+  return scripts.start.split(/\s+/).filter((word) => word.startsWith('--'));
+}
+
 /** Where {@link compileSources} writes the JavaScript the measured processes run (git-ignored). */
 const compiledRoot = path.join(root, 'bench/.build');
 
