@@ -113,7 +113,6 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-/** One line on stderr naming the cause, no stack, and a non-zero exit. */
 /**
  * Memory under load: after a full collection V8 lets the old generation grow to a multiple of what
  * survived (up to 4x for a process that collects quickly) before the next one, so a server with
@@ -124,9 +123,10 @@ async function main(): Promise<void> {
 function boundHeapGrowth(): void {
   const flag = '--heap-growing-percent';
   const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  if (!given.some((arg) => arg.startsWith(flag))) setFlagsFromString(`${flag}=50`);
+  if (!given.some((arg) => arg.replace(/_/g, '-').startsWith(flag))) setFlagsFromString(`${flag}=50`);
 }
 
+/** One line on stderr naming the cause, no stack, and a non-zero exit. */
 function fail(error: unknown): never {
   const message =
     typeof error === 'string'
