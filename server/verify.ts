@@ -22,6 +22,7 @@ import {
 
 /** The only algorithms an access token may be signed with: asymmetric, as the auth server signs. */
 export const accessTokenAlgorithms = ['ES256', 'EdDSA'] as const;
+type AccessTokenAlgorithm = (typeof accessTokenAlgorithms)[number];
 
 /** The claims of a verified access token. */
 export interface AccessTokenClaims {
@@ -183,8 +184,8 @@ async function verifySigned(
   const [encodedHeader, encodedPayload, encodedSignature] = parts as [string, string, string];
   const header = jsonObjectOf(encodedHeader);
   if (header === null) throw new AccessTokenError('invalid_token', 'The token is not a JWS.');
-  const alg = header.alg;
-  if (alg !== 'ES256' && alg !== 'EdDSA')
+  const alg = header.alg as AccessTokenAlgorithm;
+  if (!accessTokenAlgorithms.includes(alg))
     throw new AccessTokenError('invalid_token', 'The token algorithm is not allowed.');
   if (typeof header.kid !== 'string' || !kidPattern.test(header.kid))
     throw new AccessTokenError('invalid_token', 'The token kid is missing or malformed.');
@@ -313,7 +314,7 @@ const importedKeys = new WeakMap<object, KeyObject | null>();
  * for EdDSA), or `null`: a private or secret key, a JWK with private parts, any other curve or type.
  * Converted once per key object (a JWKS getter hands out the same imported key every time).
  */
-function publicKeyOf(key: unknown, alg: 'ES256' | 'EdDSA'): KeyObject | null {
+function publicKeyOf(key: unknown, alg: AccessTokenAlgorithm): KeyObject | null {
   if (typeof key !== 'object' || key === null || key instanceof Uint8Array) return null;
   let publicKey = importedKeys.get(key);
   if (publicKey === undefined) {
@@ -342,7 +343,7 @@ function importPublicKey(key: object): KeyObject | null {
   }
 }
 
-function signatureVerifies(alg: 'ES256' | 'EdDSA', key: KeyObject, data: Buffer, signature: Buffer): boolean {
+function signatureVerifies(alg: AccessTokenAlgorithm, key: KeyObject, data: Buffer, signature: Buffer): boolean {
   try {
     return alg === 'ES256'
       ? verifySignature('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, signature)
