@@ -8,9 +8,10 @@ import { createKeyStore } from '../server/tokens/keys.js';
 import { AccessTokenError, createAccessTokenVerifier } from '../server/verify.js';
 
 /**
- * Routes for `npm run bench` only, mounted by server/main.ts when `BENCH_ROUTES=1` and never
- * otherwise. They sit behind the app's own middleware (request log, security headers), so the
- * baseline differs from `GET /auth/session` by the session lookup alone.
+ * Routes for `npm run bench` only, mounted by server/main.ts (through `createApp`'s `routes`) when
+ * `BENCH_ROUTES=1` and never otherwise. They sit behind the app's own front door (request id,
+ * security headers, request log), so the baseline differs from `GET /auth/session` by the session
+ * lookup alone.
  *
  * - `GET /bench/baseline`: no database work, the reference the ratios divide by.
  * - `GET /bench/protected`: a route protected by a Bearer access token, verified as a resource

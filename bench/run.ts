@@ -12,7 +12,8 @@
  * For each backend: two fresh databases, 10 000 and N sessions (PostgreSQL: `bench_<random>` on
  * BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres, dropped at the end;
  * PGlite: temporary DATA_DIRs), migrations, set-based seeding (bench/seed.ts), then the real server
- * (`server/main.ts`, compiled) on each as a child process with BENCH_ROUTES=1, next to bare Hono and
+ * (`server/main.ts`, bundled and flagged as `npm start` runs it) on each as a child process with
+ * BENCH_ROUTES=1, next to bare Hono and
  * Better Auth, all pinned to core 0 (the load generator, this process, to the last core), measured
  * with autocannon over loopback in interleaved rounds (medians). `--quick`: PostgreSQL only,
  * 200 000 sessions, one round of 2 s per scenario, under two minutes.
@@ -520,7 +521,6 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
       rawPgToBare: ratio(rawPg, bare),
       sessionToRawPg: ratio(sessionLarge, rawPg),
       tokenLimitToBare: ratio(tokenLimit, bare),
-      tokenToTokenLimit: ratio(protectedRoute, tokenLimit),
       tokenFreshToBare: ratio(tokenFresh, bare),
       tokenFreshToTokenLimit: ratio(tokenFresh, tokenLimit),
     };
