@@ -96,46 +96,57 @@ export interface LookupContext {
 
 // The session hot path, as fixed SQL: no query building per request, and a named prepared
 // statement on PostgreSQL (the `/* prepared:… */` marker, see server/db/database.ts), so the server
-// plans it once per connection. Times come back as epoch milliseconds, cheaper to read than
-// timestamp text. The row is kept narrow (each column costs the driver on every request): the
-// session's trusted context comes back as one JSON value only when the request's differs from it
-// (the same test as assessSessionContext's: the same User-Agent, a known network or none) or a
-// step-up is pending; otherwise `context` is null and nothing about it is parsed.
-const activeSessionSql = `/* prepared:find_active_session_v2 */
-select s.secret_hash, s.user_id, s.kind, s.previous_secret_hash, u.username, u.display_name,
-  extract(epoch from s.created_at)::float8 * 1000 as created_ms,
-  extract(epoch from s.last_seen_at)::float8 * 1000 as last_seen_ms,
-  extract(epoch from s.expires_at)::float8 * 1000 as expires_ms,
-  extract(epoch from s.verified_at)::float8 * 1000 as verified_ms,
-  extract(epoch from s.secret_rotated_at)::float8 * 1000 as secret_rotated_ms,
+// plans it once per connection. The row is one JSON array: `pg` sets up a parser and a property per
+// column of every result it reads, so twelve columns cost it more than parsing one short JSON text.
+// Times come back as epoch milliseconds, cheaper to read than timestamp text, and the hashes as hex.
+// The session's trusted context comes back (as a nested array) only when the request's differs from
+// it (the same test as assessSessionContext's: the same User-Agent, a known network or none) or a
+// step-up is pending; otherwise it is null and nothing about it is parsed.
+const activeSessionSql = `/* prepared:find_active_session_v3 */
+select json_build_array(s.secret_hash, s.user_id, s.kind, s.previous_secret_hash, u.username, u.display_name,
+  extract(epoch from s.created_at)::float8 * 1000,
+  extract(epoch from s.last_seen_at)::float8 * 1000,
+  extract(epoch from s.expires_at)::float8 * 1000,
+  extract(epoch from s.verified_at)::float8 * 1000,
+  extract(epoch from s.secret_rotated_at)::float8 * 1000,
   case when s.step_up_required_at is null and s.context_user_agent = $4::text
       and ($5::text is null or $5::text = any(s.networks)) then null
     else json_build_array(s.context_user_agent, s.context_browser, s.context_os, s.networks,
       extract(epoch from s.suspect_at)::float8 * 1000, extract(epoch from s.step_up_required_at)::float8 * 1000)
-  end as context
+  end) as session
 from session s join app_user u on u.id = s.user_id
 where s.id = $1 and s.revoked_at is null and s.expires_at > $2 and s.last_seen_at > $3 and u.disabled_at is null`;
 
-type ActiveSessionSqlRow = Pick<
-  ActiveSessionRow,
-  'secret_hash' | 'user_id' | 'kind' | 'previous_secret_hash' | 'username' | 'display_name'
-> & {
-  created_ms: number;
-  last_seen_ms: number;
-  expires_ms: number;
-  verified_ms: number;
-  secret_rotated_ms: number | null;
-  /** [user agent, browser, os, networks, suspect ms, step-up ms]; text on a driver that does not parse json. */
-  context: StoredContextJson | string | null;
-};
-
+/** [user agent, browser, os, networks, suspect ms, step-up ms] */
 type StoredContextJson = [string, string | null, string | null, string[], number | null, number | null];
+
+/**
+ * The lookup's one column: [secret hash, user id, kind, previous secret hash, username, display name,
+ * created, last seen, expires, verified, secret rotated (ms), context]; the hashes as `\x`-prefixed
+ * hex. Text on a driver that does not parse json.
+ */
+type ActiveSessionJson = [
+  string,
+  string,
+  SessionKind,
+  string | null,
+  string,
+  string,
+  number,
+  number,
+  number,
+  number,
+  number | null,
+  StoredContextJson | null,
+];
 
 const dateOrNull = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
 
-function storedContextOf(value: StoredContextJson | string): StoredSessionContext {
-  const [userAgent, browser, os, networks, suspectMs, stepUpMs] =
-    typeof value === 'string' ? (JSON.parse(value) as StoredContextJson) : value;
+/** A bytea as json_build_array writes it (`\x` and hex digits). */
+const bytesOfHex = (hex: string): Uint8Array => Buffer.from(hex.slice(2), 'hex');
+
+function storedContextOf(value: StoredContextJson): StoredSessionContext {
+  const [userAgent, browser, os, networks, suspectMs, stepUpMs] = value;
   return { userAgent, browser, os, networks, suspectAt: dateOrNull(suspectMs), stepUpRequiredAt: dateOrNull(stepUpMs) };
 }
 
@@ -151,29 +162,43 @@ export async function findActiveSession(
   current: LookupContext | null = null,
 ): Promise<ActiveSessionRow | null> {
   // Times as ISO text: what the driver would send, without its slower local-time formatting.
-  const rows = await fixedQuery<ActiveSessionSqlRow>(db, activeSessionSql, [
+  const rows = await fixedQuery<{ session: ActiveSessionJson | string }>(db, activeSessionSql, [
     id,
     at.now.toISOString(),
     at.idleCutoff.toISOString(),
     current?.userAgent ?? null,
     current?.network ?? null,
   ]);
-  const row = rows[0];
-  if (row === undefined) return null;
+  const value = rows[0]?.session;
+  if (value === undefined) return null;
+  const [
+    secretHash,
+    userId,
+    kind,
+    previousSecretHash,
+    username,
+    displayName,
+    createdMs,
+    lastSeenMs,
+    expiresMs,
+    verifiedMs,
+    secretRotatedMs,
+    context,
+  ] = typeof value === 'string' ? (JSON.parse(value) as ActiveSessionJson) : value;
   return {
     id,
-    secret_hash: row.secret_hash,
-    user_id: row.user_id,
-    kind: row.kind,
-    previous_secret_hash: row.previous_secret_hash,
-    username: row.username,
-    display_name: row.display_name,
-    created_at: new Date(row.created_ms),
-    last_seen_at: new Date(row.last_seen_ms),
-    expires_at: new Date(row.expires_ms),
-    verified_at: new Date(row.verified_ms),
-    secret_rotated_at: dateOrNull(row.secret_rotated_ms),
-    context: row.context === null ? null : storedContextOf(row.context),
+    secret_hash: bytesOfHex(secretHash),
+    user_id: userId,
+    kind,
+    previous_secret_hash: previousSecretHash === null ? null : bytesOfHex(previousSecretHash),
+    username,
+    display_name: displayName,
+    created_at: new Date(createdMs),
+    last_seen_at: new Date(lastSeenMs),
+    expires_at: new Date(expiresMs),
+    verified_at: new Date(verifiedMs),
+    secret_rotated_at: dateOrNull(secretRotatedMs),
+    context: context === null ? null : storedContextOf(context),
   };
 }
 
