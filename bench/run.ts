@@ -282,6 +282,9 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
       // session, which continuous use pays once a minute. The touch is left out of the rounds
       // (docs/performance.md gives its cost); the sign-ins still write their new sessions.
       SESSION_TOUCH_INTERVAL: '3600',
+      // The access tokens are minted from session 1, whose secret must not rotate during the run
+      // (a rotation hands out a new cookie, which the bench does not follow).
+      SESSION_SECRET_ROTATION_AGE: '86400',
     };
     const start = async (nodeFlags: string[], script: string | undefined, env: Record<string, string>) => {
       const server = await startServerProcess(env, { nodeFlags, script, cpu: options.serverCpu ?? undefined });
@@ -363,6 +366,11 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
         : null;
     const token = await mintAccessToken(largeServer, sessionToken(1));
     if (token === null) result.notes.push('access-token route skipped: POST /auth/token is not available');
+    // Access tokens live minutes: each run of a token route gets one minted for it, kept for the
+    // whole run as a client keeps its token.
+    const bearer = async () => ({
+      authorization: `Bearer ${(await mintAccessToken(largeServer, sessionToken(1))) ?? token}`,
+    });
     // The limit of the access-token route: bare Hono and the ES256 signature check alone, with the
     // server's own public key (its JWKS).
     const jwtLimitServer =
@@ -420,10 +428,10 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
     if (token !== null)
       scenarios.push({
         name: 'token',
-        run: () =>
+        run: async () =>
           runLoad('access-token route (JWT)', largeServer, {
             path: '/bench/protected',
-            headers: { authorization: `Bearer ${token}` },
+            headers: await bearer(),
             ...load,
             databasePids: largeDatabase.backendPids,
           }),
@@ -431,10 +439,10 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
     if (token !== null)
       scenarios.push({
         name: 'tokenFresh',
-        run: () =>
+        run: async () =>
           runLoad('access-token route, every call verifying the signature', largeServer, {
             path: '/bench/protected-fresh',
-            headers: { authorization: `Bearer ${token}` },
+            headers: await bearer(),
             ...load,
             databasePids: largeDatabase.backendPids,
           }),
