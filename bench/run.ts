@@ -13,10 +13,10 @@
  * BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres, dropped at the end;
  * PGlite: temporary DATA_DIRs), migrations, set-based seeding (bench/seed.ts), then the real server
  * (`server/main.ts`, bundled and flagged as `npm start` runs it) on each as a child process with
- * BENCH_ROUTES=1, next to bare Hono and
- * Better Auth, all pinned to core 0 (the load generator, this process, to the last core), measured
- * with wrk (autocannon when wrk is not installed) over loopback in interleaved rounds (medians). `--quick`: PostgreSQL only,
- * 200 000 sessions, one round of 2 s per scenario, under two minutes.
+ * BENCH_ROUTES=1, next to bare Hono and Better Auth, all pinned to core 0 (the load generator, wrk
+ * started by this process, or autocannon in it when wrk is not installed, to the last core),
+ * measured over loopback in interleaved rounds (medians). `--quick`: PostgreSQL only, 200 000
+ * sessions, one round of 2 s per scenario, under two minutes.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
