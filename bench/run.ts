@@ -277,8 +277,8 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
       RATE_LIMIT_PER_IDENTIFIER: '1000000',
       RATE_LIMIT_CHALLENGES_PER_ADDRESS: '1000000',
       TRUSTED_PROXIES: '1',
-      // Each round revisits the sessions in a burst, then leaves them for the rest of the round (about a
-      // minute): with the default 60 s interval nearly every burst would pay one last_seen_at write per
+      // Each round revisits the sessions in a burst, then leaves them for the rest of the round (a
+      // minute or more): with the default 60 s interval nearly every burst would pay one last_seen_at write per
       // session, which continuous use pays once a minute. The touch is left out of the rounds
       // (docs/performance.md gives its cost); the sign-ins still write their new sessions.
       SESSION_TOUCH_INTERVAL: '3600',
