@@ -2,7 +2,7 @@ import path from 'node:path';
 import { Kysely, sql } from 'kysely';
 import pg from 'pg';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.js';
-import { runFixedQueriesOnPool } from './fixed-query.js';
+import { FixedQueryLane, runFixedQueriesOnLane } from './fixed-query.js';
 import { RetryingPostgresDialect } from './retrying-dialect.js';
 import type { Database } from './schema.js';
 import { attachRetryStats, type RetryStats } from './transaction.js';
@@ -43,12 +43,12 @@ class PreparingClient extends pg.Client {
   // biome-ignore lint/suspicious/noExplicitAny: overrides every overload of pg's query and passes them through unchanged.
   override query(...args: any[]): any {
     const [text, values, callback] = args;
-    // (text, values) from Kysely's driver; (text, values, callback) from pg.Pool#query (fixed-query.ts).
+    // (text, values) from Kysely's driver; (text, values, callback) from the fixed-query lane (fixed-query.ts).
     const plain = args.length === 2 || (args.length === 3 && typeof callback === 'function');
     if (plain && typeof text === 'string' && Array.isArray(values)) {
       const name = preparedMarker.exec(text)?.[1];
       if (name !== undefined && args.length === 3) {
-        // The hot path (pool.query): a Query made from the text and named after, which pg runs as
+        // The hot path (the lane): a Query made from the text and named after, which pg runs as
         // given. From a config object, pg would first copy it with its property descriptors, at a
         // few microseconds a query.
         const query = new pg.Query(text, values, callback);
@@ -104,9 +104,10 @@ export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
  */
 export function createPostgresKysely(pool: pg.Pool): Kysely<Database> {
   const stats: RetryStats = { transactionRetries: 0, statementRetries: 0, exhausted: 0 };
-  const db = new Kysely<Database>({ dialect: new RetryingPostgresDialect({ pool }, stats) });
+  const lane = new FixedQueryLane(pool);
+  const db = new Kysely<Database>({ dialect: new RetryingPostgresDialect({ pool }, stats, 5, lane) });
   attachRetryStats(db, stats);
-  runFixedQueriesOnPool(db, pool, stats);
+  runFixedQueriesOnLane(db, lane, stats);
   return db;
 }
 

@@ -9,6 +9,7 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely';
+import type { FixedQueryLane } from './fixed-query.js';
 import { isRetryableTransactionError, type RetryStats, retryDelay } from './transaction.js';
 
 /**
@@ -24,12 +25,13 @@ export class RetryingPostgresDialect extends PostgresDialect {
     config: PostgresDialectConfig,
     private readonly stats: RetryStats,
     private readonly maxAttempts = 5,
+    private readonly lane?: FixedQueryLane,
   ) {
     super(config);
   }
 
   override createDriver(): Driver {
-    return new RetryingDriver(super.createDriver(), this.stats, this.maxAttempts);
+    return new RetryingDriver(super.createDriver(), this.stats, this.maxAttempts, this.lane);
   }
 }
 
@@ -69,6 +71,7 @@ class RetryingDriver implements Driver {
     private readonly inner: Driver,
     private readonly stats: RetryStats,
     private readonly maxAttempts: number,
+    private readonly lane?: FixedQueryLane,
   ) {}
 
   init(): Promise<void> {
@@ -76,6 +79,8 @@ class RetryingDriver implements Driver {
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
+    // A client the fixed-query lane holds idle goes back first when the pool has none idle.
+    this.lane?.yieldToPool();
     return new RetryingConnection(await this.inner.acquireConnection(), this.stats, this.maxAttempts);
   }
 
@@ -130,6 +135,8 @@ class RetryingDriver implements Driver {
   }
 
   destroy(): Promise<void> {
+    // pool.end() waits for every checked-out client, the lane's idle ones too.
+    this.lane?.close();
     return this.inner.destroy();
   }
 }

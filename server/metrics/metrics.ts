@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import type pg from 'pg';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { observeAuditEvents } from '../audit/repository.js';
+import { laneIdleCount } from '../db/fixed-query.js';
 import type { AuditEventRow, Database } from '../db/schema.js';
 import { retryStats } from '../db/transaction.js';
 
@@ -142,7 +143,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
       registers,
       collect() {
         this.set({ state: 'total' }, pool.totalCount);
-        this.set({ state: 'idle' }, pool.idleCount);
+        this.set({ state: 'idle' }, pool.idleCount + laneIdleCount(pool));
         this.set({ state: 'waiting' }, pool.waitingCount);
       },
     });

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, createPostgresKysely } from '../../server/db/database.js';
-import { fixedQuery } from '../../server/db/fixed-query.js';
+import { fixedQuery, laneIdleCount } from '../../server/db/fixed-query.js';
 import { inTransaction, retryStats } from '../../server/db/transaction.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 
@@ -78,5 +78,111 @@ describe('fixedQuery', () => {
       await sql`drop sequence if exists fixed_query_attempts`.execute(db);
       await db.destroy();
     }
+  });
+
+  onPostgres('keeps a client checked out between fixed queries, and gives it back when Kysely needs one', async () => {
+    const pool = createPool(database.url as string, { max: 1 });
+    const db = createPostgresKysely(pool);
+    try {
+      await fixedQuery(db, '/* prepared:fixed_query_lane_v1 */ select 1 as one', []);
+      // The lane holds the pool's only client idle: no checkout for the next fixed query.
+      expect(pool.totalCount).toBe(1);
+      expect(pool.idleCount).toBe(0);
+      expect(laneIdleCount(pool)).toBe(1);
+      const [first] = await fixedQuery<{ pid: number }>(db, 'select pg_backend_pid() as pid', []);
+      const [second] = await fixedQuery<{ pid: number }>(db, 'select pg_backend_pid() as pid', []);
+      expect(second?.pid).toBe(first?.pid);
+      // Kysely takes the pool's one client back from the lane, without waiting for it.
+      const started = Date.now();
+      const { rows } = await sql<{ two: number }>`select 2 as two`.execute(db);
+      expect(rows).toEqual([{ two: 2 }]);
+      expect(Date.now() - started).toBeLessThan(500);
+      await inTransaction(db, (trx) => sql`select 3`.execute(trx));
+      expect(pool.totalCount).toBe(1);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  onPostgres('queues fixed queries beyond its clients, and leaves the pool one for transactions', async () => {
+    const pool = createPool(database.url as string, { max: 3 });
+    const db = createPostgresKysely(pool);
+    try {
+      // Forty at once on a lane of two clients (max - 1), with transactions alongside.
+      const queries = Array.from({ length: 40 }, (_, i) =>
+        fixedQuery<{ n: number }>(db, '/* prepared:fixed_query_queue_v1 */ select $1::int as n, pg_sleep(0.002)', [i]),
+      );
+      const transactions = Array.from({ length: 3 }, (_, i) =>
+        inTransaction(db, async (trx) => (await sql<{ t: number }>`select ${i}::int as t`.execute(trx)).rows[0]?.t),
+      );
+      const rows = await Promise.all(queries);
+      expect(rows.map((r) => r[0]?.n)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+      expect(await Promise.all(transactions)).toEqual([0, 1, 2]);
+      expect(pool.totalCount).toBeLessThanOrEqual(3);
+      expect(laneIdleCount(pool)).toBeLessThanOrEqual(2);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  onPostgres('gives a failed query its error, closes its client, and goes on with a new one', async () => {
+    const pool = createPool(database.url as string, { max: 2 });
+    const db = createPostgresKysely(pool);
+    try {
+      const [before] = await fixedQuery<{ pid: number }>(db, 'select pg_backend_pid() as pid', []);
+      await expect(fixedQuery(db, 'select 1 / $1::int as x', [0])).rejects.toThrow(/division by zero/);
+      const [after] = await fixedQuery<{ pid: number }>(db, 'select pg_backend_pid() as pid', []);
+      expect(after?.pid).not.toBe(before?.pid);
+      expect(pool.totalCount).toBe(1);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  onPostgres('replaces a client whose connection was closed while the lane held it idle', async () => {
+    const pool = createPool(database.url as string, { max: 2 });
+    const db = createPostgresKysely(pool);
+    const admin = createPool(database.url as string, { max: 1 });
+    try {
+      const [before] = await fixedQuery<{ pid: number }>(db, 'select pg_backend_pid() as pid', []);
+      expect(laneIdleCount(pool)).toBe(1);
+      await admin.query('select pg_terminate_backend($1)', [before?.pid]);
+      // The client notices when its socket closes (at once on loopback).
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const [after] = await fixedQuery<{ pid: number }>(db, 'select pg_backend_pid() as pid', []);
+      expect(after?.pid).not.toBe(before?.pid);
+    } finally {
+      await admin.end();
+      await db.destroy();
+    }
+  });
+
+  onPostgres('fails a query that waits for a client longer than the connection timeout', async () => {
+    const pool = createPool(database.url as string, { max: 2, connectTimeoutMs: 200 });
+    const db = createPostgresKysely(pool);
+    try {
+      // The lane's one client (max - 1) is busy for a second; the next fixed query gives up after 200 ms.
+      const slow = fixedQuery(db, 'select pg_sleep(1)', []);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const started = Date.now();
+      await expect(fixedQuery(db, 'select 1', [])).rejects.toThrow(/timeout exceeded when trying to connect/);
+      expect(Date.now() - started).toBeLessThan(900);
+      await slow;
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  onPostgres('lets the pool end at once with clients held idle', async () => {
+    const pool = createPool(database.url as string, { max: 4 });
+    const db = createPostgresKysely(pool);
+    // (Kysely ends the pool only once it has run a query of its own, as the server's migrations do.)
+    await sql`select 1`.execute(db);
+    await Promise.all(Array.from({ length: 6 }, () => fixedQuery(db, 'select pg_sleep(0.01)', [])));
+    expect(laneIdleCount(pool)).toBeGreaterThan(0);
+    const started = Date.now();
+    await db.destroy();
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(pool.totalCount).toBe(0);
   });
 });
