@@ -111,20 +111,27 @@ export function createAccessTokenVerifier(
   if (!Number.isSafeInteger(cacheSize) || cacheSize < 0) throw new TypeError('cacheSize must be an integer >= 0');
   // Least recently used first: a hit moves its token to the end.
   const verified = new Map<string, VerifiedToken>();
-  return async (token, currentDate) => {
-    const at = { ...options, currentDate: currentDate ?? options.currentDate };
+  return async (token, currentDate = options.currentDate) => {
     const remembered = cacheSize > 0 ? verified.get(token) : undefined;
     if (remembered !== undefined) {
       verified.delete(token);
-      const keys = await keyFor(getKey, remembered.header, remembered.input, at);
-      if (keys.includes(remembered.key)) {
-        checkTimes(remembered.claims, at);
+      // The key set must still give the very key that verified it (keyFor's checks, without its array).
+      let stillItsKey: boolean;
+      try {
+        stillItsKey =
+          (await getKey(remembered.header as unknown as CompactJWSHeaderParameters, remembered.input)) ===
+          remembered.key;
+      } catch (cause) {
+        stillItsKey = (await keysOfFailure(cause, options)).includes(remembered.key);
+      }
+      if (stillItsKey) {
+        checkTimes(remembered.claims, options.clockTolerance, currentDate);
         verified.set(token, remembered);
         return { ...remembered.claims };
       }
     }
-    const result = await verifySigned(getKey, token, at);
-    checkTimes(result.claims, at);
+    const result = await verifySigned(getKey, token, options);
+    checkTimes(result.claims, options.clockTolerance, currentDate);
     if (cacheSize > 0) {
       if (verified.size >= cacheSize) verified.delete(verified.keys().next().value as string);
       verified.set(token, result);
@@ -157,7 +164,7 @@ export function createAccessTokenVerifier(
  */
 export async function verifyAccessToken(token: string, options: VerifyAccessTokenOptions): Promise<AccessTokenClaims> {
   const { claims } = await verifySigned(sharedKeyGetterOf(options.jwks), token, options);
-  checkTimes(claims, options);
+  checkTimes(claims, options.clockTolerance, options.currentDate);
   return claims;
 }
 
@@ -236,8 +243,7 @@ async function verifySigned(
 }
 
 /** The checks against the clock: `exp`, `nbf` and `iat`, each with the clock tolerance. */
-function checkTimes(claims: VerifiedToken['claims'], options: VerifyAccessTokenOptions): void {
-  const { clockTolerance = 5, currentDate } = options;
+function checkTimes(claims: VerifiedToken['claims'], clockTolerance = 5, currentDate?: Date): void {
   const now = Math.floor((currentDate ?? new Date()).getTime() / 1000);
   if (!Number.isFinite(now) || !Number.isFinite(clockTolerance) || clockTolerance < 0)
     throw new TypeError('currentDate and clockTolerance must be finite (clockTolerance >= 0)');
@@ -296,15 +302,23 @@ async function keyFor(
   try {
     return [await getKey(header as unknown as CompactJWSHeaderParameters, input)];
   } catch (cause) {
-    if (cause instanceof errors.JWKSMultipleMatchingKeys) {
-      const keys: unknown[] = [];
-      for await (const key of cause as unknown as AsyncIterable<unknown>) keys.push(key);
-      return keys;
-    }
-    if (isRemote(options.jwks) && isJwksFailure(cause))
-      throw new AccessTokenError('jwks_unavailable', 'The signing keys could not be fetched.', { cause });
-    throw new AccessTokenError('invalid_token', 'No published key has the token kid.', { cause });
+    return keysOfFailure(cause, options);
   }
+}
+
+/**
+ * What a key getter's failure means: the keys, when a JWKS holds several for the `kid`; else
+ * `jwks_unavailable` when a remote JWKS could not be fetched, and `invalid_token` otherwise.
+ */
+async function keysOfFailure(cause: unknown, options: VerifyAccessTokenOptions): Promise<unknown[]> {
+  if (cause instanceof errors.JWKSMultipleMatchingKeys) {
+    const keys: unknown[] = [];
+    for await (const key of cause as unknown as AsyncIterable<unknown>) keys.push(key);
+    return keys;
+  }
+  if (isRemote(options.jwks) && isJwksFailure(cause))
+    throw new AccessTokenError('jwks_unavailable', 'The signing keys could not be fetched.', { cause });
+  throw new AccessTokenError('invalid_token', 'No published key has the token kid.', { cause });
 }
 
 const importedKeys = new WeakMap<object, KeyObject | null>();

@@ -82,14 +82,18 @@ export function createKeyStore(deps: Pick<Deps, 'db' | 'config' | 'clock'>): Key
     return loading;
   };
 
-  const rowsNow = async (now: Date): Promise<SigningKeyRow[]> => {
+  // The cached rows as they are (no promise to wait for: verificationKey runs per request), or a reload.
+  const rowsNow = (now: Date): SigningKeyRow[] | Promise<SigningKeyRow[]> => {
     const age = cache === null ? Infinity : now.getTime() - cache.loadedAt;
     if (cache === null || age < 0 || age >= tokens.keyRefreshInterval * 1000) return reload();
     return cache.rows;
   };
 
-  const published = (rows: SigningKeyRow[], now: Date) =>
-    rows.filter((row) => row.retires_at === null || row.retires_at.getTime() > now.getTime());
+  const isPublished = (row: SigningKeyRow, now: Date) =>
+    row.retires_at === null || row.retires_at.getTime() > now.getTime();
+  const published = (rows: SigningKeyRow[], now: Date) => rows.filter((row) => isPublished(row, now));
+  const publishedRow = (rows: SigningKeyRow[], kid: string, now: Date) =>
+    rows.find((row) => row.kid === kid && isPublished(row, now));
 
   const signingRow = (rows: SigningKeyRow[], now: Date): SigningKeyRow | null => {
     let best: SigningKeyRow | null = null;
@@ -130,10 +134,11 @@ export function createKeyStore(deps: Pick<Deps, 'db' | 'config' | 'clock'>): Key
     async verificationKey(kid) {
       if (!kidPattern.test(kid)) return null;
       const now = clock.now();
-      let row = published(await rowsNow(now), now).find((r) => r.kid === kid);
+      const rows = rowsNow(now);
+      let row = publishedRow(rows instanceof Promise ? await rows : rows, kid, now);
       // An unknown kid may be a key another instance just created: re-read, but not on every request.
       if (row === undefined && cache !== null && now.getTime() - cache.loadedAt >= unknownKidReloadMs) {
-        row = published(await reload(), now).find((r) => r.kid === kid);
+        row = publishedRow(await reload(), kid, now);
       }
       if (row === undefined) return null;
       let key = publicKeys.get(kid);
