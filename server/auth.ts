@@ -322,6 +322,7 @@ async function openGivenDatabase(given: CreateAuthOptions['database'], config: C
       databaseUrl,
       dataDir: config.dataDir,
       preparedStatements: config.preparedStatements,
+      pipelinedReads: config.pipelinedReads,
       poolSize: config.databasePool.size,
       connectTimeoutMs: config.databasePool.connectTimeoutMs,
       statementTimeoutMs: config.databasePool.statementTimeoutMs,

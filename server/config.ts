@@ -88,6 +88,11 @@ export interface Config {
   migrateOnStart: boolean;
   /** Named prepared statements for the hot queries on PostgreSQL (off for PgBouncer before 1.21). */
   preparedStatements: boolean;
+  /**
+   * The session lookup over two pipelined connections of its own on PostgreSQL
+   * (server/db/pipelined-reads.ts); by default on exactly when `preparedStatements` is.
+   */
+  pipelinedReads: boolean;
   /** The PostgreSQL connection pool of one instance. */
   databasePool: {
     /** Connections at most (`DATABASE_POOL_SIZE`). */
@@ -309,6 +314,8 @@ export function loadConfig(env: Env = {}): Config {
   );
   if (idleTimeout > absoluteLifetime) errors.push('SESSION_IDLE_TIMEOUT must not exceed SESSION_ABSOLUTE_LIFETIME');
 
+  const preparedStatements = read('DATABASE_PREPARED_STATEMENTS', true, boolean, 'true or false');
+
   const config: Config = {
     port,
     host: read('HOST', '0.0.0.0', (raw) => raw, 'a host'),
@@ -379,7 +386,8 @@ export function loadConfig(env: Env = {}): Config {
     reauthWindow: read('REAUTH_WINDOW', 300, integer(10, 86400), 'seconds (10 to 86400)'),
     trustedProxies: read('TRUSTED_PROXIES', 0, integer(0, 10), 'a count of proxies (0 to 10)'),
     migrateOnStart: read('MIGRATE_ON_START', true, boolean, 'true or false'),
-    preparedStatements: read('DATABASE_PREPARED_STATEMENTS', true, boolean, 'true or false'),
+    preparedStatements,
+    pipelinedReads: read('DATABASE_PIPELINED_READS', preparedStatements, boolean, 'true or false'),
     databasePool: {
       size: read('DATABASE_POOL_SIZE', 10, integer(1, 1000), 'a count of connections (1 to 1000)'),
       connectTimeoutMs: read(

@@ -3,6 +3,7 @@ import { Kysely, sql } from 'kysely';
 import pg from 'pg';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.js';
 import { FixedQueryLane, runFixedQueriesOnLane } from './fixed-query.js';
+import { PipelinedReads } from './pipelined-reads.js';
 import { RetryingPostgresDialect } from './retrying-dialect.js';
 import type { Database } from './schema.js';
 import { attachRetryStats, type RetryStats } from './transaction.js';
@@ -30,6 +31,8 @@ export interface OpenDatabaseOptions {
   statementTimeoutMs?: number;
   /** Named prepared statements for marked hot queries (default true; see {@link createPool}). */
   preparedStatements?: boolean;
+  /** The session lookup over pipelined connections of its own (default: as `preparedStatements`). */
+  pipelinedReads?: boolean;
 }
 
 const preparedMarker = /^\/\* prepared:([a-z0-9_]+) \*\//;
@@ -100,14 +103,34 @@ export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
 
 /**
  * Kysely over a `pg` pool, with single statements retried after a serialization failure or
- * deadlock (retrying-dialect.ts); its counters are {@link retryStats}`(db)`.
+ * deadlock (retrying-dialect.ts); its counters are {@link retryStats}`(db)`. The hot path's fixed
+ * statements run on the pool's fixed-query lane (fixed-query.ts), and its reads on two pipelined
+ * connections of their own (pipelined-reads.ts) when `pipelinedReads` is set; by default when the
+ * pool prepares statements: a pooler that cannot take prepared statements is not given pipelined
+ * queries either unless asked.
  */
-export function createPostgresKysely(pool: pg.Pool): Kysely<Database> {
+export function createPostgresKysely(pool: pg.Pool, options: { pipelinedReads?: boolean } = {}): Kysely<Database> {
   const stats: RetryStats = { transactionRetries: 0, statementRetries: 0, exhausted: 0 };
   const lane = new FixedQueryLane(pool);
-  const db = new Kysely<Database>({ dialect: new RetryingPostgresDialect({ pool }, stats, 5, lane) });
+  const Client = (pool.options as { Client?: typeof pg.Client }).Client;
+  const reads =
+    (options.pipelinedReads ?? Client === PreparingClient)
+      ? new PipelinedReads({
+          config: pool.options,
+          Client,
+          queryTimeoutMs: (pool.options as { query_timeout?: number }).query_timeout ?? 0,
+        })
+      : undefined;
+  const dialect = new RetryingPostgresDialect({ pool }, stats, 5, {
+    beforeAcquire: () => lane.yieldToPool(),
+    beforeDestroy: async () => {
+      lane.close();
+      await reads?.close();
+    },
+  });
+  const db = new Kysely<Database>({ dialect });
   attachRetryStats(db, stats);
-  runFixedQueriesOnLane(db, lane, stats);
+  runFixedQueriesOnLane(db, lane, stats, 5, reads);
   return db;
 }
 
@@ -127,7 +150,9 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       connectTimeoutMs: options.connectTimeoutMs,
       statementTimeoutMs: options.statementTimeoutMs,
     });
-    const db = createPostgresKysely(pool);
+    const db = createPostgresKysely(pool, {
+      pipelinedReads: options.pipelinedReads ?? options.preparedStatements ?? true,
+    });
     return { db, kind: 'postgres', pool, close: () => db.destroy() };
   }
   const lock = await lockDataDir(options.dataDir);

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CompiledQuery, type Kysely } from 'kysely';
 import type pg from 'pg';
+import type { PipelinedReads } from './pipelined-reads.js';
 import type { Database } from './schema.js';
 import { isRetryableTransactionError, type RetryStats, retryDelay } from './transaction.js';
 
@@ -8,6 +9,8 @@ type FixedQueryRunner = (sql: string, values: unknown[]) => Promise<unknown[]>;
 
 // Keyed by the root database handle; a transaction (or PGlite) has none and goes through Kysely.
 const runners = new WeakMap<object, FixedQueryRunner>();
+// The pipelined read connections of a root handle, when it has them (PostgreSQL with prepared statements).
+const readers = new WeakMap<object, PipelinedReads>();
 // The lane of each pool, for the pool metrics (its idle clients are idle, though checked out).
 const lanes = new WeakMap<pg.Pool, FixedQueryLane>();
 
@@ -220,7 +223,9 @@ export function runFixedQueriesOnLane(
   lane: FixedQueryLane,
   stats: RetryStats,
   maxAttempts = 5,
+  reads?: PipelinedReads,
 ): void {
+  if (reads !== undefined) readers.set(db, reads);
   runners.set(db, async (sql, values) => {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -248,4 +253,20 @@ export async function fixedQuery<R>(db: Kysely<Database>, sql: string, values: u
   const runner = runners.get(db);
   if (runner !== undefined) return (await runner(sql, values)) as R[];
   return (await db.executeQuery<R>(CompiledQuery.raw(sql, values))).rows as R[];
+}
+
+/**
+ * Runs one fixed read-only statement (a plain `select`: no write, no lock, no side effect) and
+ * returns its rows: on PostgreSQL over the pipelined read connections when there are
+ * (pipelined-reads.ts), else as {@link fixedQuery}. For the per-request session lookup.
+ */
+export async function fixedRead<R>(db: Kysely<Database>, sql: string, values: unknown[]): Promise<R[]> {
+  const reads = readers.get(db);
+  if (reads !== undefined) return (await reads.query(sql, values)) as R[];
+  return fixedQuery<R>(db, sql, values);
+}
+
+/** The pipelined reads' counters of a root handle (reads sent, writes that carried them), or `null` without them. */
+export function pipelinedReadStats(db: Kysely<Database>): { queries: number; writes: number } | null {
+  return readers.get(db)?.stats ?? null;
 }

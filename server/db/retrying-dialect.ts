@@ -9,7 +9,6 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely';
-import type { FixedQueryLane } from './fixed-query.js';
 import { isRetryableTransactionError, type RetryStats, retryDelay } from './transaction.js';
 
 /**
@@ -25,14 +24,22 @@ export class RetryingPostgresDialect extends PostgresDialect {
     config: PostgresDialectConfig,
     private readonly stats: RetryStats,
     private readonly maxAttempts = 5,
-    private readonly lane?: FixedQueryLane,
+    private readonly hooks: DriverHooks = {},
   ) {
     super(config);
   }
 
   override createDriver(): Driver {
-    return new RetryingDriver(super.createDriver(), this.stats, this.maxAttempts, this.lane);
+    return new RetryingDriver(super.createDriver(), this.stats, this.maxAttempts, this.hooks);
   }
+}
+
+/** What the driver tells the rest of the database layer (server/db/database.ts). */
+export interface DriverHooks {
+  /** Before each pool checkout (the fixed-query lane gives back an idle client when the pool has none). */
+  beforeAcquire?(): void;
+  /** Before the pool ends (the lane's idle clients go back, the pipelined read connections close). */
+  beforeDestroy?(): Promise<void> | void;
 }
 
 class RetryingConnection implements DatabaseConnection {
@@ -71,7 +78,7 @@ class RetryingDriver implements Driver {
     private readonly inner: Driver,
     private readonly stats: RetryStats,
     private readonly maxAttempts: number,
-    private readonly lane?: FixedQueryLane,
+    private readonly hooks: DriverHooks,
   ) {}
 
   init(): Promise<void> {
@@ -79,8 +86,7 @@ class RetryingDriver implements Driver {
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    // A client the fixed-query lane holds idle goes back first when the pool has none idle.
-    this.lane?.yieldToPool();
+    this.hooks.beforeAcquire?.();
     return new RetryingConnection(await this.inner.acquireConnection(), this.stats, this.maxAttempts);
   }
 
@@ -134,9 +140,9 @@ class RetryingDriver implements Driver {
     await this.inner.releaseConnection(c.inner);
   }
 
-  destroy(): Promise<void> {
+  async destroy(): Promise<void> {
     // pool.end() waits for every checked-out client, the lane's idle ones too.
-    this.lane?.close();
+    await this.hooks.beforeDestroy?.();
     return this.inner.destroy();
   }
 }

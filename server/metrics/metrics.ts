@@ -2,7 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import type pg from 'pg';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { observeAuditEvents } from '../audit/repository.js';
-import { laneIdleCount } from '../db/fixed-query.js';
+import { laneIdleCount, pipelinedReadStats } from '../db/fixed-query.js';
 import type { AuditEventRow, Database } from '../db/schema.js';
 import { retryStats } from '../db/transaction.js';
 
@@ -161,6 +161,20 @@ export function createMetrics(options: MetricsOptions): Metrics {
       this.inc({ kind: 'exhausted' }, stats.exhausted);
     },
   });
+  if (pipelinedReadStats(db) !== null) {
+    new Counter({
+      name: 'auth_db_pipelined_reads_total',
+      help: 'Session lookups sent over the pipelined read connections (query), and the socket writes that carried them (write); queries per write is the batching.',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const stats = pipelinedReadStats(db);
+        this.reset();
+        this.inc({ kind: 'query' }, stats?.queries ?? 0);
+        this.inc({ kind: 'write' }, stats?.writes ?? 0);
+      },
+    });
+  }
   new Counter({
     name: 'auth_log_lines_dropped_total',
     help: 'Log lines dropped because the log destination could not keep up.',

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { fixedQuery } from '../db/fixed-query.js';
+import { fixedQuery, fixedRead } from '../db/fixed-query.js';
 import type { Database, SessionKind, SessionRow } from '../db/schema.js';
 import type { StoredSessionContext } from '../risk/session-context.js';
 import type { LiveAt } from './lifetime.js';
@@ -162,7 +162,7 @@ export async function findActiveSession(
   current: LookupContext | null = null,
 ): Promise<ActiveSessionRow | null> {
   // Times as ISO text: what the driver would send, without its slower local-time formatting.
-  const rows = await fixedQuery<{ session: ActiveSessionJson | string }>(db, activeSessionSql, [
+  const rows = await fixedRead<{ session: ActiveSessionJson | string }>(db, activeSessionSql, [
     id,
     at.now.toISOString(),
     at.idleCutoff.toISOString(),

@@ -25,7 +25,24 @@ describe('database pool, migration and metrics configuration', () => {
     expect(config.metrics).toEqual({ token: 'x'.repeat(32), port: 9464 });
   });
 
+  it('pipelines the session lookup exactly when statements are prepared, unless DATABASE_PIPELINED_READS says', () => {
+    const url = { DATABASE_URL: 'postgres://db/app' };
+    expect(loadConfig(url)).toMatchObject({ preparedStatements: true, pipelinedReads: true });
+    expect(loadConfig({ ...url, DATABASE_PREPARED_STATEMENTS: 'false' })).toMatchObject({
+      preparedStatements: false,
+      pipelinedReads: false,
+    });
+    expect(loadConfig({ ...url, DATABASE_PIPELINED_READS: 'false' })).toMatchObject({
+      preparedStatements: true,
+      pipelinedReads: false,
+    });
+    expect(
+      loadConfig({ ...url, DATABASE_PREPARED_STATEMENTS: 'false', DATABASE_PIPELINED_READS: 'true' }),
+    ).toMatchObject({ preparedStatements: false, pipelinedReads: true });
+  });
+
   it.each([
+    ['DATABASE_PIPELINED_READS', 'maybe'],
     ['DATABASE_POOL_SIZE', '0'],
     ['DATABASE_POOL_SIZE', 'ten'],
     ['DATABASE_POOL_SIZE', '1001'],

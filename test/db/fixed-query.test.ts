@@ -50,7 +50,7 @@ describe('fixedQuery', () => {
     const db = createPostgresKysely(pool);
     try {
       expect(await fixedQuery(db, '/* prepared:fixed_query_off_v1 */ select 1 as one', [])).toEqual([{ one: 1 }]);
-      const { rows } = await pool.query('select name from pg_prepared_statements');
+      const { rows } = await sql`select name from pg_prepared_statements`.execute(db);
       expect(rows).toEqual([]);
     } finally {
       await db.destroy();

@@ -102,6 +102,31 @@ describe('GET /metrics', () => {
   });
 });
 
+describe.runIf(process.env.DATABASE_URL)('auth_db_pipelined_reads_total (PostgreSQL)', () => {
+  it('counts the session lookups sent over the pipelined connections and the writes that carried them', async () => {
+    const t = await createTestApp({ METRICS_TOKEN: token });
+    try {
+      const { cookie } = await t.signUp('pipelined-metrics');
+      const before = await scrape(t);
+      const queries = value(before, 'auth_db_pipelined_reads_total', { kind: 'query' });
+      // Twenty session checks at once: twenty lookups, in fewer writes than lookups.
+      const checks = await Promise.all(
+        Array.from({ length: 20 }, () => t.request('GET', '/auth/session', { headers: { Cookie: cookie } })),
+      );
+      expect(checks.map((r) => r.status)).toEqual(Array.from({ length: 20 }, () => 200));
+      const after = await scrape(t);
+      expect(value(after, 'auth_db_pipelined_reads_total', { kind: 'query' }) - queries).toBe(20);
+      const writes =
+        value(after, 'auth_db_pipelined_reads_total', { kind: 'write' }) -
+        value(before, 'auth_db_pipelined_reads_total', { kind: 'write' });
+      expect(writes).toBeGreaterThan(0);
+      expect(writes).toBeLessThan(20);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('METRICS_PORT listener app', () => {
   it('serves GET /metrics without a token (it listens on 127.0.0.1 only) and nothing else', async () => {
     const t = await createTestApp({ METRICS_PORT: '9464' });
