@@ -5,12 +5,18 @@
  * a `pg` pool (no query builder, no middleware, no risk or refresh logic), compares the secret's hash
  * and answers the user as JSON. What the auth server's `GET /auth/session` costs beyond this is its
  * own work; what this costs beyond bare Hono is Node + `pg` + PostgreSQL.
+ *
+ * With `RAW_PG_PIPELINED=1`, the same lookup goes over two pipelined connections
+ * (server/db/pipelined-reads.ts, as the auth server's lookups do) instead of one query per round
+ * trip on a pool: the limit of the pipelined lookup.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { getCookie } from 'hono/cookie';
 import pg from 'pg';
+import { createPool } from '../../server/db/database.js';
+import { PipelinedReads } from '../../server/db/pipelined-reads.js';
 
 const lookup = `select s.id, s.secret_hash, s.user_id, u.username, u.display_name,
   extract(epoch from s.created_at)::float8 * 1000 as created_ms,
@@ -20,6 +26,16 @@ where s.id = $1 and s.revoked_at is null and s.expires_at > $2 and s.last_seen_a
 
 const idleTimeoutMs = 7 * 86400_000;
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
+const pipelined =
+  process.env.RAW_PG_PIPELINED === '1'
+    ? (() => {
+        // The server's pool configuration, whose client runs marked SQL as a named prepared statement.
+        const prepared = createPool(process.env.DATABASE_URL as string, { max: 1 });
+        const options = prepared.options as pg.ClientConfig & { Client?: typeof pg.Client };
+        return new PipelinedReads({ config: options, Client: options.Client });
+      })()
+    : null;
+const pipelinedLookup = `/* prepared:raw_session_lookup */ ${lookup}`;
 const app = new Hono();
 app.get('/healthz', (c) => c.json({ status: 'ok' }));
 app.get('/session', async (c) => {
@@ -27,11 +43,12 @@ app.get('/session', async (c) => {
   const dot = token.indexOf('.');
   if (dot < 1) return c.json({ error: { code: 'unauthenticated', message: 'no session' } }, 401);
   const now = Date.now();
-  const { rows } = await pool.query({
-    name: 'raw_session_lookup',
-    text: lookup,
-    values: [token.slice(0, dot), new Date(now).toISOString(), new Date(now - idleTimeoutMs).toISOString()],
-  });
+  const values = [token.slice(0, dot), new Date(now).toISOString(), new Date(now - idleTimeoutMs).toISOString()];
+  // biome-ignore lint/suspicious/noExplicitAny: the row as pg gives it, read by column name below.
+  const rows: any[] =
+    pipelined === null
+      ? (await pool.query({ name: 'raw_session_lookup', text: lookup, values })).rows
+      : await pipelined.query(pipelinedLookup, values);
   const row = rows[0];
   const hash = createHash('sha256')
     .update(token.slice(dot + 1))
