@@ -44,7 +44,6 @@ app.get('/session', async (c) => {
   if (dot < 1) return c.json({ error: { code: 'unauthenticated', message: 'no session' } }, 401);
   const now = Date.now();
   const values = [token.slice(0, dot), new Date(now).toISOString(), new Date(now - idleTimeoutMs).toISOString()];
-  // biome-ignore lint/suspicious/noExplicitAny: the row as pg gives it, read by column name below.
   const rows: any[] =
     pipelined === null
       ? (await pool.query({ name: 'raw_session_lookup', text: lookup, values })).rows
