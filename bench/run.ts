@@ -71,7 +71,7 @@ interface BackendResult {
   ratios: Record<string, number | null>;
   /**
    * Each target's verdict: `pass`, or `fail`; `limit` when the target is out of reach of the
-   * measured limit itself (the raw `pg` lookup for the session targets) in the same run, with its value.
+   * measured limit itself (the raw `pg` lookup, pipelined, for the session targets) in the same run, with its value.
    */
   targets: Array<{ target: string; value: string; pass: boolean; limit?: string; verdict: 'pass' | 'fail' | 'limit' }>;
   notes: string[];
@@ -615,7 +615,7 @@ async function runBackend(backend: Backend, options: Options, live: Set<ServerPr
         .filter((s) => s !== bare && s !== betterAuth && s !== rawPg && s !== rawPgPipelined && s !== tokenLimit)
         .map((s) => s.rssMb),
     );
-    // `limit`: the same figure of the limit scenario (the raw pg lookup), when there is one: a target
+    // `limit`: the same figure of the limit scenario (the pipelined raw pg lookup), when there is one: a target
     // that the limit misses too in this run is reported as beyond it, with the limit's value.
     const target = (
       name: string,
@@ -832,7 +832,7 @@ async function main(): Promise<void> {
     );
     for (const t of r.targets)
       log(
-        `  ${t.verdict.toUpperCase().padEnd(5)} ${t.target}: ${t.value}${t.limit === undefined ? '' : t.verdict === 'limit' ? ` (beyond the measured limit: the raw pg lookup ${t.limit})` : ` (the raw pg lookup, the limit: ${t.limit})`}${r.backend === 'pglite' ? ' (targets are set for PostgreSQL)' : ''}`,
+        `  ${t.verdict.toUpperCase().padEnd(5)} ${t.target}: ${t.value}${t.limit === undefined ? '' : t.verdict === 'limit' ? ` (beyond the measured limit: the raw pg lookup, pipelined, ${t.limit})` : ` (the limit, the raw pg lookup pipelined: ${t.limit})`}${r.backend === 'pglite' ? ' (targets are set for PostgreSQL)' : ''}`,
       );
     for (const note of r.notes) log(`  note: ${note}`);
   }
