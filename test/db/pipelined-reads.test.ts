@@ -5,6 +5,7 @@ import { createPool, createPostgresKysely } from '../../server/db/database.js';
 import { fixedRead } from '../../server/db/fixed-query.js';
 import { PipelinedReads } from '../../server/db/pipelined-reads.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { startPgBouncer } from '../helpers/pgbouncer.js';
 
 // The session lookup's pipelined read connections (server/db/pipelined-reads.ts), on a real
 // PostgreSQL server: PGlite has one in-process connection and no pipeline.
@@ -142,3 +143,34 @@ onPostgres('PipelinedReads', () => {
     }
   });
 });
+
+// TEST_PGBOUNCER=1 (.ci/run): the pipelined reads through Debian's PgBouncer (1.18) in transaction
+// mode, with unnamed statements (1.18 has no prepared statements): each lookup is a transaction of
+// its own there, and PgBouncer passes pipelined extended-protocol queries through.
+describe.runIf(process.env.DATABASE_URL && process.env.TEST_PGBOUNCER === '1')(
+  'PipelinedReads through PgBouncer (transaction mode)',
+  () => {
+    it('answers every read with its own rows, and the failing ones alone, while PgBouncer moves server connections', async () => {
+      const database = await createTestDatabase();
+      const pgbouncer = await startPgBouncer(database.url as string, { poolSize: 2 });
+      const r = new PipelinedReads({ config: { connectionString: pgbouncer.through(database.url as string) } });
+      try {
+        for (let round = 0; round < 5; round++) {
+          const settled = await Promise.allSettled(
+            Array.from({ length: 300 }, (_, i) =>
+              i % 20 === 7 ? r.query('select 1 / $1::int as x', [0]) : r.query('select $1::int as n', [i]),
+            ),
+          );
+          settled.forEach((result, i) => {
+            if (i % 20 === 7) expect(result.status).toBe('rejected');
+            else expect(result).toEqual({ status: 'fulfilled', value: [{ n: i }] });
+          });
+        }
+      } finally {
+        await r.close();
+        await pgbouncer.stop();
+        await database.destroy();
+      }
+    });
+  },
+);
