@@ -41,8 +41,9 @@ export function leaseSeconds(config: Pick<Config, 'webhook'>): number {
 /**
  * Delivers every security event that is due: claims a batch (see `claimDueEvents`: leased, so
  * concurrent dispatchers on any number of instances never send one event at the same time), POSTs
- * each to `WEBHOOK_URL` with its signature, records the outcome, and repeats while full batches
- * come back. A 2xx marks the event delivered; anything else (another status, a timeout, a refused
+ * each to `WEBHOOK_URL` with its signature, records the outcome, and repeats until a claim comes
+ * back empty (not merely short: a concurrent dispatcher's claim in progress can leave one short
+ * while due events remain). A 2xx marks the event delivered; anything else (another status, a timeout, a refused
  * connection) schedules the next attempt after {@link retryDelaySeconds}, until
  * `webhook.maxAttempts`. Time comes from `deps.clock`. Does nothing when no webhook is configured.
  *
@@ -70,7 +71,7 @@ export async function dispatchDue(
       result[outcome] += 1;
       deps.metrics?.webhookDelivery(outcome);
     }
-    if (claimed.length < batchSize) break;
+    if (claimed.length === 0) break;
   }
   return result;
 }
