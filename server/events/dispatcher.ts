@@ -43,8 +43,8 @@ export function leaseSeconds(config: Pick<Config, 'webhook'>): number {
  * concurrent dispatchers on any number of instances never send one event at the same time), POSTs
  * each to `WEBHOOK_URL` with its signature, records the outcome, and repeats until a claim comes
  * back empty (not merely short: a concurrent dispatcher's claim in progress can leave one short
- * while due events remain). A 2xx marks the event delivered; anything else (another status, a timeout, a refused
- * connection) schedules the next attempt after {@link retryDelaySeconds}, until
+ * while due events remain). A 2xx marks the event delivered; anything else (another status, a
+ * timeout, a refused connection) schedules the next attempt after {@link retryDelaySeconds}, until
  * `webhook.maxAttempts`. Time comes from `deps.clock`. Does nothing when no webhook is configured.
  *
  * At-least-once: an event is marked delivered only after the receiver's 2xx, so a crash or a lost
